@@ -1,0 +1,46 @@
+/** The Promise API: `const durably = await Durably.launch({ store, workflows })`. */
+import { Effect } from "effect"
+import { resolveConfig, type LaunchOptions } from "./config.ts"
+import type { DurationInput } from "./duration.ts"
+import { Engine, type StartOptions } from "./engine/Engine.ts"
+import type { WorkflowHandle } from "./engine/handle.ts"
+import type { AnyWorkflow, InputOf, OutputOf } from "./workflow.ts"
+
+/** A running engine. Several may live in one process, on one store or on several. */
+export interface Durably {
+  readonly executorId: string
+  readonly appVersion: string
+  /** Start a workflow (or attach to the execution that already has `options.id`). */
+  readonly start: <W extends AnyWorkflow>(workflow: W, input: InputOf<W>, options?: StartOptions) => Promise<WorkflowHandle<OutputOf<W>>>
+  /** Start and await the result. */
+  readonly run: <W extends AnyWorkflow>(workflow: W, input: InputOf<W>, options?: StartOptions) => Promise<OutputOf<W>>
+  /** A handle to any workflow by id, e.g. one started by another process. */
+  readonly handle: <O = unknown>(id: string) => WorkflowHandle<O>
+  /** Cancel a workflow: a sleeping or waiting one at once, a running one at its next ctx call. */
+  readonly cancel: (id: string) => Promise<void>
+  /** Take back PENDING workflows this executor owns or nobody owns. Runs at launch; returns how many it resumed. */
+  readonly recover: () => Promise<number>
+  /** Stop taking work, let running steps checkpoint (up to `timeout`, default 10 s), release the workflows, close the store. */
+  readonly shutdown: (options?: { readonly timeout?: DurationInput }) => Promise<void>
+}
+
+/** Wrap an engine in the public Promise API. */
+export const fromEngine = (engine: Engine): Durably => ({
+  executorId: engine.executorId,
+  appVersion: engine.appVersion,
+  start: (workflow, input, options) => engine.start(workflow, input, options),
+  run: async (workflow, input, options) => (await engine.start(workflow, input, options)).result(),
+  handle: (id) => engine.handle(id),
+  cancel: (id) => engine.cancel(id),
+  recover: () => engine.recover(),
+  shutdown: (options) => engine.shutdown(options),
+})
+
+export const Durably = {
+  /** Launch an engine: validates the options, then resumes this executor's PENDING workflows. */
+  launch: async <W extends AnyWorkflow>(options: LaunchOptions<W>): Promise<Durably> => {
+    const engine = new Engine(await Effect.runPromise(resolveConfig(options)))
+    if (options.recover !== false) await engine.recover()
+    return fromEngine(engine)
+  },
+}

@@ -1,0 +1,84 @@
+/** Launch options shared by both API flavours, and their defaults. */
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
+import { Clock, Context, Effect } from "effect"
+import type { EngineConfig } from "./engine/Engine.ts"
+import { consoleLogger, type LogSink } from "./engine/log.ts"
+import { InvalidArgument } from "./errors.ts"
+import { jsonSerializer } from "./serialization/json.ts"
+import type { Serializer } from "./serialization/Serializer.ts"
+import type { Store } from "./store/Store.ts"
+import { isWorkflowDefinition, type AnyWorkflow } from "./workflow.ts"
+
+export interface LaunchOptions<W extends AnyWorkflow = AnyWorkflow> {
+  /** Where state lives: `memoryStore()`, or a Postgres / embedded store from `@durably/postgres`. */
+  readonly store: Store
+  /** Every workflow this process can run (and recover). */
+  readonly workflows: ReadonlyArray<W>
+  /**
+   * Who this process is. Workflows it starts are owned by it, and a restart with the same id takes them back
+   * at once. Default: `DURABLY_EXECUTOR_ID` from the environment, else "local". Give each process its own.
+   */
+  readonly executorId?: string
+  /** The code version. Default: `DURABLY_APP_VERSION`, else the version in ./package.json, else "0". */
+  readonly appVersion?: string
+  /** Largest serialized input, output, step result or error. Default 2 MiB. */
+  readonly maxPayloadBytes?: number
+  /** Recoveries without progress before a workflow becomes DEAD. Default 50. */
+  readonly maxRecoveryAttempts?: number
+  /** How values are stored when no schema is given. Default: JSON with Date, BigInt, Map, Set, Uint8Array, Error. */
+  readonly serializer?: Serializer
+  /** Where engine and `ctx.log` entries go. Default: info and up on stderr. `false` for none. */
+  readonly logger?: LogSink | false
+  /** Take back this executor's PENDING workflows at launch. Default true. */
+  readonly recover?: boolean
+}
+
+export const defaultAppVersion = (): string => {
+  const fromEnv = process.env["DURABLY_APP_VERSION"]
+  if (fromEnv) return fromEnv
+  try {
+    const pkg = JSON.parse(readFileSync(join(process.cwd(), "package.json"), "utf8")) as { version?: unknown }
+    if (typeof pkg.version === "string" && pkg.version) return pkg.version
+  } catch {
+    // no package.json here: fall back
+  }
+  return "0"
+}
+
+/** Validates options and resolves defaults; takes the clock and services from the Effect context it runs in. */
+export const resolveConfig = (options: LaunchOptions): Effect.Effect<EngineConfig, InvalidArgument> =>
+  Effect.gen(function* () {
+    const clock = yield* Clock.Clock
+    const services = Context.add(yield* Effect.context<never>(), Clock.Clock, clock)
+    return yield* Effect.try({ try: () => validate(options, services), catch: (e) => e as InvalidArgument })
+  })
+
+const validate = (options: LaunchOptions, services: Context.Context<never>): EngineConfig => {
+    if (typeof options !== "object" || options === null) throw new InvalidArgument({ reason: "Durably.launch needs an options object" })
+    const store = options.store
+    if (!store || typeof store.createWorkflow !== "function")
+      throw new InvalidArgument({ reason: "Durably.launch: `store` is required (for example memoryStore() or postgresStore({ url }))" })
+    if (!Array.isArray(options.workflows) || !options.workflows.every(isWorkflowDefinition))
+      throw new InvalidArgument({ reason: "Durably.launch: `workflows` must be an array of definitions made by defineWorkflow" })
+    const maxPayloadBytes = options.maxPayloadBytes ?? 2 * 1024 * 1024
+    if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 64)
+      throw new InvalidArgument({ reason: `maxPayloadBytes must be a whole number ≥ 64; got ${String(options.maxPayloadBytes)}` })
+    const maxRecoveryAttempts = options.maxRecoveryAttempts ?? 50
+    if (!Number.isInteger(maxRecoveryAttempts) || maxRecoveryAttempts < 1)
+      throw new InvalidArgument({ reason: `maxRecoveryAttempts must be a whole number ≥ 1; got ${String(options.maxRecoveryAttempts)}` })
+    const executorId = options.executorId ?? process.env["DURABLY_EXECUTOR_ID"] ?? "local"
+    if (typeof executorId !== "string" || executorId === "" || executorId.length > 200)
+      throw new InvalidArgument({ reason: `executorId must be a non-empty string; got ${JSON.stringify(executorId)}` })
+    return {
+      store,
+      workflows: options.workflows,
+      executorId,
+      appVersion: options.appVersion ?? defaultAppVersion(),
+      maxPayloadBytes,
+      maxRecoveryAttempts,
+      serializer: options.serializer ?? jsonSerializer,
+      log: options.logger === false ? () => undefined : (options.logger ?? consoleLogger()),
+      services,
+    }
+}

@@ -1,0 +1,333 @@
+/**
+ * The engine: starts workflows, runs their executions on this executor, recovers the ones it owns, and
+ * answers handles. An engine is a value: several can run in one process, on one store or on several.
+ */
+import { Clock, Context, Effect, Schedule } from "effect"
+import { toMillis, type DurationInput } from "../duration.ts"
+import {
+  ConflictingWorkflowError,
+  EngineStopped,
+  FencedError,
+  InvalidArgument,
+  StoreError,
+  WorkflowNotFound,
+} from "../errors.ts"
+import type { Serializer } from "../serialization/Serializer.ts"
+import { terminalStatuses, type Checkpoint, type Store, type WorkflowRecord } from "../store/Store.ts"
+import { validateName, type AnyWorkflow, type InputOf, type OutputOf } from "../workflow.ts"
+import { uuidv7 } from "../ids.ts"
+import { makeContext } from "./context.ts"
+import { Execution, type ExecutionMode } from "./Execution.ts"
+import { makeHandle, type HandleHost, type WorkflowHandle } from "./handle.ts"
+import type { Activity, Host } from "./Host.ts"
+import type { LogSink } from "./log.ts"
+import { decodeError, decodeValue, encodeError, encodeValue, type PayloadContext } from "./payload.ts"
+
+export interface EngineConfig {
+  readonly store: Store
+  readonly workflows: ReadonlyArray<AnyWorkflow>
+  readonly executorId: string
+  readonly appVersion: string
+  readonly maxPayloadBytes: number
+  readonly maxRecoveryAttempts: number
+  readonly serializer: Serializer
+  readonly log: LogSink
+  /** Services for Effect-flavour workflows, and the clock. */
+  readonly services: Context.Context<never>
+}
+
+export interface StartOptions {
+  /** Defaults to a time-ordered UUID. Starting an id that exists attaches to that execution. */
+  readonly id?: string
+  /** The workflow is cancelled (as timed out) if it has not finished this long after it started. */
+  readonly timeout?: DurationInput
+}
+
+const transientRetry = Schedule.min([Schedule.exponential("50 millis", 2), Schedule.spaced("5 seconds")]).pipe(
+  Schedule.while(({ input }) => input instanceof StoreError && input.retryable),
+)
+
+export class Engine {
+  readonly store: Store
+  readonly executorId: string
+  readonly appVersion: string
+  private readonly definitions = new Map<string, AnyWorkflow>()
+  private readonly executions = new Map<string, { readonly exec: Execution; readonly done: Promise<void> }>()
+  private readonly unknownNames = new Set<string>()
+  private state: "running" | "stopping" | "stopped" = "running"
+  private inFlight = 0
+  readonly host: Host
+  readonly handles: HandleHost
+  readonly config: EngineConfig
+
+  constructor(config: EngineConfig) {
+    this.config = config
+    this.store = config.store
+    this.executorId = config.executorId
+    this.appVersion = config.appVersion
+    for (const wf of config.workflows) {
+      const existing = this.definitions.get(wf.name)
+      if (existing && existing !== wf)
+        throw new InvalidArgument({ reason: `two different workflows are named ${JSON.stringify(wf.name)}; names must be unique` })
+      this.definitions.set(wf.name, wf)
+    }
+    const runEffect = <A, E>(effect: Effect.Effect<A, E, any>, signal?: AbortSignal) =>
+      Effect.runPromiseWith(config.services)(effect as Effect.Effect<A, E, never>, signal ? { signal } : undefined)
+    const activity: Activity = { enter: () => void this.inFlight++, exit: () => void this.inFlight-- }
+    this.host = {
+      store: config.store,
+      serializer: config.serializer,
+      clock: Context.get(config.services, Clock.Clock),
+      executorId: config.executorId,
+      maxPayloadBytes: config.maxPayloadBytes,
+      log: config.log,
+      services: config.services,
+      runEffect,
+      activity,
+      stepGate: () => Promise.resolve(),
+      storeCall: async (effect, signal) => {
+        if (this.state === "stopped") throw new EngineStopped({ reason: "the engine was shut down" })
+        activity.enter()
+        try {
+          return await runEffect(Effect.retry(effect, transientRetry), signal)
+        } finally {
+          activity.exit()
+        }
+      },
+    }
+    this.handles = {
+      get: (id) => this.host.storeCall(this.store.getWorkflow(id)),
+      awaitEnd: (id) => this.awaitEnd(id),
+      decodeOutput: (r) => (r.output === undefined ? undefined : decodeValue(r.output, this.definitions.get(r.name)?.schemas.output, "output", this.payloadOf(r))),
+      decodeError: (r) => (r.error === undefined ? undefined : decodeError(r.error, this.definitions.get(r.name)?.schemas.error, this.payloadOf(r))),
+      cancel: (id) => this.cancel(id),
+    }
+  }
+
+  /** Work in flight on this engine (store calls, step bodies): zero means only timers can move it on. */
+  get busy(): number {
+    return this.inFlight
+  }
+
+  get running(): ReadonlyArray<string> {
+    return [...this.executions.keys()]
+  }
+
+  definition(name: string): AnyWorkflow | undefined {
+    return this.definitions.get(name)
+  }
+
+  private payloadOf(r: { readonly id: string; readonly name: string }): PayloadContext {
+    return { serializer: this.config.serializer, maxPayloadBytes: this.config.maxPayloadBytes, workflowId: r.id, workflowName: r.name }
+  }
+
+  private assertRunning(what: string) {
+    if (this.state !== "running") throw new EngineStopped({ reason: `cannot ${what}: the engine is shutting down` })
+  }
+
+  async start<W extends AnyWorkflow>(workflow: W, input: InputOf<W>, options: StartOptions = {}): Promise<WorkflowHandle<OutputOf<W>>> {
+    this.assertRunning("start a workflow")
+    const def = this.definitions.get(workflow?.name)
+    if (!def)
+      throw new InvalidArgument({
+        reason: `workflow ${JSON.stringify(workflow?.name)} is not one this engine was launched with; pass it in Durably.launch({ workflows })`,
+      })
+    if (options.id !== undefined) validateName(options.id, "workflow id")
+    const id = options.id ?? uuidv7(this.host.clock.currentTimeMillisUnsafe())
+    const timeoutMs = options.timeout === undefined ? undefined : toMillis(options.timeout, "start timeout")
+    const encoded = encodeValue(input, def.schemas.input, "input", this.payloadOf({ id, name: def.name }))
+    const now = this.host.clock.currentTimeMillisUnsafe()
+    const created = await this.host.storeCall(
+      this.store.createWorkflow({
+        id,
+        name: def.name,
+        input: encoded,
+        appVersion: this.appVersion,
+        executorId: this.executorId,
+        ...(timeoutMs === undefined ? {} : { deadline: now + timeoutMs }),
+      }),
+    )
+    if (created.record.name !== def.name)
+      throw new ConflictingWorkflowError({ workflowId: id, existingName: created.record.name, requestedName: def.name })
+    if (created._tag === "Created") this.execute(def, created.record, [])
+    return makeHandle(this.handles, id)
+  }
+
+  handle<O = unknown>(id: string): WorkflowHandle<O> {
+    validateName(id, "workflow id")
+    return makeHandle<O>(this.handles, id)
+  }
+
+  async cancel(id: string): Promise<void> {
+    const record = await this.host.storeCall(this.store.cancelWorkflow(id, "cancelled"))
+    if (!record) throw new WorkflowNotFound({ workflowId: id })
+    if (record.status === "CANCELLED") this.executions.get(id)?.exec.stop("cancelled")
+  }
+
+  /**
+   * Take back PENDING workflows this executor owns (after a restart) and ones nobody owns (released by a
+   * shutdown, or by an executor without their code). Returns how many it started running.
+   */
+  async recover(): Promise<number> {
+    this.assertRunning("recover")
+    const [owned, unowned] = await Promise.all([
+      this.host.storeCall(this.store.listWorkflows({ status: ["PENDING"], executorId: this.executorId })),
+      this.host.storeCall(this.store.listWorkflows({ status: ["PENDING"], executorId: null })),
+    ])
+    let started = 0
+    for (const record of [...owned, ...unowned]) if (await this.recoverOne(record)) started++
+    return started
+  }
+
+  private async recoverOne(record: WorkflowRecord): Promise<boolean> {
+    if (this.executions.has(record.id) || this.state !== "running") return false
+    const def = this.definitions.get(record.name)
+    if (!def) {
+      if (!this.unknownNames.has(record.id)) {
+        this.unknownNames.add(record.id)
+        this.config.log({
+          level: "warn",
+          message: `no workflow named ${JSON.stringify(record.name)} is registered here; leaving it for an executor that has its code`,
+          workflowId: record.id,
+          workflowName: record.name,
+        })
+      }
+      if (record.executorId === this.executorId) await this.host.storeCall(this.store.releaseWorkflows(this.executorId, [record.id]))
+      return false
+    }
+    const claim = await this.host.storeCall(
+      this.store.claimWorkflow(record.id, this.executorId, { countRecovery: true, maxRecoveryAttempts: this.config.maxRecoveryAttempts }),
+    )
+    if (claim._tag === "Dead") {
+      this.config.log({
+        level: "error",
+        message: `workflow marked DEAD after ${claim.record.recoveryAttempts - 1} recoveries without progress`,
+        workflowId: record.id,
+        workflowName: record.name,
+      })
+      return false
+    }
+    if (claim._tag !== "Claimed" || this.state !== "running") return false
+    const checkpoints = await this.host.storeCall(this.store.loadCheckpoints(record.id))
+    this.execute(def, claim.record, checkpoints)
+    return true
+  }
+
+  /** Run one execution in the background; its end is observed through the store, like any other. */
+  private execute(def: AnyWorkflow, record: WorkflowRecord, checkpoints: ReadonlyArray<Checkpoint>) {
+    const exec = this.createExecution(def, record, checkpoints, "run")
+    const done = this.runExecution(exec).then(
+      () => undefined,
+      (e: unknown) =>
+        this.config.log({ level: "error", message: `execution failed unexpectedly: ${String(e)}`, workflowId: record.id, workflowName: record.name }),
+    )
+    this.executions.set(record.id, { exec, done })
+    void done.finally(() => {
+      if (this.executions.get(record.id)?.exec === exec) this.executions.delete(record.id)
+    })
+  }
+
+  createExecution(def: AnyWorkflow, record: WorkflowRecord, checkpoints: ReadonlyArray<Checkpoint>, mode: ExecutionMode): Execution {
+    return new Execution(this.host, def, record, new Map(checkpoints.map((c) => [c.stepId, c])), mode)
+  }
+
+  /** Run the workflow function to its end and record the outcome (unless the execution stopped). */
+  async runExecution(exec: Execution): Promise<{ readonly status: "SUCCESS" | "ERROR"; readonly text: string } | undefined> {
+    const { store } = this
+    const unwatch = store.watch(exec.id, (status) => {
+      if (status === "CANCELLED") exec.stop("cancelled")
+    })
+    const deadlineTimer = new AbortController()
+    if (exec.record.deadline !== undefined && exec.mode === "run") this.armDeadline(exec, exec.record.deadline, deadlineTimer.signal)
+    try {
+      const def = exec.definition
+      const outcome = await exec.runBody(async () => {
+        const input = decodeValue(exec.record.input, def.schemas.input, "input", exec.payload)
+        return def.execute({ ctx: makeContext(exec), execution: exec, runEffect: this.host.runEffect, services: this.config.services }, input)
+      })
+      if (!outcome) return undefined
+      let completion: { readonly status: "SUCCESS" | "ERROR"; readonly text: string }
+      try {
+        completion = outcome.ok
+          ? { status: "SUCCESS", text: encodeValue(outcome.value, def.schemas.output, "output", exec.payload) }
+          : { status: "ERROR", text: encodeError(outcome.error, def.schemas.error, "error", exec.payload) }
+      } catch (e) {
+        completion = { status: "ERROR", text: encodeError(e, undefined, "error", exec.payload) }
+      }
+      if (exec.mode === "verify") return completion
+      try {
+        await this.host.storeCall(
+          store.completeWorkflow(exec.id, exec.epoch, completion.status === "SUCCESS" ? { status: "SUCCESS", output: completion.text } : { status: "ERROR", error: completion.text }),
+        )
+      } catch (e) {
+        if (!(e instanceof FencedError)) throw e
+      }
+      return completion
+    } finally {
+      deadlineTimer.abort()
+      unwatch()
+    }
+  }
+
+  private armDeadline(exec: Execution, deadline: number, signal: AbortSignal) {
+    const expire = async () => {
+      if (exec.stopped) return
+      const record = await this.host.storeCall(this.store.cancelWorkflow(exec.id, "timeout"))
+      if (record?.status === "CANCELLED") exec.stop(record.cancelReason ?? "timeout")
+    }
+    const remaining = deadline - this.host.clock.currentTimeMillisUnsafe()
+    const fire = () => expire().catch((e: unknown) => this.config.log({ level: "error", message: `could not time out the workflow: ${String(e)}`, workflowId: exec.id }))
+    if (remaining <= 0) void fire()
+    else this.host.runEffect(Effect.sleep(remaining), signal).then(fire, () => undefined)
+  }
+
+  /** Resolve when the workflow is finished (or DEAD); waits on store notifications, polling as a fallback. */
+  async awaitEnd(id: string): Promise<WorkflowRecord> {
+    let delay = 50
+    for (;;) {
+      let wake: () => void = () => undefined
+      const changed = new Promise<void>((resolve) => (wake = resolve))
+      const unwatch = this.store.watch(id, wake)
+      try {
+        const record = await this.host.storeCall(this.store.getWorkflow(id))
+        if (!record) throw new WorkflowNotFound({ workflowId: id })
+        if (terminalStatuses.has(record.status) || record.status === "DEAD") return record
+        let timer: NodeJS.Timeout | undefined
+        await Promise.race([changed, new Promise<void>((r) => (timer = setTimeout(r, delay)))])
+        clearTimeout(timer)
+        delay = Math.min(delay * 2, 1000)
+      } finally {
+        unwatch()
+      }
+    }
+  }
+
+  /**
+   * Stop taking work, let running step bodies finish and checkpoint (up to `timeout`), release the
+   * workflows this executor still owns so others can take them, and close the store.
+   */
+  async shutdown(options: { readonly timeout?: DurationInput } = {}): Promise<void> {
+    if (this.state !== "running") return
+    this.state = "stopping"
+    const timeoutMs = toMillis(options.timeout ?? "10 seconds", "shutdown timeout")
+    const running = [...this.executions.values()]
+    for (const { exec } of running) exec.stop("shutdown", true)
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([Promise.all(running.map((r) => r.done)), new Promise((r) => (timer = setTimeout(r, timeoutMs)))])
+    clearTimeout(timer)
+    for (const { exec } of running) exec.stop("shutdown")
+    try {
+      await this.host.storeCall(this.store.releaseWorkflows(this.executorId))
+    } finally {
+      this.state = "stopped"
+      await this.host.runEffect(this.store.close())
+    }
+  }
+
+  /** Drop every execution at once, as a SIGKILL would: no further write leaves this engine. For the test kit. */
+  crash(): void {
+    this.state = "stopped"
+    for (const { exec } of this.executions.values()) exec.stop("crash")
+    this.executions.clear()
+  }
+}

@@ -1,0 +1,309 @@
+/**
+ * One execution of a workflow on this executor: runs the workflow function from the top, hands recorded
+ * results back in their recorded order (replay), goes live at the first operation with no checkpoint, and
+ * records the outcome. See Sequencer for why results are released one at a time.
+ */
+import { AsyncLocalStorage } from "node:async_hooks"
+import { Effect } from "effect"
+import { FencedError, InvalidContextUse, NonDeterminismError } from "../errors.ts"
+import type { Checkpoint, OperationKind, WorkflowRecord } from "../store/Store.ts"
+import type { AnyWorkflow } from "../workflow.ts"
+import type { Host } from "./Host.ts"
+import { decodeError, decodeValue, encodeError, encodeValue, type Codec, type PayloadContext } from "./payload.ts"
+import { Sequencer } from "./Sequencer.ts"
+
+/** Why an execution stopped before its workflow finished. `drain` lets running step bodies checkpoint first. */
+export type StopReason = "cancelled" | "timeout" | "fenced" | "crash" | "shutdown" | "store-failure" | "dead"
+
+/** Thrown into workflow code when its execution stops here; the workflow is left for whoever owns it. */
+export class ExecutionStopped extends Error {
+  readonly reason: StopReason
+  constructor(reason: StopReason) {
+    super(`the execution stopped (${reason})`)
+    this.name = "ExecutionStopped"
+    this.reason = reason
+  }
+}
+
+/** The fields of a finished operation, before it is numbered and written. */
+export interface OperationResult {
+  readonly output?: string
+  readonly error?: string
+  readonly attempts?: number
+  readonly attemptErrors?: string
+}
+
+/** What workflow code gets back from an operation: never an engine problem, which is thrown instead. */
+export type Outcome<A> = { readonly ok: true; readonly value: A } | { readonly ok: false; readonly error: unknown }
+
+/** Marks code running inside a step body, where `ctx` operations are not allowed. */
+export const stepScope = new AsyncLocalStorage<{ readonly workflowId: string; readonly step: string }>()
+
+export type ExecutionMode = "run" | "verify"
+
+export class Execution {
+  readonly id: string
+  readonly name: string
+  readonly payload: PayloadContext
+  epoch: number
+  private nextStepId = 0
+  private readonly trace: string[] = []
+  private readonly sequencer: Sequencer
+  private diverged: NonDeterminismError | undefined
+  private settled = false
+  private stopReason: StopReason | undefined
+  /** Aborted on every stop: interrupts sleeps and waits. */
+  private readonly waits = new AbortController()
+  /** Aborted when the stop does not let step bodies finish: aborts their signals. */
+  private readonly bodies = new AbortController()
+  private stallTimer = false
+  /** Live operations running right now (not waiting for their turn). */
+  private liveRunning = 0
+
+  readonly host: Host
+  readonly definition: AnyWorkflow
+  readonly record: WorkflowRecord
+  private readonly recorded: ReadonlyMap<number, Checkpoint>
+  readonly mode: ExecutionMode
+
+  constructor(
+    host: Host,
+    definition: AnyWorkflow,
+    record: WorkflowRecord,
+    recorded: ReadonlyMap<number, Checkpoint>,
+    mode: ExecutionMode = "run",
+  ) {
+    this.host = host
+    this.definition = definition
+    this.record = record
+    this.recorded = recorded
+    this.mode = mode
+    this.id = record.id
+    this.name = record.name
+    this.epoch = record.epoch
+    this.payload = {
+      serializer: host.serializer,
+      maxPayloadBytes: host.maxPayloadBytes,
+      workflowId: record.id,
+      workflowName: record.name,
+    }
+    const seqs: number[] = []
+    for (const cp of recorded.values()) if (cp.state === "done" && cp.seq !== undefined) seqs.push(cp.seq)
+    this.sequencer = new Sequencer(seqs)
+  }
+
+  get stopped(): StopReason | undefined {
+    return this.stopReason
+  }
+
+  get replaying(): boolean {
+    return this.sequencer.replaying
+  }
+
+  /** Signal that aborts when step bodies must stop. */
+  get bodySignal(): AbortSignal {
+    return this.bodies.signal
+  }
+
+  /** Signal that aborts on any stop. */
+  get waitSignal(): AbortSignal {
+    return this.waits.signal
+  }
+
+  /** Stop this execution. `drain` (shutdown) lets running step bodies finish and checkpoint. */
+  stop(reason: StopReason, drain = false): void {
+    if (this.stopReason) {
+      if (!drain) this.bodies.abort(new ExecutionStopped(reason))
+      return
+    }
+    this.stopReason = reason
+    this.waits.abort(new ExecutionStopped(reason))
+    if (!drain) this.bodies.abort(new ExecutionStopped(reason))
+  }
+
+  /** The checks every operation makes before it is numbered. */
+  guard(operation: string): void {
+    const inStep = stepScope.getStore()
+    if (inStep)
+      throw new InvalidContextUse({
+        reason: `ctx.${operation}() was called inside the body of step "${inStep.step}" of workflow ${inStep.workflowId}: steps do not nest. Call ctx operations from the workflow function, and plain functions inside steps.`,
+      })
+    if (this.settled)
+      throw new InvalidContextUse({
+        reason: `ctx.${operation}() was called after workflow ${this.name} (${this.id}) finished: await every operation before the workflow function returns.`,
+      })
+    this.checkAlive()
+  }
+
+  checkAlive(): void {
+    if (this.diverged) throw this.diverged
+    if (this.stopReason) throw new ExecutionStopped(this.stopReason)
+  }
+
+  /**
+   * Run one operation: number it, check it against the history, replay its recorded result or run `live`
+   * and record what it returns. `live` may write pending checkpoints (and get the recorded one, if any).
+   */
+  async operation<A>(
+    kind: OperationKind,
+    name: string,
+    decode: { readonly output?: Codec<unknown> | undefined; readonly error?: Codec<unknown> | undefined },
+    live: (stepId: number, pending: Checkpoint | undefined) => Promise<OperationResult>,
+  ): Promise<Outcome<A>> {
+    this.guard(kind)
+    const stepId = this.nextStepId++
+    this.trace[stepId] = `${kind} ${JSON.stringify(name)}`
+    const cp = this.recorded.get(stepId)
+    if (cp && (cp.kind !== kind || cp.name !== name))
+      throw this.diverge(stepId, `the history has ${cp.kind} ${JSON.stringify(cp.name)}, the code now calls ${kind} ${JSON.stringify(name)}`)
+    let done: Checkpoint
+    if (cp?.state === "done" && cp.seq !== undefined) {
+      this.watchForStall()
+      await this.sequencer.turn(cp.seq)
+      done = cp
+    } else {
+      if (this.mode === "verify")
+        throw this.diverge(stepId, `the history has no result for ${kind} ${JSON.stringify(name)}: the recorded run never reached it`)
+      this.liveRunning++
+      let result: OperationResult
+      try {
+        result = await live(stepId, cp?.state === "pending" ? cp : undefined)
+      } finally {
+        this.liveRunning--
+      }
+      this.checkAlive()
+      const seq = this.sequencer.assign()
+      try {
+        done = await this.write({
+          stepId,
+          name,
+          kind,
+          state: "done",
+          seq,
+          attempts: result.attempts ?? 1,
+          ...(result.output === undefined ? {} : { output: result.output }),
+          ...(result.error === undefined ? {} : { error: result.error }),
+          ...(result.attemptErrors === undefined ? {} : { attemptErrors: result.attemptErrors }),
+          startedAt: cp?.startedAt ?? this.host.clock.currentTimeMillisUnsafe(),
+          completedAt: this.host.clock.currentTimeMillisUnsafe(),
+        })
+      } catch (e) {
+        this.sequencer.abandon(seq)
+        throw e
+      }
+      await this.sequencer.turn(done.seq ?? seq)
+    }
+    this.checkAlive()
+    const what = `${kind} "${name}"`
+    if (done.error !== undefined) return { ok: false, error: decodeError(done.error, decode.error, this.payload) }
+    return { ok: true, value: (done.output === undefined ? undefined : decodeValue(done.output, decode.output, what, this.payload)) as A }
+  }
+
+  /** Write a checkpoint under this execution's epoch; a refusal stops the execution. */
+  async write(checkpoint: Checkpoint): Promise<Checkpoint> {
+    this.checkAlive()
+    if (this.mode === "verify") return checkpoint
+    try {
+      return await this.host.storeCall(this.host.store.writeCheckpoint(this.id, this.epoch, checkpoint))
+    } catch (e) {
+      throw this.onWriteFailure(e)
+    }
+  }
+
+  onWriteFailure(e: unknown): unknown {
+    if (e instanceof FencedError) {
+      const reason: StopReason = e.status === "CANCELLED" ? "cancelled" : "fenced"
+      this.stop(reason)
+      return new ExecutionStopped(reason)
+    }
+    if (!this.stopReason) {
+      this.host.log({ level: "error", message: `store write failed; leaving the workflow for recovery: ${String(e)}`, workflowId: this.id, workflowName: this.name })
+      this.stop("store-failure")
+    }
+    return new ExecutionStopped(this.stopReason ?? "store-failure")
+  }
+
+  /** Wait until `instant` on the engine's clock; rejects with ExecutionStopped if the execution stops. */
+  async waitUntil(instant: number): Promise<void> {
+    const remaining = instant - this.host.clock.currentTimeMillisUnsafe()
+    if (remaining > 0) {
+      try {
+        await this.host.runEffect(Effect.sleep(remaining), this.waits.signal)
+      } catch {
+        this.checkAlive()
+      }
+    }
+    this.checkAlive()
+  }
+
+  encode(value: unknown, codec: Codec<unknown> | undefined, what: string): string {
+    return encodeValue(value, codec, what, this.payload)
+  }
+
+  encodeError(error: unknown, codec: Codec<unknown> | undefined, what: string): string {
+    return encodeError(error, codec, what, this.payload)
+  }
+
+  diverge(stepId: number, detail: string): NonDeterminismError {
+    if (this.diverged) return this.diverged
+    const recorded: string[] = []
+    for (const [id, cp] of [...this.recorded].sort((a, b) => a[0] - b[0])) recorded[id] = `${cp.kind} ${JSON.stringify(cp.name)}`
+    this.diverged = new NonDeterminismError({
+      workflowId: this.id,
+      stepId,
+      detail,
+      recorded: Array.from(recorded, (r) => r ?? "(none)"),
+      current: Array.from(this.trace, (r) => r ?? "(none)"),
+    })
+    this.waits.abort(this.diverged)
+    return this.diverged
+  }
+
+  /**
+   * While replaying, a recorded result whose operation the code never calls would hold everything after it
+   * forever. When the workflow has gone quiet with such a result pending, that is divergence.
+   */
+  private watchForStall(): void {
+    if (this.stallTimer) return
+    this.stallTimer = true
+    let lastCalls = -1
+    let quietTurns = 0
+    const check = () => {
+      const head = this.sequencer.replayHead
+      if (head === undefined || this.stopReason || this.diverged || this.settled) {
+        this.stallTimer = false
+        return
+      }
+      quietTurns = this.nextStepId === lastCalls && this.liveRunning === 0 ? quietTurns + 1 : 0
+      lastCalls = this.nextStepId
+      if (quietTurns >= 20) {
+        const stepId = [...this.recorded.values()].find((cp) => cp.seq === head)?.stepId ?? this.nextStepId
+        this.diverge(stepId, `the history records a result for operation #${stepId}, but the code never called it`)
+        this.stallTimer = false
+        return
+      }
+      setTimeout(check, 5)
+    }
+    setTimeout(check, 5)
+  }
+
+  /** Run the workflow function; returns what to record, or undefined when the execution stopped. */
+  async runBody(invoke: () => Promise<unknown>): Promise<Outcome<unknown> | undefined> {
+    let outcome: Outcome<unknown>
+    try {
+      outcome = { ok: true, value: await invoke() }
+    } catch (error) {
+      outcome = { ok: false, error }
+    }
+    this.settled = true
+    if (this.stopReason) return undefined
+    if (this.diverged) return { ok: false, error: this.diverged }
+    if (this.sequencer.replaying) {
+      const pending = [...this.recorded.values()].filter((cp) => cp.state === "done" && cp.stepId >= this.nextStepId)
+      const first = pending.sort((a, b) => a.stepId - b.stepId)[0]
+      const stepId = first?.stepId ?? this.nextStepId
+      return { ok: false, error: this.diverge(stepId, `the workflow returned before reaching operation #${stepId}, which the history records`) }
+    }
+    return outcome
+  }
+}

@@ -1,0 +1,30 @@
+/** What an execution needs from the engine that runs it. */
+import type { Clock, Context, Effect } from "effect"
+import type { FencedError, StoreError } from "../errors.ts"
+import type { Serializer } from "../serialization/Serializer.ts"
+import type { Store } from "../store/Store.ts"
+import type { LogSink } from "./log.ts"
+
+export interface Host {
+  readonly store: Store
+  readonly serializer: Serializer
+  readonly clock: Clock.Clock
+  readonly executorId: string
+  readonly maxPayloadBytes: number
+  readonly log: LogSink
+  /** Services Effect-flavour workflow code runs with (the clock included). */
+  readonly services: Context.Context<never>
+  /** Run an Effect with the engine's services; `signal` interrupts it. */
+  readonly runEffect: <A, E>(effect: Effect.Effect<A, E, any>, signal?: AbortSignal) => Promise<A>
+  /** Run a store operation, retrying transient failures; rejects with FencedError or a final StoreError. */
+  readonly storeCall: <A>(effect: Effect.Effect<A, StoreError | FencedError>, signal?: AbortSignal) => Promise<A>
+  /** Resolves when step bodies may start on this executor (it still holds its lease). */
+  readonly stepGate: () => Promise<void>
+  /** Counts work in flight, so the test kit knows when nothing is runnable. */
+  readonly activity: Activity
+}
+
+export interface Activity {
+  readonly enter: () => void
+  readonly exit: () => void
+}

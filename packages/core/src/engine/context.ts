@@ -1,0 +1,37 @@
+/** The Promise-flavour `ctx` handed to workflow functions. */
+import type { WorkflowContext, WorkflowLogger } from "../workflow.ts"
+import { stepScope, type Execution } from "./Execution.ts"
+import type { LogLevel } from "./log.ts"
+import { currentTime, randomId, randomNumber, runStep, sleepFor, sleepUntil } from "./operations.ts"
+
+export const makeContext = (exec: Execution): WorkflowContext => ({
+  workflowId: exec.id,
+  log: makeLogger(exec),
+  step: async (name, fn, options) => {
+    const outcome = await runStep(exec, name, fn, options)
+    if (outcome.ok) return outcome.value
+    throw outcome.error
+  },
+  sleep: async (duration) => sleepFor(exec, duration),
+  sleepUntil: async (until) => sleepUntil(exec, until),
+  now: async () => currentTime(exec),
+  random: async () => randomNumber(exec),
+  uuid: async () => randomId(exec),
+})
+
+/** Quiet while replaying: a recovered workflow does not log again what it logged before the crash. */
+export const makeLogger = (exec: Execution): WorkflowLogger => {
+  const emit = (level: LogLevel) => (message: string, fields?: Record<string, unknown>) => {
+    const inStep = stepScope.getStore()
+    if (exec.replaying && !inStep) return
+    exec.host.log({
+      level,
+      message,
+      workflowId: exec.id,
+      workflowName: exec.name,
+      ...(inStep ? { step: inStep.step } : {}),
+      ...(fields ? { fields } : {}),
+    })
+  }
+  return { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error") }
+}

@@ -1,0 +1,181 @@
+/**
+ * The `ctx` operations, built on Execution.operation: steps (attempts, retries, timeouts), durable sleeps,
+ * and recorded values (now, random, uuid).
+ */
+import { randomUUID } from "node:crypto"
+import { Effect } from "effect"
+import { toMillis, type DurationInput } from "../duration.ts"
+import { InvalidArgument, StepTimeoutError } from "../errors.ts"
+import type { Checkpoint } from "../store/Store.ts"
+import { validateName, type StepInfo, type StepOptions } from "../workflow.ts"
+import { ExecutionStopped, stepScope, type Execution, type OperationResult, type Outcome } from "./Execution.ts"
+import { retryPlan } from "./retry.ts"
+
+export const runStep = <A>(
+  exec: Execution,
+  name: string,
+  fn: (info: StepInfo) => A | PromiseLike<A>,
+  options: StepOptions<A> = {},
+): Promise<Outcome<A>> => {
+  exec.guard("step")
+  validateName(name, "step name")
+  if (typeof fn !== "function") throw new InvalidArgument({ reason: `ctx.step("${name}"): the body must be a function` })
+  const timeoutMs = options.timeout === undefined ? undefined : toMillis(options.timeout, `step "${name}" timeout`)
+  const host = exec.host
+  const plan = retryPlan(
+    options.retry,
+    name,
+    (e) => host.runEffect(e),
+    Math.random,
+    () => host.clock.currentTimeMillisUnsafe(),
+  )
+  return exec.operation<A>("step", name, options, async (stepId, pending) => {
+    const what = `step "${name}"`
+    const idempotencyKey = `${exec.id}:${stepId}`
+    const errors: string[] = pending?.attemptErrors ? (JSON.parse(pending.attemptErrors) as string[]) : []
+    let attempt = pending?.attempts ?? 0
+    if (pending?.wakeAt !== undefined) await exec.waitUntil(pending.wakeAt)
+    for (;;) {
+      attempt++
+      await host.stepGate()
+      exec.checkAlive()
+      const result = await runAttempt(exec, name, fn, { attempt, idempotencyKey, timeoutMs })
+      if (result.ok) {
+        try {
+          return { output: exec.encode(result.value, options.output, `${what} result`), attempts: attempt, ...history(errors) }
+        } catch (e) {
+          // A result that cannot be stored is a bug in the step, not a transient failure: no retry.
+          return { error: exec.encodeError(e, undefined, what), attempts: attempt, ...history(errors) }
+        }
+      }
+      const encoded = exec.encodeError(result.error, options.error, what)
+      errors.push(encoded)
+      const delay = await plan.delayAfter(attempt, result.error)
+      if (delay === undefined || !shouldRetry(options, result.error, attempt))
+        return { error: encoded, attempts: attempt, attemptErrors: JSON.stringify(errors) }
+      const wakeAt = host.clock.currentTimeMillisUnsafe() + delay
+      await exec.write(pendingCheckpoint(stepId, name, attempt, errors, wakeAt, pending, host.clock.currentTimeMillisUnsafe()))
+      await exec.waitUntil(wakeAt)
+    }
+  })
+}
+
+const history = (errors: string[]) => (errors.length === 0 ? {} : { attemptErrors: JSON.stringify(errors) })
+
+const shouldRetry = (options: StepOptions<unknown>, error: unknown, attempt: number) => {
+  if (!options.retryIf) return true
+  try {
+    return options.retryIf(error, attempt) === true
+  } catch {
+    return false
+  }
+}
+
+const pendingCheckpoint = (
+  stepId: number,
+  name: string,
+  attempts: number,
+  errors: string[],
+  wakeAt: number,
+  previous: Checkpoint | undefined,
+  now: number,
+): Checkpoint => ({
+  stepId,
+  name,
+  kind: "step",
+  state: "pending",
+  attempts,
+  attemptErrors: JSON.stringify(errors),
+  wakeAt,
+  startedAt: previous?.startedAt ?? now,
+})
+
+/** One attempt of a step body: its own signal, its timeout, and abandonment if the execution is killed. */
+const runAttempt = async <A>(
+  exec: Execution,
+  step: string,
+  fn: (info: StepInfo) => A | PromiseLike<A>,
+  opts: { readonly attempt: number; readonly idempotencyKey: string; readonly timeoutMs: number | undefined },
+): Promise<Outcome<A>> => {
+  const controller = new AbortController()
+  const cleanups: Array<() => void> = []
+  const host = exec.host
+  host.activity.enter()
+  try {
+    return await new Promise<Outcome<A>>((resolve, reject) => {
+      const killed = () => {
+        controller.abort(exec.bodySignal.reason)
+        reject(new ExecutionStopped(exec.stopped ?? "crash"))
+      }
+      if (exec.bodySignal.aborted) return killed()
+      exec.bodySignal.addEventListener("abort", killed, { once: true })
+      cleanups.push(() => exec.bodySignal.removeEventListener("abort", killed))
+      if (opts.timeoutMs !== undefined) {
+        const timer = new AbortController()
+        cleanups.push(() => timer.abort())
+        const timeoutMs = opts.timeoutMs
+        host.runEffect(Effect.sleep(timeoutMs), timer.signal).then(
+          () => {
+            const error = new StepTimeoutError({ step, timeoutMs })
+            controller.abort(error)
+            resolve({ ok: false, error })
+          },
+          () => undefined,
+        )
+      }
+      const info: StepInfo = { signal: controller.signal, attempt: opts.attempt, idempotencyKey: opts.idempotencyKey }
+      stepScope
+        .run({ workflowId: exec.id, step }, async () => fn(info))
+        .then(
+          (value) => resolve({ ok: true, value }),
+          (error: unknown) => resolve({ ok: false, error }),
+        )
+    })
+  } finally {
+    for (const c of cleanups) c()
+    host.activity.exit()
+  }
+}
+
+export const runSleep = async (exec: Execution, until: () => number, name: string): Promise<void> => {
+  await exec.operation<void>("sleep", name, {}, async (stepId, pending) => {
+    let wakeAt = pending?.wakeAt
+    if (wakeAt === undefined) {
+      const now = exec.host.clock.currentTimeMillisUnsafe()
+      wakeAt = until()
+      await exec.write({ stepId, name, kind: "sleep", state: "pending", attempts: 1, wakeAt, startedAt: now })
+    }
+    await exec.waitUntil(wakeAt)
+    return { output: exec.encode(undefined, undefined, name), attempts: 1 }
+  })
+}
+
+export const sleepFor = (exec: Execution, duration: DurationInput): Promise<void> => {
+  exec.guard("sleep")
+  const ms = toMillis(duration, "ctx.sleep duration")
+  return runSleep(exec, () => exec.host.clock.currentTimeMillisUnsafe() + ms, "sleep")
+}
+
+export const sleepUntil = (exec: Execution, until: Date | number): Promise<void> => {
+  exec.guard("sleepUntil")
+  const at = until instanceof Date ? until.getTime() : until
+  if (typeof at !== "number" || !Number.isFinite(at))
+    throw new InvalidArgument({ reason: `ctx.sleepUntil needs a valid Date or epoch milliseconds; got ${String(until)}` })
+  return runSleep(exec, () => at, "sleepUntil")
+}
+
+/** Record a value computed live once (now, random, uuid), so replay sees the same one. */
+export const recordValue = async <A>(exec: Execution, kind: "now" | "random" | "uuid", compute: () => A): Promise<A> => {
+  const outcome = await exec.operation<A>(
+    kind,
+    kind,
+    {},
+    (): Promise<OperationResult> => Promise.resolve({ output: exec.encode(compute(), undefined, kind) }),
+  )
+  if (!outcome.ok) throw outcome.error
+  return outcome.value
+}
+
+export const currentTime = (exec: Execution) => recordValue(exec, "now", () => new Date(exec.host.clock.currentTimeMillisUnsafe()))
+export const randomNumber = (exec: Execution) => recordValue(exec, "random", Math.random)
+export const randomId = (exec: Execution) => recordValue(exec, "uuid", randomUUID)

@@ -1,0 +1,97 @@
+/**
+ * Turning workflow values into stored text and back. A schema, when the workflow or step declares one, drives
+ * the encoding; otherwise the engine's Serializer does. Every value the workflow sees has made this round trip,
+ * so live and replayed runs see the same thing.
+ */
+import { Exit, Schema } from "effect"
+import { PayloadTooLargeError, SchemaMismatchError, SerializationError } from "../errors.ts"
+import type { Serializer } from "../serialization/Serializer.ts"
+
+/** A schema with no service requirements, used to validate and encode a value. */
+export type Codec<T> = Schema.Codec<T, unknown, never, never>
+
+const jsonCodecs = new WeakMap<object, Schema.Codec<unknown, unknown, never, never>>()
+const jsonCodec = (codec: Codec<unknown>) => {
+  let c = jsonCodecs.get(codec)
+  if (!c) jsonCodecs.set(codec, (c = Schema.toCodecJson(codec) as unknown as Schema.Codec<unknown, unknown, never, never>))
+  return c
+}
+
+export interface PayloadContext {
+  readonly serializer: Serializer
+  readonly maxPayloadBytes: number
+  readonly workflowId: string
+  readonly workflowName: string
+}
+
+const checkSize = (text: string, what: string, p: PayloadContext) => {
+  // Cheap upper bound first: a UTF-16 code unit is at most 3 UTF-8 bytes.
+  if (text.length * 3 <= p.maxPayloadBytes) return text
+  const bytes = Buffer.byteLength(text)
+  if (bytes > p.maxPayloadBytes)
+    throw new PayloadTooLargeError({ bytes, maxBytes: p.maxPayloadBytes, workflowId: p.workflowId, what })
+  return text
+}
+
+/** Encode a value; throws SerializationError / SchemaMismatchError / PayloadTooLargeError naming `what`. */
+export const encodeValue = (value: unknown, codec: Codec<unknown> | undefined, what: string, p: PayloadContext): string => {
+  if (codec) {
+    const exit = Schema.encodeExit(jsonCodec(codec))(value)
+    if (Exit.isFailure(exit))
+      throw new SchemaMismatchError({ workflowName: p.workflowName, what, issue: schemaIssue(exit) })
+    return checkSize(JSON.stringify(exit.value), what, p)
+  }
+  try {
+    return checkSize(p.serializer.encode(value), what, p)
+  } catch (e) {
+    if (e instanceof SerializationError) throw new SerializationError({ ...e, workflowId: p.workflowId, step: what })
+    throw e
+  }
+}
+
+export const decodeValue = (text: string, codec: Codec<unknown> | undefined, what: string, p: PayloadContext): unknown => {
+  if (!codec) return p.serializer.decode(text)
+  const exit = Schema.decodeExit(jsonCodec(codec))(JSON.parse(text))
+  if (Exit.isFailure(exit)) throw new SchemaMismatchError({ workflowName: p.workflowName, what, issue: schemaIssue(exit) })
+  return exit.value
+}
+
+/**
+ * Encode a thrown value. Never throws: an error the declared schema describes is encoded with it; anything
+ * else goes through the serializer, and if even that fails, its name, message and stack are kept.
+ */
+export const encodeError = (error: unknown, codec: Codec<unknown> | undefined, what: string, p: PayloadContext): string => {
+  if (codec && Schema.is(codec)(error)) {
+    const exit = Schema.encodeExit(jsonCodec(codec))(error)
+    if (Exit.isSuccess(exit)) return JSON.stringify(exit.value)
+  }
+  try {
+    return encodeValue(error, undefined, what, p)
+  } catch (cause) {
+    const e = error instanceof Error ? error : new Error(String(error))
+    const plain = Object.assign(new Error(e.message), { name: e.name, stack: e.stack })
+    try {
+      return encodeValue(plain, undefined, what, p)
+    } catch {
+      return p.serializer.encode(new Error(`unserializable error (${String(cause)})`))
+    }
+  }
+}
+
+export const decodeError = (text: string, codec: Codec<unknown> | undefined, p: PayloadContext): unknown => {
+  if (codec) {
+    try {
+      const exit = Schema.decodeExit(jsonCodec(codec))(JSON.parse(text))
+      if (Exit.isSuccess(exit)) return exit.value
+    } catch {
+      // not JSON the schema wrote: fall through to the serializer
+    }
+  }
+  return p.serializer.decode(text)
+}
+
+const schemaIssue = (exit: Exit.Exit<unknown, unknown>) => {
+  if (Exit.isSuccess(exit)) return ""
+  const text = String(exit.cause)
+  return text.length > 500 ? `${text.slice(0, 500)}…` : text
+}

@@ -1,0 +1,179 @@
+/**
+ * Every error Durably raises is a tagged error: an `Error` subclass with a `_tag`, so Promise users can
+ * `instanceof`-check it and Effect users can `Effect.catchTag` it. Messages are written for the person
+ * reading a log: they name the workflow, the step and what to do next.
+ */
+import { Data } from "effect"
+
+/** The workflow failed; `cause` is its error revived from the store (the same class when a schema declares it). */
+export class WorkflowFailed extends Data.TaggedError("WorkflowFailed")<{
+  readonly workflowId: string
+  readonly workflowName: string
+  readonly cause: unknown
+}> {
+  override get message() {
+    const c = this.cause
+    const detail = c instanceof Error ? `${c.name}: ${c.message}` : String(c)
+    return `workflow ${this.workflowName} (${this.workflowId}) failed: ${detail}`
+  }
+}
+
+/** The workflow was cancelled (by `cancel()`, or with its parent). */
+export class WorkflowCancelled extends Data.TaggedError("WorkflowCancelled")<{ readonly workflowId: string }> {
+  override get message() {
+    return `workflow ${this.workflowId} was cancelled`
+  }
+}
+
+/** The workflow ran past the `timeout` it was started with; its status is CANCELLED. */
+export class WorkflowTimedOut extends Data.TaggedError("WorkflowTimedOut")<{
+  readonly workflowId: string
+  readonly deadline: Date
+}> {
+  override get message() {
+    return `workflow ${this.workflowId} timed out (deadline ${this.deadline.toISOString()})`
+  }
+}
+
+/** The workflow exceeded its recovery attempts without making progress (a crash loop); resumable by an operator. */
+export class WorkflowDead extends Data.TaggedError("WorkflowDead")<{
+  readonly workflowId: string
+  readonly recoveryAttempts: number
+}> {
+  override get message() {
+    return `workflow ${this.workflowId} is DEAD: it was recovered ${this.recoveryAttempts} times without making progress`
+  }
+}
+
+/** No workflow has this id in the store. */
+export class WorkflowNotFound extends Data.TaggedError("WorkflowNotFound")<{ readonly workflowId: string }> {
+  override get message() {
+    return `no workflow with id ${JSON.stringify(this.workflowId)}`
+  }
+}
+
+/** An id was started for one workflow and is now started for another. */
+export class ConflictingWorkflowError extends Data.TaggedError("ConflictingWorkflowError")<{
+  readonly workflowId: string
+  readonly existingName: string
+  readonly requestedName: string
+}> {
+  override get message() {
+    return `workflow id ${JSON.stringify(this.workflowId)} already belongs to workflow ${this.existingName}; it cannot be started as ${this.requestedName}`
+  }
+}
+
+/** The code no longer does what the recorded history says it did at some position. */
+export class NonDeterminismError extends Data.TaggedError("NonDeterminismError")<{
+  readonly workflowId: string
+  readonly stepId: number
+  readonly detail: string
+  readonly recorded: ReadonlyArray<string>
+  readonly current: ReadonlyArray<string>
+}> {
+  override get message() {
+    const width = Math.max(8, ...this.recorded.map((r) => r.length))
+    const rows: string[] = []
+    for (let i = 0; i < Math.max(this.recorded.length, this.current.length); i++) {
+      const r = this.recorded[i] ?? "(nothing)"
+      const c = this.current[i] ?? (i < this.recorded.length ? "(not reached)" : "")
+      rows.push(`${i === this.stepId ? ">" : " "} ${String(i).padStart(3)}  ${r.padEnd(width)}  ${c}`)
+    }
+    return [
+      `workflow ${this.workflowId} diverged from its recorded history at operation #${this.stepId}: ${this.detail}`,
+      `      #  ${"recorded".padEnd(width)}  now`,
+      ...rows,
+      "Workflow code must make the same ctx calls in the same order on replay. Deploy changed logic under a new workflow name, or let running executions finish on the old code first.",
+    ].join("\n")
+  }
+}
+
+/** A value could not be serialized: the path points at the bad part (`$.items[2].callback`). */
+export class SerializationError extends Data.TaggedError("SerializationError")<{
+  readonly reason: string
+  readonly path: string
+  readonly workflowId?: string
+  readonly step?: string
+}> {
+  override get message() {
+    const where = this.workflowId ? ` in workflow ${this.workflowId}${this.step ? `, ${this.step}` : ""}` : ""
+    return `cannot serialize the value at ${this.path}${where}: ${this.reason}`
+  }
+}
+
+/** A serialized value is larger than `maxPayloadBytes`. */
+export class PayloadTooLargeError extends Data.TaggedError("PayloadTooLargeError")<{
+  readonly bytes: number
+  readonly maxBytes: number
+  readonly workflowId: string
+  readonly what: string
+}> {
+  override get message() {
+    return `${this.what} of workflow ${this.workflowId} is ${this.bytes} bytes serialized, over maxPayloadBytes (${this.maxBytes}); store large data elsewhere and pass a reference`
+  }
+}
+
+/** A value did not match the workflow's schema. */
+export class SchemaMismatchError extends Data.TaggedError("SchemaMismatchError")<{
+  readonly workflowName: string
+  readonly what: string
+  readonly issue: string
+}> {
+  override get message() {
+    return `${this.what} of workflow ${this.workflowName} does not match its schema: ${this.issue}`
+  }
+}
+
+/** A step attempt ran past its `timeout`; its signal was aborted and its late result is discarded. */
+export class StepTimeoutError extends Data.TaggedError("StepTimeoutError")<{
+  readonly step: string
+  readonly timeoutMs: number
+}> {
+  override get message() {
+    return `step ${this.step} timed out after ${this.timeoutMs} ms`
+  }
+}
+
+/** `ctx` was used where it must not be: inside a step body, or after the workflow settled. */
+export class InvalidContextUse extends Data.TaggedError("InvalidContextUse")<{ readonly reason: string }> {
+  override get message() {
+    return this.reason
+  }
+}
+
+/** An argument was invalid (a bad duration, an empty name, an unknown workflow …). */
+export class InvalidArgument extends Data.TaggedError("InvalidArgument")<{ readonly reason: string }> {
+  override get message() {
+    return this.reason
+  }
+}
+
+/** A write carried a stale epoch: another executor owns this workflow now, so this execution must stop. */
+export class FencedError extends Data.TaggedError("FencedError")<{
+  readonly workflowId: string
+  readonly epoch: number
+  readonly status?: string
+}> {
+  override get message() {
+    return `workflow ${this.workflowId}: write at epoch ${this.epoch} refused${this.status ? ` (status ${this.status})` : " (another executor took it over)"}`
+  }
+}
+
+/** The store failed in a way that is not about the workflow's own logic (connection lost, …). */
+export class StoreError extends Data.TaggedError("StoreError")<{
+  readonly operation: string
+  readonly cause: unknown
+  readonly retryable: boolean
+}> {
+  override get message() {
+    const c = this.cause
+    return `store operation ${this.operation} failed: ${c instanceof Error ? c.message : String(c)}`
+  }
+}
+
+/** The engine was shut down (or the workflow must stop on this executor) while a caller waited on it. */
+export class EngineStopped extends Data.TaggedError("EngineStopped")<{ readonly reason: string }> {
+  override get message() {
+    return this.reason
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * @durably/core — durable workflows for TypeScript.
+ *
+ * ```ts
+ * const checkout = defineWorkflow("checkout", async (ctx, order: Order) => {
+ *   const receipt = await ctx.step("charge", ({ idempotencyKey }) => payments.charge(order, idempotencyKey))
+ *   await ctx.sleep("1 day")
+ *   return receipt
+ * })
+ * const durably = await Durably.launch({ store: memoryStore(), workflows: [checkout] })
+ * const receipt = await durably.run(checkout, order)
+ * ```
+ */
+export { Durably } from "./Durably.ts"
+export type { LaunchOptions } from "./config.ts"
+export type { StartOptions } from "./engine/Engine.ts"
+export type { WorkflowHandle, WorkflowOutcome, WorkflowStatusInfo } from "./engine/handle.ts"
+export { consoleLogger, type LogEntry, type LogLevel, type LogSink } from "./engine/log.ts"
+export { defineWorkflow } from "./workflow.ts"
+export type {
+  AnyWorkflow,
+  Codec,
+  InputOf,
+  OutputOf,
+  RetryPolicy,
+  StepInfo,
+  StepOptions,
+  WorkflowContext,
+  WorkflowDefinition,
+  WorkflowLogger,
+  WorkflowOptions,
+} from "./workflow.ts"
+export type { DurationInput } from "./duration.ts"
+export * from "./errors.ts"
+export { memoryStore } from "./store/memory.ts"
+export type * from "./store/Store.ts"
+export { terminalStatuses } from "./store/Store.ts"
+export type { Serializer } from "./serialization/Serializer.ts"
+export { jsonSerializer } from "./serialization/json.ts"
+export { uuidv7 } from "./ids.ts"

@@ -1,0 +1,150 @@
+/**
+ * The in-memory store: the Store port with the same semantics as the SQL stores (fencing included), for
+ * tests and for trying Durably without a database. Nothing survives the process.
+ */
+import { Clock, Effect } from "effect"
+import { FencedError } from "../errors.ts"
+import {
+  terminalStatuses,
+  type ChangeListener,
+  type Checkpoint,
+  type ListFilter,
+  type Store,
+  type WorkflowRecord,
+} from "./Store.ts"
+
+interface Entry {
+  record: WorkflowRecord
+  readonly checkpoints: Map<number, Checkpoint>
+}
+
+/** A store that keeps everything in this process's memory. Two engines may share one to test failover. */
+export const memoryStore = (): Store => {
+  const workflows = new Map<string, Entry>()
+  const listeners = new Map<string, Set<ChangeListener>>()
+
+  const notify = (id: string) => {
+    const set = listeners.get(id)
+    if (!set) return
+    // Never call listeners inside the store operation: they may start new store operations.
+    const status = workflows.get(id)?.record.status
+    if (status) queueMicrotask(() => set.forEach((l) => l(status)))
+  }
+
+  const update = (entry: Entry, patch: Partial<WorkflowRecord>, now: number) => {
+    entry.record = { ...entry.record, ...patch, updatedAt: now }
+    notify(entry.record.id)
+    return entry.record
+  }
+
+  const fenced = (entry: Entry | undefined, id: string, epoch: number): FencedError | undefined => {
+    if (!entry) return new FencedError({ workflowId: id, epoch, status: "missing" })
+    if (entry.record.epoch !== epoch) return new FencedError({ workflowId: id, epoch })
+    if (entry.record.status !== "PENDING") return new FencedError({ workflowId: id, epoch, status: entry.record.status })
+    return undefined
+  }
+
+  const matches = (r: WorkflowRecord, f: ListFilter) =>
+    (!f.status || f.status.includes(r.status)) &&
+    (f.executorId === undefined || r.executorId === (f.executorId ?? undefined)) &&
+    (f.name === undefined || r.name === f.name)
+
+  return {
+    kind: "memory",
+    createWorkflow: (init) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const existing = workflows.get(init.id)
+        if (existing) return { _tag: "Existing" as const, record: existing.record }
+        const record: WorkflowRecord = {
+          id: init.id,
+          name: init.name,
+          status: "PENDING",
+          input: init.input,
+          executorId: init.executorId,
+          epoch: 1,
+          appVersion: init.appVersion,
+          recoveryAttempts: 0,
+          ...(init.deadline === undefined ? {} : { deadline: init.deadline }),
+          createdAt: now,
+          updatedAt: now,
+        }
+        workflows.set(init.id, { record, checkpoints: new Map() })
+        notify(init.id)
+        return { _tag: "Created" as const, record }
+      }),
+    claimWorkflow: (id, executorId, options) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const entry = workflows.get(id)
+        if (!entry) return { _tag: "NotClaimable" as const }
+        if (entry.record.status !== "PENDING") return { _tag: "NotClaimable" as const, record: entry.record }
+        const attempts = entry.record.recoveryAttempts + (options.countRecovery ? 1 : 0)
+        if (attempts > options.maxRecoveryAttempts) {
+          const { executorId: _gone, ...rest } = entry.record
+          entry.record = { ...rest, status: "DEAD", recoveryAttempts: attempts, epoch: rest.epoch + 1, updatedAt: now }
+          notify(id)
+          return { _tag: "Dead" as const, record: entry.record }
+        }
+        const record = update(entry, { executorId, epoch: entry.record.epoch + 1, recoveryAttempts: attempts }, now)
+        return { _tag: "Claimed" as const, record }
+      }),
+    loadCheckpoints: (id) =>
+      Effect.sync(() => [...(workflows.get(id)?.checkpoints.values() ?? [])].sort((a, b) => a.stepId - b.stepId)),
+    writeCheckpoint: (id, epoch, checkpoint) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const entry = workflows.get(id)
+        const refused = fenced(entry, id, epoch)
+        if (refused || !entry) return Effect.fail(refused!)
+        const existing = entry.checkpoints.get(checkpoint.stepId)
+        if (existing?.state === "done") return Effect.succeed(existing)
+        entry.checkpoints.set(checkpoint.stepId, checkpoint)
+        update(entry, { recoveryAttempts: 0 }, now)
+        return Effect.succeed(checkpoint)
+      }),
+    completeWorkflow: (id, epoch, completion) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const entry = workflows.get(id)
+        const refused = fenced(entry, id, epoch)
+        if (refused || !entry) return Effect.fail(refused!)
+        return Effect.succeed(update(entry, { ...completion, completedAt: now }, now))
+      }),
+    cancelWorkflow: (id, reason) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const entry = workflows.get(id)
+        if (!entry) return undefined
+        if (terminalStatuses.has(entry.record.status)) return entry.record
+        return update(entry, { status: "CANCELLED", cancelReason: reason, completedAt: now }, now)
+      }),
+    getWorkflow: (id) => Effect.sync(() => workflows.get(id)?.record),
+    listWorkflows: (filter) =>
+      Effect.sync(() => {
+        const out: WorkflowRecord[] = []
+        for (const { record } of workflows.values()) {
+          if (matches(record, filter)) out.push(record)
+          if (filter.limit !== undefined && out.length >= filter.limit) break
+        }
+        return out
+      }),
+    releaseWorkflows: (executorId, ids) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        let released = 0
+        for (const entry of ids ? ids.map((id) => workflows.get(id)) : workflows.values()) {
+          if (!entry || entry.record.status !== "PENDING" || entry.record.executorId !== executorId) continue
+          const { executorId: _gone, ...rest } = entry.record
+          entry.record = { ...rest, updatedAt: now }
+          notify(rest.id)
+          released++
+        }
+        return released
+      }),
+    watch: (id, listener) => {
+      let set = listeners.get(id)
+      if (!set) listeners.set(id, (set = new Set()))
+      set.add(listener)
+      return () => {
+        set.delete(listener)
+        if (set.size === 0) listeners.delete(id)
+      }
+    },
+    close: () => Effect.void,
+  }
+}

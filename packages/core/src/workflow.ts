@@ -1,0 +1,149 @@
+/**
+ * Workflow definitions: plain values (a name, optional schemas, a function) with no registration side
+ * effects. Hand them to `Durably.launch({ workflows })` to run them.
+ */
+import type { Schedule } from "effect"
+import type { DurationInput } from "./duration.ts"
+import { InvalidArgument } from "./errors.ts"
+import type { Codec } from "./engine/payload.ts"
+import type { ExecutionApi } from "./engine/ExecutionApi.ts"
+
+export type { Codec } from "./engine/payload.ts"
+
+/** What a step body receives. */
+export interface StepInfo {
+  /** Aborted when the attempt times out, the workflow is cancelled, or the executor loses the workflow. */
+  readonly signal: AbortSignal
+  /** 1 for the first attempt. */
+  readonly attempt: number
+  /** Stable across retries and recoveries of this step: pass it to external APIs (payments, emails). */
+  readonly idempotencyKey: string
+}
+
+/** Exponential backoff: attempt n waits `initialDelay * backoff^(n-1)`, capped at `maxDelay`, ± `jitter`. */
+export interface RetryPolicy {
+  /** Total attempts, the first included. */
+  readonly maxAttempts: number
+  /** Default 1 second. */
+  readonly initialDelay?: DurationInput
+  /** Default 2. */
+  readonly backoff?: number
+  /** Default 1 hour. */
+  readonly maxDelay?: DurationInput
+  /** Fraction of random spread around each delay, 0 to 1 (true = 0.2). Default 0. */
+  readonly jitter?: number | boolean
+}
+
+export interface StepOptions<A = unknown> {
+  /** Default: no retries. A policy, or an Effect Schedule (its input is the attempt's error). */
+  readonly retry?: RetryPolicy | Schedule.Schedule<unknown, unknown>
+  /** Retry only errors for which this returns true. */
+  readonly retryIf?: (error: unknown, attempt: number) => boolean
+  /** Per attempt. The attempt's signal aborts and its late result is discarded. */
+  readonly timeout?: DurationInput
+  /** Schema for the result (validates and encodes it). */
+  readonly output?: Codec<A>
+  /** Schema for the errors the step throws, so the same class is revived on replay. */
+  readonly error?: Codec<unknown>
+}
+
+/** Structured logging from workflow code, tagged with the workflow id and step; quiet while replaying. */
+export interface WorkflowLogger {
+  readonly debug: (message: string, fields?: Record<string, unknown>) => void
+  readonly info: (message: string, fields?: Record<string, unknown>) => void
+  readonly warn: (message: string, fields?: Record<string, unknown>) => void
+  readonly error: (message: string, fields?: Record<string, unknown>) => void
+}
+
+/** The handle a workflow function receives: every effectful operation goes through it and is checkpointed. */
+export interface WorkflowContext {
+  readonly workflowId: string
+  readonly log: WorkflowLogger
+  /** Run `fn` once (at least once if interrupted), record its result, and return the record on replay. */
+  readonly step: <A>(name: string, fn: (info: StepInfo) => A | PromiseLike<A>, options?: StepOptions<A>) => Promise<A>
+  /** A durable sleep: after a restart, only the remainder is slept. */
+  readonly sleep: (duration: DurationInput) => Promise<void>
+  /** A durable sleep until an instant. */
+  readonly sleepUntil: (until: Date | number) => Promise<void>
+  /** The current time, recorded. */
+  readonly now: () => Promise<Date>
+  /** A random number in [0, 1), recorded. */
+  readonly random: () => Promise<number>
+  /** A random UUID, recorded. */
+  readonly uuid: () => Promise<string>
+}
+
+/** A workflow, ready to be launched. `I`/`O`/`E` are its input, output and declared error; `R` its Effect services. */
+export interface WorkflowDefinition<I = any, O = any, E = unknown, R = never> {
+  readonly _tag: "WorkflowDefinition"
+  readonly name: string
+  readonly flavour: "promise" | "effect"
+  readonly schemas: {
+    readonly input?: Codec<I> | undefined
+    readonly output?: Codec<O> | undefined
+    readonly error?: Codec<E> | undefined
+  }
+  /** Runs the workflow's function for one execution. */
+  readonly execute: (api: ExecutionApi, input: I) => Promise<O>
+  /** Type-level only. */
+  readonly "~types"?: { readonly input: I; readonly output: O; readonly error: E; readonly services: R }
+}
+
+export type AnyWorkflow = WorkflowDefinition<any, any, any, any>
+export type InputOf<W> = W extends WorkflowDefinition<infer I, any, any, any> ? I : never
+export type OutputOf<W> = W extends WorkflowDefinition<any, infer O, any, any> ? O : never
+export type ErrorOf<W> = W extends WorkflowDefinition<any, any, infer E, any> ? E : never
+export type ServicesOf<W> = W extends WorkflowDefinition<any, any, any, infer R> ? R : never
+
+export interface WorkflowOptions<I, O, E> {
+  readonly name: string
+  readonly input?: Codec<I>
+  readonly output?: Codec<O>
+  /** Failures this schema describes are revived as the same class by callers, in any process. */
+  readonly error?: Codec<E>
+  readonly run: (ctx: WorkflowContext, input: I) => Promise<O>
+}
+
+/**
+ * Define a workflow: `defineWorkflow("checkout", async (ctx, order: Order) => …)`, or with schemas
+ * `defineWorkflow({ name, input, output, error, run })` (the input type is inferred from the schema).
+ */
+export function defineWorkflow<I, O>(
+  name: string,
+  run: (ctx: WorkflowContext, input: I) => Promise<O>,
+): WorkflowDefinition<I, O, unknown>
+export function defineWorkflow<I, O, E = unknown>(options: WorkflowOptions<I, O, E>): WorkflowDefinition<I, O, E>
+export function defineWorkflow(
+  nameOrOptions: string | WorkflowOptions<unknown, unknown, unknown>,
+  run?: (ctx: WorkflowContext, input: unknown) => Promise<unknown>,
+): WorkflowDefinition<unknown, unknown, unknown> {
+  const options = typeof nameOrOptions === "string" ? { name: nameOrOptions, run } : nameOrOptions
+  const fn = options.run
+  if (typeof fn !== "function")
+    throw new InvalidArgument({ reason: `defineWorkflow(${JSON.stringify(options.name)}): run must be a function` })
+  return makeDefinition("promise", options, (api, input) => fn(api.ctx, input))
+}
+
+/** Shared by both flavours: validates the name and schemas and freezes the definition. */
+export const makeDefinition = <I, O, E, R>(
+  flavour: "promise" | "effect",
+  options: { readonly name: unknown; readonly input?: Codec<I>; readonly output?: Codec<O>; readonly error?: Codec<E> },
+  execute: (api: ExecutionApi, input: I) => Promise<O>,
+): WorkflowDefinition<I, O, E, R> => {
+  validateName(options.name, "workflow name")
+  return Object.freeze({
+    _tag: "WorkflowDefinition" as const,
+    name: options.name as string,
+    flavour,
+    schemas: Object.freeze({ input: options.input, output: options.output, error: options.error }),
+    execute,
+  })
+}
+
+export const validateName = (name: unknown, what: string): void => {
+  if (typeof name !== "string" || name.trim() === "" || name.length > 200)
+    throw new InvalidArgument({ reason: `${what} must be a non-empty string of at most 200 characters; got ${JSON.stringify(name)}` })
+}
+
+export const isWorkflowDefinition = (u: unknown): u is AnyWorkflow =>
+  typeof u === "object" && u !== null && (u as { _tag?: unknown })._tag === "WorkflowDefinition"
