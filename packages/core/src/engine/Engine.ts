@@ -18,6 +18,7 @@ import { validateName, type AnyWorkflow, type InputOf, type OutputOf } from "../
 import { uuidv7 } from "../ids.ts"
 import { makeContext } from "./context.ts"
 import { Execution, type ExecutionMode } from "./Execution.ts"
+import { afterContinuations } from "./Sequencer.ts"
 import { makeHandle, type HandleHost, type WorkflowHandle } from "./handle.ts"
 import type { Activity, Host } from "./Host.ts"
 import type { LogSink } from "./log.ts"
@@ -106,7 +107,7 @@ export class Engine {
 
   /** Work in flight on this engine (store calls, step bodies): zero means only timers can move it on. */
   get busy(): number {
-    return this.inFlight
+    return this.state === "stopped" ? 0 : this.inFlight
   }
 
   get running(): ReadonlyArray<string> {
@@ -241,6 +242,9 @@ export class Engine {
     if (exec.record.deadline !== undefined && exec.mode === "run") this.armDeadline(exec, exec.record.deadline, deadlineTimer.signal)
     try {
       const def = exec.definition
+      // Starting counts as activity until the function has had the chance to make its first ctx call.
+      this.host.activity.enter()
+      afterContinuations(this.host.activity.exit)
       const outcome = await exec.runBody(async () => {
         const input = decodeValue(exec.record.input, def.schemas.input, "input", exec.payload)
         return def.execute({ ctx: makeContext(exec), execution: exec, runEffect: this.host.runEffect, services: this.config.services }, input)

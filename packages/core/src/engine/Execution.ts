@@ -89,11 +89,16 @@ export class Execution {
     }
     const seqs: number[] = []
     for (const cp of recorded.values()) if (cp.state === "done" && cp.seq !== undefined) seqs.push(cp.seq)
-    this.sequencer = new Sequencer(seqs)
+    this.sequencer = new Sequencer(seqs, host.activity)
   }
 
   get stopped(): StopReason | undefined {
     return this.stopReason
+  }
+
+  /** The divergence found, if the code no longer matches the history. */
+  get divergence(): NonDeterminismError | undefined {
+    return this.diverged
   }
 
   get replaying(): boolean {
@@ -164,16 +169,19 @@ export class Execution {
     } else {
       if (this.mode === "verify")
         throw this.diverge(stepId, `the history has no result for ${kind} ${JSON.stringify(name)}: the recorded run never reached it`)
-      this.liveRunning++
-      let result: OperationResult
+      // Live work counts as activity until its result is handed over (sleeps step out while they wait).
+      this.host.activity.enter()
       try {
-        result = await live(stepId, cp?.state === "pending" ? cp : undefined)
-      } finally {
-        this.liveRunning--
-      }
-      this.checkAlive()
-      const seq = this.sequencer.assign()
-      try {
+        this.liveRunning++
+        let result: OperationResult
+        try {
+          result = await live(stepId, cp?.state === "pending" ? cp : undefined)
+        } finally {
+          this.liveRunning--
+        }
+        this.checkAlive()
+        const seq = this.sequencer.assign()
+        try {
         done = await this.write({
           stepId,
           name,
@@ -187,11 +195,14 @@ export class Execution {
           startedAt: cp?.startedAt ?? this.host.clock.currentTimeMillisUnsafe(),
           completedAt: this.host.clock.currentTimeMillisUnsafe(),
         })
-      } catch (e) {
-        this.sequencer.abandon(seq)
-        throw e
+        } catch (e) {
+          this.sequencer.abandon(seq)
+          throw e
+        }
+        await this.sequencer.turn(done.seq ?? seq)
+      } finally {
+        this.host.activity.exit()
       }
-      await this.sequencer.turn(done.seq ?? seq)
     }
     this.checkAlive()
     const what = `${kind} "${name}"`
@@ -227,10 +238,13 @@ export class Execution {
   async waitUntil(instant: number): Promise<void> {
     const remaining = instant - this.host.clock.currentTimeMillisUnsafe()
     if (remaining > 0) {
+      this.host.activity.exit()
       try {
         await this.host.runEffect(Effect.sleep(remaining), this.waits.signal)
       } catch {
         this.checkAlive()
+      } finally {
+        this.host.activity.enter()
       }
     }
     this.checkAlive()

@@ -9,8 +9,10 @@
  * interleave identically live and on replay.
  */
 
+import type { Activity } from "./Host.ts"
+
 /** Two macrotask hops: one for Promise continuations, one for Effect fibers (which resume via setImmediate). */
-const afterContinuations = (f: () => void) => setImmediate(() => setImmediate(f))
+export const afterContinuations = (f: () => void) => setImmediate(() => setImmediate(f))
 
 export class Sequencer {
   /** Recorded completion numbers still to release, ascending. */
@@ -22,7 +24,10 @@ export class Sequencer {
   private readonly waiting = new Map<number, () => void>()
   private busy = false
 
-  constructor(recordedSeqs: ReadonlyArray<number>) {
+  private readonly activity: Activity
+
+  constructor(recordedSeqs: ReadonlyArray<number>, activity: Activity) {
+    this.activity = activity
     this.replay = [...recordedSeqs].sort((a, b) => a - b)
     this.nextLive = this.replay.length === 0 ? 0 : this.replay[this.replay.length - 1]! + 1
   }
@@ -73,9 +78,11 @@ export class Sequencer {
     if (this.replayIndex < this.replay.length) this.replayIndex++
     else this.live.shift()
     this.busy = true
+    this.activity.enter()
     release()
     afterContinuations(() => {
       this.busy = false
+      this.activity.exit()
       this.pump()
     })
   }

@@ -31,7 +31,8 @@ type Segment = string | number | typeof MAP | typeof SET
 /** Where the encoding walk is: the current path, and the containers open on it with the path depth at each. */
 interface Walk {
   readonly path: Segment[]
-  readonly open: Map<object, number>
+  readonly open: object[]
+  readonly openDepth: number[]
 }
 
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
@@ -101,11 +102,14 @@ function encodeValue(value: unknown, w: Walk): unknown {
 }
 
 function encodeObject(o: object, w: Walk): unknown {
-  const at = w.open.get(o)
-  if (at !== undefined) throw failure(w.path, `circular reference (back to ${formatPath(w.path.slice(0, at))})`)
-  w.open.set(o, w.path.length)
+  // A linear scan beats a Set at the depths real payloads have.
+  const at = w.open.lastIndexOf(o)
+  if (at !== -1) throw failure(w.path, `circular reference (back to ${formatPath(w.path.slice(0, w.openDepth[at]))})`)
+  w.open.push(o)
+  w.openDepth.push(w.path.length)
   const out = encodeContainer(o, w)
-  w.open.delete(o)
+  w.open.pop()
+  w.openDepth.pop()
   return out
 }
 
@@ -233,7 +237,7 @@ function decodeTagged(o: Record<string, unknown>, path: Segment[]): unknown {
     case "map":
       if (Array.isArray(v)) {
         return new Map(
-          v.map((entry: unknown, i) => {
+          v.reverse().map((entry: unknown, i) => {
             if (!Array.isArray(entry) || entry.length !== 2) throw failure(path, `malformed map entry ${i}`)
             return [decodeChild(entry[0], path, MAP, i, "key"), decodeChild(entry[1], path, MAP, i, "value")]
           }),
@@ -260,7 +264,7 @@ function decodeTagged(o: Record<string, unknown>, path: Segment[]): unknown {
 /** The default `Serializer`: JSON with tagged encodings for undefined, special numbers, dates, bigints, bytes, maps, sets and errors. */
 export const jsonSerializer: Serializer = {
   name: "durably-json-1",
-  encode: (value) => JSON.stringify(encodeValue(value, { path: [], open: new Map() })),
+  encode: (value) => JSON.stringify(encodeValue(value, { path: [], open: [], openDepth: [] })),
   decode: (text) => {
     let parsed: unknown
     try {
