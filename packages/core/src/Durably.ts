@@ -4,14 +4,18 @@ import { resolveConfig, type LaunchOptions } from "./config.ts"
 import type { DurationInput } from "./duration.ts"
 import { Engine, type StartOptions } from "./engine/Engine.ts"
 import type { WorkflowHandle } from "./engine/handle.ts"
-import type { AnyWorkflow, InputOf, OutputOf } from "./workflow.ts"
+import type { AnyWorkflow, InputOf, OutputOf, WorkflowDefinition } from "./workflow.ts"
 
 /** A running engine. Several may live in one process, on one store or on several. */
 export interface Durably {
   readonly executorId: string
   readonly appVersion: string
   /** Start a workflow (or attach to the execution that already has `options.id`). */
-  readonly start: <W extends AnyWorkflow>(workflow: W, input: InputOf<W>, options?: StartOptions) => Promise<WorkflowHandle<OutputOf<W>>>
+  readonly start: <W extends AnyWorkflow>(
+    workflow: W,
+    input: InputOf<W>,
+    options?: StartOptions,
+  ) => Promise<WorkflowHandle<OutputOf<W>>>
   /** Start and await the result. */
   readonly run: <W extends AnyWorkflow>(workflow: W, input: InputOf<W>, options?: StartOptions) => Promise<OutputOf<W>>
   /** A handle to any workflow by id, e.g. one started by another process. */
@@ -38,7 +42,8 @@ export const fromEngine = (engine: Engine): Durably => ({
 
 export const Durably = {
   /** Launch an engine: validates the options, then resumes this executor's PENDING workflows. */
-  launch: async <W extends AnyWorkflow>(options: LaunchOptions<W>): Promise<Durably> => {
+  /** Effect workflows that need services run under `Durably.layer` (from `@durably/core/effect`) instead. */
+  launch: async <W extends WorkflowDefinition<any, any, any, never>>(options: LaunchOptions<W>): Promise<Durably> => {
     const engine = new Engine(await Effect.runPromise(resolveConfig(options)))
     if (options.recover !== false) await engine.recover()
     return fromEngine(engine)

@@ -1,7 +1,7 @@
 /** Launch options shared by both API flavours, and their defaults. */
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
-import { Clock, Context, Effect } from "effect"
+import { Clock, Context, Effect, Scope } from "effect"
 import type { EngineConfig } from "./engine/Engine.ts"
 import { consoleLogger, type LogSink } from "./engine/log.ts"
 import { InvalidArgument } from "./errors.ts"
@@ -50,35 +50,45 @@ export const defaultAppVersion = (): string => {
 export const resolveConfig = (options: LaunchOptions): Effect.Effect<EngineConfig, InvalidArgument> =>
   Effect.gen(function* () {
     const clock = yield* Clock.Clock
-    const services = Context.add(yield* Effect.context<never>(), Clock.Clock, clock)
+    // A layer's Scope must not leak into workflows: their finalizers would wait for the engine's end.
+    const services = Context.add(Context.omit(Scope.Scope)(yield* Effect.context<never>()), Clock.Clock, clock)
     return yield* Effect.try({ try: () => validate(options, services), catch: (e) => e as InvalidArgument })
   })
 
 const validate = (options: LaunchOptions, services: Context.Context<never>): EngineConfig => {
-    if (typeof options !== "object" || options === null) throw new InvalidArgument({ reason: "Durably.launch needs an options object" })
-    const store = options.store
-    if (!store || typeof store.createWorkflow !== "function")
-      throw new InvalidArgument({ reason: "Durably.launch: `store` is required (for example memoryStore() or postgresStore({ url }))" })
-    if (!Array.isArray(options.workflows) || !options.workflows.every(isWorkflowDefinition))
-      throw new InvalidArgument({ reason: "Durably.launch: `workflows` must be an array of definitions made by defineWorkflow" })
-    const maxPayloadBytes = options.maxPayloadBytes ?? 2 * 1024 * 1024
-    if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 64)
-      throw new InvalidArgument({ reason: `maxPayloadBytes must be a whole number ≥ 64; got ${String(options.maxPayloadBytes)}` })
-    const maxRecoveryAttempts = options.maxRecoveryAttempts ?? 50
-    if (!Number.isInteger(maxRecoveryAttempts) || maxRecoveryAttempts < 1)
-      throw new InvalidArgument({ reason: `maxRecoveryAttempts must be a whole number ≥ 1; got ${String(options.maxRecoveryAttempts)}` })
-    const executorId = options.executorId ?? process.env["DURABLY_EXECUTOR_ID"] ?? "local"
-    if (typeof executorId !== "string" || executorId === "" || executorId.length > 200)
-      throw new InvalidArgument({ reason: `executorId must be a non-empty string; got ${JSON.stringify(executorId)}` })
-    return {
-      store,
-      workflows: options.workflows,
-      executorId,
-      appVersion: options.appVersion ?? defaultAppVersion(),
-      maxPayloadBytes,
-      maxRecoveryAttempts,
-      serializer: options.serializer ?? jsonSerializer,
-      log: options.logger === false ? () => undefined : (options.logger ?? consoleLogger()),
-      services,
-    }
+  if (typeof options !== "object" || options === null)
+    throw new InvalidArgument({ reason: "Durably.launch needs an options object" })
+  const store = options.store
+  if (!store || typeof store.createWorkflow !== "function")
+    throw new InvalidArgument({
+      reason: "Durably.launch: `store` is required (for example memoryStore() or postgresStore({ url }))",
+    })
+  if (!Array.isArray(options.workflows) || !options.workflows.every(isWorkflowDefinition))
+    throw new InvalidArgument({
+      reason: "Durably.launch: `workflows` must be an array of definitions made by defineWorkflow",
+    })
+  const maxPayloadBytes = options.maxPayloadBytes ?? 2 * 1024 * 1024
+  if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 64)
+    throw new InvalidArgument({
+      reason: `maxPayloadBytes must be a whole number ≥ 64; got ${String(options.maxPayloadBytes)}`,
+    })
+  const maxRecoveryAttempts = options.maxRecoveryAttempts ?? 50
+  if (!Number.isInteger(maxRecoveryAttempts) || maxRecoveryAttempts < 1)
+    throw new InvalidArgument({
+      reason: `maxRecoveryAttempts must be a whole number ≥ 1; got ${String(options.maxRecoveryAttempts)}`,
+    })
+  const executorId = options.executorId ?? process.env["DURABLY_EXECUTOR_ID"] ?? "local"
+  if (typeof executorId !== "string" || executorId === "" || executorId.length > 200)
+    throw new InvalidArgument({ reason: `executorId must be a non-empty string; got ${JSON.stringify(executorId)}` })
+  return {
+    store,
+    workflows: options.workflows,
+    executorId,
+    appVersion: options.appVersion ?? defaultAppVersion(),
+    maxPayloadBytes,
+    maxRecoveryAttempts,
+    serializer: options.serializer ?? jsonSerializer,
+    log: options.logger === false ? () => undefined : (options.logger ?? consoleLogger()),
+    services,
+  }
 }

@@ -17,10 +17,11 @@ export const toMillis = (input: DurationInput, what: string): number => {
   return ms
 }
 
-const describe = (v: unknown) => {
+const describe = (v: unknown): string => {
+  if (typeof v === "number" || typeof v === "bigint" || typeof v === "boolean") return String(v)
   try {
-    return typeof v === "string" ? JSON.stringify(v) : typeof v === "object" ? JSON.stringify(v) : String(v)
+    return JSON.stringify(v) ?? typeof v
   } catch {
-    return String(v)
+    return typeof v
   }
 }

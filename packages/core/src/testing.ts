@@ -4,3 +4,4 @@
  */
 export { testEngine, type ReplayReport, type TestEngine, type TestEngineOptions } from "./testing/testEngine.ts"
 export { VirtualClock } from "./testing/VirtualClock.ts"
+export { storeContract, type ContractCase, type ContractOptions, type ContractTest } from "./testing/contract.ts"

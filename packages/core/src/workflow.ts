@@ -36,7 +36,7 @@ export interface RetryPolicy {
 
 export interface StepOptions<A = unknown> {
   /** Default: no retries. A policy, or an Effect Schedule (its input is the attempt's error). */
-  readonly retry?: RetryPolicy | Schedule.Schedule<unknown, unknown>
+  readonly retry?: RetryPolicy | Schedule.Schedule<unknown, any>
   /** Retry only errors for which this returns true. */
   readonly retryIf?: (error: unknown, attempt: number) => boolean
   /** Per attempt. The attempt's signal aborts and its late result is discarded. */
@@ -142,7 +142,9 @@ export const makeDefinition = <I, O, E, R>(
 
 export const validateName = (name: unknown, what: string): void => {
   if (typeof name !== "string" || name.trim() === "" || name.length > 200)
-    throw new InvalidArgument({ reason: `${what} must be a non-empty string of at most 200 characters; got ${JSON.stringify(name)}` })
+    throw new InvalidArgument({
+      reason: `${what} must be a non-empty string of at most 200 characters; got ${JSON.stringify(name)}`,
+    })
 }
 
 export const isWorkflowDefinition = (u: unknown): u is AnyWorkflow =>

@@ -31,7 +31,10 @@ describe("replay", () => {
       t = await testEngine({ workflows: [wf], store })
       const h = await t.start(wf, 1, { id: `five-${boundary}` })
       await t.settle()
-      expect(runs.reduce((a, b) => a + b), `boundary ${boundary}: ran up to the crash`).toBe(boundary)
+      expect(
+        runs.reduce((a, b) => a + b),
+        `boundary ${boundary}: ran up to the crash`,
+      ).toBe(boundary)
       await t.restart()
       expect(await h.result()).toBe(((((1 * 2 + 0) * 2 + 1) * 2 + 2) * 2 + 3) * 2 + 4)
       expect(runs, `boundary ${boundary}`).toEqual([1, 1, 1, 1, 1])
@@ -66,7 +69,11 @@ describe("replay", () => {
     let gate!: () => void
     const blocked = new Promise<void>((r) => (gate = r))
     const wf = defineWorkflow("flat", async (ctx) => {
-      const xs = await Promise.all([ctx.step("a", body("a", 1)), ctx.step("b", body("b", 2)), ctx.step("c", body("c", 3))])
+      const xs = await Promise.all([
+        ctx.step("a", body("a", 1)),
+        ctx.step("b", body("b", 2)),
+        ctx.step("c", body("c", 3)),
+      ])
       await ctx.step("block", async () => {
         runs.set("block", (runs.get("block") ?? 0) + 1)
         if (runs.get("block") === 1) await blocked
@@ -125,7 +132,10 @@ describe("replay", () => {
 
   it("values are identical live and on replay (instanceof, Date, BigInt, Map)", async () => {
     class Money {
-      constructor(readonly cents: bigint) {}
+      readonly cents: bigint
+      constructor(cents: bigint) {
+        this.cents = cents
+      }
     }
     const seen: unknown[][] = []
     let crashOnce = true
@@ -135,9 +145,11 @@ describe("replay", () => {
       const b = await ctx.step("big", () => 2n ** 70n)
       const m = await ctx.step("map", () => new Map([["k", new Set([1, 2])]]))
       const c = await ctx.step("class", () => new Money(5n))
-      const e = await ctx.step("err", () => {
-        throw new TypeError("nope")
-      }).catch((err: unknown) => err)
+      const e = await ctx
+        .step("err", () => {
+          throw new TypeError("nope")
+        })
+        .catch((err: unknown) => err)
       seen.push([d, b, m, c, e])
       if (crashOnce) {
         crashOnce = false

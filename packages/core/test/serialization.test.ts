@@ -258,10 +258,12 @@ describe("jsonSerializer round trip", () => {
 
   it("turns class instances into plain objects of their own enumerable properties", () => {
     class Point {
-      constructor(
-        readonly x: number,
-        readonly y: number,
-      ) {}
+      readonly x: number
+      readonly y: number
+      constructor(x: number, y: number) {
+        this.x = x
+        this.y = y
+      }
       get length() {
         return Math.hypot(this.x, this.y)
       }
@@ -354,8 +356,10 @@ describe("jsonSerializer and errors", () => {
   it("keeps the fields of a subclass but not its class", () => {
     class HttpError extends Error {
       override name = "HttpError"
-      constructor(readonly status: number) {
+      readonly status: number
+      constructor(status: number) {
         super(`status ${status}`)
+        this.status = status
       }
     }
     const out = roundTrip(new HttpError(404))
@@ -366,14 +370,14 @@ describe("jsonSerializer and errors", () => {
 
   it("keeps an Effect tagged error's tag, fields and computed message", () => {
     const original = new SerializationError({ reason: "nope", path: "$.a" })
-    const out = roundTrip(original) as Error & Record<string, unknown>
+    const out = decode(encode(original)) as Error & Record<string, unknown>
     expect(out).not.toBeInstanceOf(SerializationError)
     expect(out.name).toBe(original.name)
     expect(out.message).toBe(original.message)
     expect(out.stack).toBe(original.stack)
     expect({ ...out }).toStrictEqual({ reason: "nope", path: "$.a", _tag: "SerializationError" })
     class Custom extends Data.TaggedError("Custom")<{ readonly n: bigint; readonly at: Date }> {}
-    const c = roundTrip(new Custom({ n: 1n, at: new Date(5) })) as Error & Record<string, unknown>
+    const c = decode(encode(new Custom({ n: 1n, at: new Date(5) })))
     expect(c).toMatchObject({ _tag: "Custom", n: 1n, at: new Date(5) })
   })
 
@@ -391,7 +395,19 @@ describe("jsonSerializer and errors", () => {
     const b = new Error("x")
     define(b, "stack", "elsewhere", false)
     expect(() => expect(a).toStrictEqual(b)).toThrow()
-    expect(() => expect(new Map([[1, 1], [2, 2]])).toStrictEqual(new Map([[2, 2], [1, 1]]))).toThrow()
+    expect(() =>
+      expect(
+        new Map([
+          [1, 1],
+          [2, 2],
+        ]),
+      ).toStrictEqual(
+        new Map([
+          [2, 2],
+          [1, 1],
+        ]),
+      ),
+    ).toThrow()
   })
 })
 
@@ -404,7 +420,16 @@ describe("jsonSerializer refuses", () => {
     ["a function under a weird key", () => ({ "weird key": [() => 1] }), '$["weird key"][0]', /function/],
     ["a symbol value", () => ({ s: Symbol("x") }), "$.s", /symbol/],
     ["a function in a Map value", () => ({ m: new Map([["k", { f: () => 0 }]]) }), "$.m<map>[0].value.f", /function/],
-    ["a function as a Map key", () => new Map<unknown, unknown>([[1, 1], [() => 0, 2]]), "$<map>[1].key", /function/],
+    [
+      "a function as a Map key",
+      () =>
+        new Map<unknown, unknown>([
+          [1, 1],
+          [() => 0, 2],
+        ]),
+      "$<map>[1].key",
+      /function/,
+    ],
     ["a symbol in a Set", () => ({ s: new Set([1, Symbol()]) }), "$.s<set>[1]", /symbol/],
     ["a function in an error cause", () => new Error("x", { cause: { fn() {} } }), "$.cause.fn", /function/],
     ["a function as an error property", () => Object.assign(new Error("x"), { retry() {} }), "$.retry", /function/],

@@ -57,6 +57,7 @@ export class Engine {
   private readonly unknownNames = new Set<string>()
   private state: "running" | "stopping" | "stopped" = "running"
   private inFlight = 0
+  private bodiesInFlight = 0
   readonly host: Host
   readonly handles: HandleHost
   readonly config: EngineConfig
@@ -69,12 +70,19 @@ export class Engine {
     for (const wf of config.workflows) {
       const existing = this.definitions.get(wf.name)
       if (existing && existing !== wf)
-        throw new InvalidArgument({ reason: `two different workflows are named ${JSON.stringify(wf.name)}; names must be unique` })
+        throw new InvalidArgument({
+          reason: `two different workflows are named ${JSON.stringify(wf.name)}; names must be unique`,
+        })
       this.definitions.set(wf.name, wf)
     }
     const runEffect = <A, E>(effect: Effect.Effect<A, E, any>, signal?: AbortSignal) =>
       Effect.runPromiseWith(config.services)(effect as Effect.Effect<A, E, never>, signal ? { signal } : undefined)
-    const activity: Activity = { enter: () => void this.inFlight++, exit: () => void this.inFlight-- }
+    const activity: Activity = {
+      enter: () => void this.inFlight++,
+      exit: () => void this.inFlight--,
+      enterBody: () => void this.bodiesInFlight++,
+      exitBody: () => void this.bodiesInFlight--,
+    }
     this.host = {
       store: config.store,
       serializer: config.serializer,
@@ -99,8 +107,14 @@ export class Engine {
     this.handles = {
       get: (id) => this.host.storeCall(this.store.getWorkflow(id)),
       awaitEnd: (id) => this.awaitEnd(id),
-      decodeOutput: (r) => (r.output === undefined ? undefined : decodeValue(r.output, this.definitions.get(r.name)?.schemas.output, "output", this.payloadOf(r))),
-      decodeError: (r) => (r.error === undefined ? undefined : decodeError(r.error, this.definitions.get(r.name)?.schemas.error, this.payloadOf(r))),
+      decodeOutput: (r) =>
+        r.output === undefined
+          ? undefined
+          : decodeValue(r.output, this.definitions.get(r.name)?.schemas.output, "output", this.payloadOf(r)),
+      decodeError: (r) =>
+        r.error === undefined
+          ? undefined
+          : decodeError(r.error, this.definitions.get(r.name)?.schemas.error, this.payloadOf(r)),
       cancel: (id) => this.cancel(id),
     }
   }
@@ -108,6 +122,11 @@ export class Engine {
   /** Work in flight on this engine (store calls, step bodies): zero means only timers can move it on. */
   get busy(): number {
     return this.state === "stopped" ? 0 : this.inFlight
+  }
+
+  /** Step bodies running now (user code). */
+  get bodiesRunning(): number {
+    return this.state === "stopped" ? 0 : this.bodiesInFlight
   }
 
   get running(): ReadonlyArray<string> {
@@ -119,14 +138,23 @@ export class Engine {
   }
 
   private payloadOf(r: { readonly id: string; readonly name: string }): PayloadContext {
-    return { serializer: this.config.serializer, maxPayloadBytes: this.config.maxPayloadBytes, workflowId: r.id, workflowName: r.name }
+    return {
+      serializer: this.config.serializer,
+      maxPayloadBytes: this.config.maxPayloadBytes,
+      workflowId: r.id,
+      workflowName: r.name,
+    }
   }
 
   private assertRunning(what: string) {
     if (this.state !== "running") throw new EngineStopped({ reason: `cannot ${what}: the engine is shutting down` })
   }
 
-  async start<W extends AnyWorkflow>(workflow: W, input: InputOf<W>, options: StartOptions = {}): Promise<WorkflowHandle<OutputOf<W>>> {
+  async start<W extends AnyWorkflow>(
+    workflow: W,
+    input: InputOf<W>,
+    options: StartOptions = {},
+  ): Promise<WorkflowHandle<OutputOf<W>>> {
     this.assertRunning("start a workflow")
     const def = this.definitions.get(workflow?.name)
     if (!def)
@@ -193,11 +221,15 @@ export class Engine {
           workflowName: record.name,
         })
       }
-      if (record.executorId === this.executorId) await this.host.storeCall(this.store.releaseWorkflows(this.executorId, [record.id]))
+      if (record.executorId === this.executorId)
+        await this.host.storeCall(this.store.releaseWorkflows(this.executorId, [record.id]))
       return false
     }
     const claim = await this.host.storeCall(
-      this.store.claimWorkflow(record.id, this.executorId, { countRecovery: true, maxRecoveryAttempts: this.config.maxRecoveryAttempts }),
+      this.store.claimWorkflow(record.id, this.executorId, {
+        countRecovery: true,
+        maxRecoveryAttempts: this.config.maxRecoveryAttempts,
+      }),
     )
     if (claim._tag === "Dead") {
       this.config.log({
@@ -220,7 +252,12 @@ export class Engine {
     const done = this.runExecution(exec).then(
       () => undefined,
       (e: unknown) =>
-        this.config.log({ level: "error", message: `execution failed unexpectedly: ${String(e)}`, workflowId: record.id, workflowName: record.name }),
+        this.config.log({
+          level: "error",
+          message: `execution failed unexpectedly: ${String(e)}`,
+          workflowId: record.id,
+          workflowName: record.name,
+        }),
     )
     this.executions.set(record.id, { exec, done })
     void done.finally(() => {
@@ -228,18 +265,26 @@ export class Engine {
     })
   }
 
-  createExecution(def: AnyWorkflow, record: WorkflowRecord, checkpoints: ReadonlyArray<Checkpoint>, mode: ExecutionMode): Execution {
+  createExecution(
+    def: AnyWorkflow,
+    record: WorkflowRecord,
+    checkpoints: ReadonlyArray<Checkpoint>,
+    mode: ExecutionMode,
+  ): Execution {
     return new Execution(this.host, def, record, new Map(checkpoints.map((c) => [c.stepId, c])), mode)
   }
 
   /** Run the workflow function to its end and record the outcome (unless the execution stopped). */
-  async runExecution(exec: Execution): Promise<{ readonly status: "SUCCESS" | "ERROR"; readonly text: string } | undefined> {
+  async runExecution(
+    exec: Execution,
+  ): Promise<{ readonly status: "SUCCESS" | "ERROR"; readonly text: string } | undefined> {
     const { store } = this
     const unwatch = store.watch(exec.id, (status) => {
       if (status === "CANCELLED") exec.stop("cancelled")
     })
     const deadlineTimer = new AbortController()
-    if (exec.record.deadline !== undefined && exec.mode === "run") this.armDeadline(exec, exec.record.deadline, deadlineTimer.signal)
+    if (exec.record.deadline !== undefined && exec.mode === "run")
+      this.armDeadline(exec, exec.record.deadline, deadlineTimer.signal)
     try {
       const def = exec.definition
       // Starting counts as activity until the function has had the chance to make its first ctx call.
@@ -247,7 +292,10 @@ export class Engine {
       afterContinuations(this.host.activity.exit)
       const outcome = await exec.runBody(async () => {
         const input = decodeValue(exec.record.input, def.schemas.input, "input", exec.payload)
-        return def.execute({ ctx: makeContext(exec), execution: exec, runEffect: this.host.runEffect, services: this.config.services }, input)
+        return def.execute(
+          { ctx: makeContext(exec), execution: exec, runEffect: this.host.runEffect, services: this.config.services },
+          input,
+        )
       })
       if (!outcome) return undefined
       let completion: { readonly status: "SUCCESS" | "ERROR"; readonly text: string }
@@ -261,7 +309,13 @@ export class Engine {
       if (exec.mode === "verify") return completion
       try {
         await this.host.storeCall(
-          store.completeWorkflow(exec.id, exec.epoch, completion.status === "SUCCESS" ? { status: "SUCCESS", output: completion.text } : { status: "ERROR", error: completion.text }),
+          store.completeWorkflow(
+            exec.id,
+            exec.epoch,
+            completion.status === "SUCCESS"
+              ? { status: "SUCCESS", output: completion.text }
+              : { status: "ERROR", error: completion.text },
+          ),
         )
       } catch (e) {
         if (!(e instanceof FencedError)) throw e
@@ -280,7 +334,14 @@ export class Engine {
       if (record?.status === "CANCELLED") exec.stop(record.cancelReason ?? "timeout")
     }
     const remaining = deadline - this.host.clock.currentTimeMillisUnsafe()
-    const fire = () => expire().catch((e: unknown) => this.config.log({ level: "error", message: `could not time out the workflow: ${String(e)}`, workflowId: exec.id }))
+    const fire = () =>
+      expire().catch((e: unknown) =>
+        this.config.log({
+          level: "error",
+          message: `could not time out the workflow: ${String(e)}`,
+          workflowId: exec.id,
+        }),
+      )
     if (remaining <= 0) void fire()
     else this.host.runEffect(Effect.sleep(remaining), signal).then(fire, () => undefined)
   }
@@ -317,7 +378,10 @@ export class Engine {
     const running = [...this.executions.values()]
     for (const { exec } of running) exec.stop("shutdown", true)
     let timer: NodeJS.Timeout | undefined
-    await Promise.race([Promise.all(running.map((r) => r.done)), new Promise((r) => (timer = setTimeout(r, timeoutMs)))])
+    await Promise.race([
+      Promise.all(running.map((r) => r.done)),
+      new Promise((r) => (timer = setTimeout(r, timeoutMs))),
+    ])
     clearTimeout(timer)
     for (const { exec } of running) exec.stop("shutdown")
     try {

@@ -52,6 +52,8 @@ export class Execution {
   private diverged: NonDeterminismError | undefined
   private settled = false
   private stopReason: StopReason | undefined
+  /** Stopping, but step bodies that were running may still record their results (graceful shutdown). */
+  private draining = false
   /** Aborted on every stop: interrupts sleeps and waits. */
   private readonly waits = new AbortController()
   /** Aborted when the stop does not let step bodies finish: aborts their signals. */
@@ -118,10 +120,14 @@ export class Execution {
   /** Stop this execution. `drain` (shutdown) lets running step bodies finish and checkpoint. */
   stop(reason: StopReason, drain = false): void {
     if (this.stopReason) {
-      if (!drain) this.bodies.abort(new ExecutionStopped(reason))
+      if (!drain) {
+        this.draining = false
+        this.bodies.abort(new ExecutionStopped(reason))
+      }
       return
     }
     this.stopReason = reason
+    this.draining = drain
     this.waits.abort(new ExecutionStopped(reason))
     if (!drain) this.bodies.abort(new ExecutionStopped(reason))
   }
@@ -145,6 +151,12 @@ export class Execution {
     if (this.stopReason) throw new ExecutionStopped(this.stopReason)
   }
 
+  /** Like checkAlive, but a draining execution may still record work that already finished. */
+  private checkWritable(): void {
+    if (this.diverged) throw this.diverged
+    if (this.stopReason && !this.draining) throw new ExecutionStopped(this.stopReason)
+  }
+
   /**
    * Run one operation: number it, check it against the history, replay its recorded result or run `live`
    * and record what it returns. `live` may write pending checkpoints (and get the recorded one, if any).
@@ -160,7 +172,10 @@ export class Execution {
     this.trace[stepId] = `${kind} ${JSON.stringify(name)}`
     const cp = this.recorded.get(stepId)
     if (cp && (cp.kind !== kind || cp.name !== name))
-      throw this.diverge(stepId, `the history has ${cp.kind} ${JSON.stringify(cp.name)}, the code now calls ${kind} ${JSON.stringify(name)}`)
+      throw this.diverge(
+        stepId,
+        `the history has ${cp.kind} ${JSON.stringify(cp.name)}, the code now calls ${kind} ${JSON.stringify(name)}`,
+      )
     let done: Checkpoint
     if (cp?.state === "done" && cp.seq !== undefined) {
       this.watchForStall()
@@ -168,7 +183,10 @@ export class Execution {
       done = cp
     } else {
       if (this.mode === "verify")
-        throw this.diverge(stepId, `the history has no result for ${kind} ${JSON.stringify(name)}: the recorded run never reached it`)
+        throw this.diverge(
+          stepId,
+          `the history has no result for ${kind} ${JSON.stringify(name)}: the recorded run never reached it`,
+        )
       // Live work counts as activity until its result is handed over (sleeps step out while they wait).
       this.host.activity.enter()
       try {
@@ -179,22 +197,22 @@ export class Execution {
         } finally {
           this.liveRunning--
         }
-        this.checkAlive()
+        this.checkWritable()
         const seq = this.sequencer.assign()
         try {
-        done = await this.write({
-          stepId,
-          name,
-          kind,
-          state: "done",
-          seq,
-          attempts: result.attempts ?? 1,
-          ...(result.output === undefined ? {} : { output: result.output }),
-          ...(result.error === undefined ? {} : { error: result.error }),
-          ...(result.attemptErrors === undefined ? {} : { attemptErrors: result.attemptErrors }),
-          startedAt: cp?.startedAt ?? this.host.clock.currentTimeMillisUnsafe(),
-          completedAt: this.host.clock.currentTimeMillisUnsafe(),
-        })
+          done = await this.write({
+            stepId,
+            name,
+            kind,
+            state: "done",
+            seq,
+            attempts: result.attempts ?? 1,
+            ...(result.output === undefined ? {} : { output: result.output }),
+            ...(result.error === undefined ? {} : { error: result.error }),
+            ...(result.attemptErrors === undefined ? {} : { attemptErrors: result.attemptErrors }),
+            startedAt: cp?.startedAt ?? this.host.clock.currentTimeMillisUnsafe(),
+            completedAt: this.host.clock.currentTimeMillisUnsafe(),
+          })
         } catch (e) {
           this.sequencer.abandon(seq)
           throw e
@@ -207,12 +225,15 @@ export class Execution {
     this.checkAlive()
     const what = `${kind} "${name}"`
     if (done.error !== undefined) return { ok: false, error: decodeError(done.error, decode.error, this.payload) }
-    return { ok: true, value: (done.output === undefined ? undefined : decodeValue(done.output, decode.output, what, this.payload)) as A }
+    return {
+      ok: true,
+      value: (done.output === undefined ? undefined : decodeValue(done.output, decode.output, what, this.payload)) as A,
+    }
   }
 
   /** Write a checkpoint under this execution's epoch; a refusal stops the execution. */
   async write(checkpoint: Checkpoint): Promise<Checkpoint> {
-    this.checkAlive()
+    this.checkWritable()
     if (this.mode === "verify") return checkpoint
     try {
       return await this.host.storeCall(this.host.store.writeCheckpoint(this.id, this.epoch, checkpoint))
@@ -228,7 +249,12 @@ export class Execution {
       return new ExecutionStopped(reason)
     }
     if (!this.stopReason) {
-      this.host.log({ level: "error", message: `store write failed; leaving the workflow for recovery: ${String(e)}`, workflowId: this.id, workflowName: this.name })
+      this.host.log({
+        level: "error",
+        message: `store write failed; leaving the workflow for recovery: ${String(e)}`,
+        workflowId: this.id,
+        workflowName: this.name,
+      })
       this.stop("store-failure")
     }
     return new ExecutionStopped(this.stopReason ?? "store-failure")
@@ -261,7 +287,8 @@ export class Execution {
   diverge(stepId: number, detail: string): NonDeterminismError {
     if (this.diverged) return this.diverged
     const recorded: string[] = []
-    for (const [id, cp] of [...this.recorded].sort((a, b) => a[0] - b[0])) recorded[id] = `${cp.kind} ${JSON.stringify(cp.name)}`
+    for (const [id, cp] of [...this.recorded].sort((a, b) => a[0] - b[0]))
+      recorded[id] = `${cp.kind} ${JSON.stringify(cp.name)}`
     this.diverged = new NonDeterminismError({
       workflowId: this.id,
       stepId,
@@ -316,7 +343,13 @@ export class Execution {
       const pending = [...this.recorded.values()].filter((cp) => cp.state === "done" && cp.stepId >= this.nextStepId)
       const first = pending.sort((a, b) => a.stepId - b.stepId)[0]
       const stepId = first?.stepId ?? this.nextStepId
-      return { ok: false, error: this.diverge(stepId, `the workflow returned before reaching operation #${stepId}, which the history records`) }
+      return {
+        ok: false,
+        error: this.diverge(
+          stepId,
+          `the workflow returned before reaching operation #${stepId}, which the history records`,
+        ),
+      }
     }
     return outcome
   }

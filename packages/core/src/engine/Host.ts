@@ -27,4 +27,7 @@ export interface Host {
 export interface Activity {
   readonly enter: () => void
   readonly exit: () => void
+  /** A step body runs: user code that may wait on anything, so the test kit waits for it only so long. */
+  readonly enterBody: () => void
+  readonly exitBody: () => void
 }

@@ -6,7 +6,11 @@ import type { CancelReason, WorkflowRecord, WorkflowStatus } from "../store/Stor
 export type WorkflowOutcome<O> =
   | { readonly status: "SUCCESS"; readonly value: O }
   | { readonly status: "ERROR"; readonly error: unknown }
-  | { readonly status: "CANCELLED"; readonly reason: CancelReason; readonly error: WorkflowCancelled | WorkflowTimedOut }
+  | {
+      readonly status: "CANCELLED"
+      readonly reason: CancelReason
+      readonly error: WorkflowCancelled | WorkflowTimedOut
+    }
   | { readonly status: "DEAD"; readonly error: WorkflowDead }
 
 export interface WorkflowStatusInfo {
@@ -46,17 +50,14 @@ export interface HandleHost {
 }
 
 export const makeHandle = <O>(host: HandleHost, id: string): WorkflowHandle<O> => {
-  const outcome = async (): Promise<WorkflowOutcome<O>> => toOutcome<O>(host, await host.awaitEnd(id))
   return {
     id,
-    outcome,
+    outcome: async () => toOutcome<O>(host, await host.awaitEnd(id)),
     result: async () => {
-      const o = await outcome()
+      const record = await host.awaitEnd(id)
+      const o = toOutcome<O>(host, record)
       if (o.status === "SUCCESS") return o.value
-      if (o.status === "ERROR") {
-        const record = await host.get(id)
-        throw new WorkflowFailed({ workflowId: id, workflowName: record?.name ?? "?", cause: o.error })
-      }
+      if (o.status === "ERROR") throw new WorkflowFailed({ workflowId: id, workflowName: record.name, cause: o.error })
       throw o.error
     },
     status: async () => {
@@ -76,7 +77,11 @@ export const toOutcome = <O>(host: HandleHost, r: WorkflowRecord): WorkflowOutco
       return { status: "ERROR", error: host.decodeError(r) }
     case "CANCELLED":
       return r.cancelReason === "timeout"
-        ? { status: "CANCELLED", reason: "timeout", error: new WorkflowTimedOut({ workflowId: r.id, deadline: new Date(r.deadline ?? r.updatedAt) }) }
+        ? {
+            status: "CANCELLED",
+            reason: "timeout",
+            error: new WorkflowTimedOut({ workflowId: r.id, deadline: new Date(r.deadline ?? r.updatedAt) }),
+          }
         : { status: "CANCELLED", reason: "cancelled", error: new WorkflowCancelled({ workflowId: r.id }) }
     default:
       return { status: "DEAD", error: new WorkflowDead({ workflowId: r.id, recoveryAttempts: r.recoveryAttempts }) }

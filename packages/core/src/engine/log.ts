@@ -25,7 +25,9 @@ export const consoleLogger =
       e.step && `step=${e.step}`,
     ].filter(Boolean)
     const fields = e.fields && Object.keys(e.fields).length > 0 ? ` ${safeJson(e.fields)}` : ""
-    process.stderr.write(`[durably] ${e.level.toUpperCase()} ${e.message}${tags.length ? ` (${tags.join(" ")})` : ""}${fields}\n`)
+    process.stderr.write(
+      `[durably] ${e.level.toUpperCase()} ${e.message}${tags.length ? ` (${tags.join(" ")})` : ""}${fields}\n`,
+    )
   }
 
 const safeJson = (v: unknown) => {

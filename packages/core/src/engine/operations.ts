@@ -19,7 +19,8 @@ export const runStep = <A>(
 ): Promise<Outcome<A>> => {
   exec.guard("step")
   validateName(name, "step name")
-  if (typeof fn !== "function") throw new InvalidArgument({ reason: `ctx.step("${name}"): the body must be a function` })
+  if (typeof fn !== "function")
+    throw new InvalidArgument({ reason: `ctx.step("${name}"): the body must be a function` })
   const timeoutMs = options.timeout === undefined ? undefined : toMillis(options.timeout, `step "${name}" timeout`)
   const host = exec.host
   const plan = retryPlan(
@@ -42,7 +43,11 @@ export const runStep = <A>(
       const result = await runAttempt(exec, name, fn, { attempt, idempotencyKey, timeoutMs })
       if (result.ok) {
         try {
-          return { output: exec.encode(result.value, options.output, `${what} result`), attempts: attempt, ...history(errors) }
+          return {
+            output: exec.encode(result.value, options.output, `${what} result`),
+            attempts: attempt,
+            ...history(errors),
+          }
         } catch (e) {
           // A result that cannot be stored is a bug in the step, not a transient failure: no retry.
           return { error: exec.encodeError(e, undefined, what), attempts: attempt, ...history(errors) }
@@ -50,11 +55,14 @@ export const runStep = <A>(
       }
       const encoded = exec.encodeError(result.error, options.error, what)
       errors.push(encoded)
-      const delay = await plan.delayAfter(attempt, result.error)
-      if (delay === undefined || !shouldRetry(options, result.error, attempt))
-        return { error: encoded, attempts: attempt, attemptErrors: JSON.stringify(errors) }
+      const delay = shouldRetry(options, result.error, attempt)
+        ? await plan.delayAfter(attempt, result.error)
+        : undefined
+      if (delay === undefined) return { error: encoded, attempts: attempt, attemptErrors: JSON.stringify(errors) }
       const wakeAt = host.clock.currentTimeMillisUnsafe() + delay
-      await exec.write(pendingCheckpoint(stepId, name, attempt, errors, wakeAt, pending, host.clock.currentTimeMillisUnsafe()))
+      await exec.write(
+        pendingCheckpoint(stepId, name, attempt, errors, wakeAt, pending, host.clock.currentTimeMillisUnsafe()),
+      )
       await exec.waitUntil(wakeAt)
     }
   })
@@ -100,7 +108,9 @@ const runAttempt = async <A>(
   const controller = new AbortController()
   const cleanups: Array<() => void> = []
   const host = exec.host
-  host.activity.enter()
+  // While the body runs, the operation is the user's work, not the engine's (see the test kit's settle).
+  host.activity.exit()
+  host.activity.enterBody()
   try {
     return await new Promise<Outcome<A>>((resolve, reject) => {
       const killed = () => {
@@ -133,7 +143,8 @@ const runAttempt = async <A>(
     })
   } finally {
     for (const c of cleanups) c()
-    host.activity.exit()
+    host.activity.exitBody()
+    host.activity.enter()
   }
 }
 
@@ -160,22 +171,26 @@ export const sleepUntil = (exec: Execution, until: Date | number): Promise<void>
   exec.guard("sleepUntil")
   const at = until instanceof Date ? until.getTime() : until
   if (typeof at !== "number" || !Number.isFinite(at))
-    throw new InvalidArgument({ reason: `ctx.sleepUntil needs a valid Date or epoch milliseconds; got ${String(until)}` })
+    throw new InvalidArgument({
+      reason: `ctx.sleepUntil needs a valid Date or epoch milliseconds; got ${String(until)}`,
+    })
   return runSleep(exec, () => at, "sleepUntil")
 }
 
 /** Record a value computed live once (now, random, uuid), so replay sees the same one. */
-export const recordValue = async <A>(exec: Execution, kind: "now" | "random" | "uuid", compute: () => A): Promise<A> => {
-  const outcome = await exec.operation<A>(
-    kind,
-    kind,
-    {},
-    (): Promise<OperationResult> => Promise.resolve({ output: exec.encode(compute(), undefined, kind) }),
+export const recordValue = async <A>(
+  exec: Execution,
+  kind: "now" | "random" | "uuid",
+  compute: () => A,
+): Promise<A> => {
+  const outcome = await exec.operation<A>(kind, kind, {}, (): Promise<OperationResult> =>
+    Promise.resolve({ output: exec.encode(compute(), undefined, kind) }),
   )
   if (!outcome.ok) throw outcome.error
   return outcome.value
 }
 
-export const currentTime = (exec: Execution) => recordValue(exec, "now", () => new Date(exec.host.clock.currentTimeMillisUnsafe()))
+export const currentTime = (exec: Execution) =>
+  recordValue(exec, "now", () => new Date(exec.host.clock.currentTimeMillisUnsafe()))
 export const randomNumber = (exec: Execution) => recordValue(exec, "random", Math.random)
 export const randomId = (exec: Execution) => recordValue(exec, "uuid", randomUUID)

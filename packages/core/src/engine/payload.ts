@@ -13,7 +13,8 @@ export type Codec<T> = Schema.Codec<T, unknown, never, never>
 const jsonCodecs = new WeakMap<object, Schema.Codec<unknown, unknown, never, never>>()
 const jsonCodec = (codec: Codec<unknown>) => {
   let c = jsonCodecs.get(codec)
-  if (!c) jsonCodecs.set(codec, (c = Schema.toCodecJson(codec) as unknown as Schema.Codec<unknown, unknown, never, never>))
+  if (!c)
+    jsonCodecs.set(codec, (c = Schema.toCodecJson(codec) as unknown as Schema.Codec<unknown, unknown, never, never>))
   return c
 }
 
@@ -34,7 +35,12 @@ const checkSize = (text: string, what: string, p: PayloadContext) => {
 }
 
 /** Encode a value; throws SerializationError / SchemaMismatchError / PayloadTooLargeError naming `what`. */
-export const encodeValue = (value: unknown, codec: Codec<unknown> | undefined, what: string, p: PayloadContext): string => {
+export const encodeValue = (
+  value: unknown,
+  codec: Codec<unknown> | undefined,
+  what: string,
+  p: PayloadContext,
+): string => {
   if (codec) {
     const exit = Schema.encodeExit(jsonCodec(codec))(value)
     if (Exit.isFailure(exit))
@@ -49,10 +55,16 @@ export const encodeValue = (value: unknown, codec: Codec<unknown> | undefined, w
   }
 }
 
-export const decodeValue = (text: string, codec: Codec<unknown> | undefined, what: string, p: PayloadContext): unknown => {
+export const decodeValue = (
+  text: string,
+  codec: Codec<unknown> | undefined,
+  what: string,
+  p: PayloadContext,
+): unknown => {
   if (!codec) return p.serializer.decode(text)
   const exit = Schema.decodeExit(jsonCodec(codec))(JSON.parse(text))
-  if (Exit.isFailure(exit)) throw new SchemaMismatchError({ workflowName: p.workflowName, what, issue: schemaIssue(exit) })
+  if (Exit.isFailure(exit))
+    throw new SchemaMismatchError({ workflowName: p.workflowName, what, issue: schemaIssue(exit) })
   return exit.value
 }
 
@@ -60,7 +72,12 @@ export const decodeValue = (text: string, codec: Codec<unknown> | undefined, wha
  * Encode a thrown value. Never throws: an error the declared schema describes is encoded with it; anything
  * else goes through the serializer, and if even that fails, its name, message and stack are kept.
  */
-export const encodeError = (error: unknown, codec: Codec<unknown> | undefined, what: string, p: PayloadContext): string => {
+export const encodeError = (
+  error: unknown,
+  codec: Codec<unknown> | undefined,
+  what: string,
+  p: PayloadContext,
+): string => {
   if (codec && Schema.is(codec)(error)) {
     const exit = Schema.encodeExit(jsonCodec(codec))(error)
     if (Exit.isSuccess(exit)) return JSON.stringify(exit.value)
@@ -68,13 +85,20 @@ export const encodeError = (error: unknown, codec: Codec<unknown> | undefined, w
   try {
     return encodeValue(error, undefined, what, p)
   } catch (cause) {
+    // Too large or unserializable: keep what identifies the error, dropping the stack, then the extras.
     const e = error instanceof Error ? error : new Error(String(error))
-    const plain = Object.assign(new Error(e.message), { name: e.name, stack: e.stack })
-    try {
-      return encodeValue(plain, undefined, what, p)
-    } catch {
-      return p.serializer.encode(new Error(`unserializable error (${String(cause)})`))
+    const props = Object.fromEntries(Object.entries(e).filter(([k]) => k !== "stack" && k !== "cause"))
+    for (const reduced of [
+      Object.assign(new Error(e.message), props, { name: e.name, stack: `${e.name}: ${e.message}` }),
+      Object.assign(new Error(e.message.slice(0, 1000)), { name: e.name, stack: "" }),
+    ]) {
+      try {
+        return encodeValue(reduced, undefined, what, p)
+      } catch {
+        // try the next, smaller form
+      }
     }
+    return p.serializer.encode(new Error(`unserializable error (${String(cause)})`))
   }
 }
 

@@ -16,7 +16,7 @@ export interface RetryPlan {
 export const noRetry: RetryPlan = { delayAfter: () => Promise.resolve(undefined) }
 
 export const retryPlan = (
-  retry: RetryPolicy | Schedule.Schedule<unknown, unknown> | undefined,
+  retry: RetryPolicy | Schedule.Schedule<unknown, any> | undefined,
   step: string,
   runEffect: <A, E>(e: Effect.Effect<A, E>) => Promise<A>,
   random: () => number,
@@ -30,7 +30,9 @@ export const retryPlan = (
 const policyPlan = (p: RetryPolicy, step: string, random: () => number): RetryPlan => {
   const what = `step "${step}" retry`
   if (!Number.isInteger(p.maxAttempts) || p.maxAttempts < 1)
-    throw new InvalidArgument({ reason: `${what}: maxAttempts must be a whole number ≥ 1; got ${String(p.maxAttempts)}` })
+    throw new InvalidArgument({
+      reason: `${what}: maxAttempts must be a whole number ≥ 1; got ${String(p.maxAttempts)}`,
+    })
   const initial = toMillis(p.initialDelay ?? "1 second", `${what}.initialDelay`)
   const max = toMillis(p.maxDelay ?? "1 hour", `${what}.maxDelay`)
   const backoff = p.backoff ?? 2

@@ -7,9 +7,8 @@
  *   {"~t":"map","v":[[key, value], …]}   {"~t":"set","v":[element, …]}   {"~t":"error","v":{…}} (./errorCodec.ts)
  *   {"~t":"object","v":{…}} — a plain object that has a "~t" key of its own; its fields are read literally.
  *
- * Paths in a SerializationError start at `$` (the whole value): `.key` or `["weird key"]` is a property, `[2]` an
- * array index, `<map>[0].key` / `<map>[0].value` the key / value of a Map's first entry, `<set>[1]` a Set's second
- * element; an error's parts are `.name`, `.message`, `.stack`, `.cause`, `.errors[0]` and its own properties.
+ * Errors name the bad part with a path (./path.ts): `$.items[2].callback`, `$.m<map>[0].value`, `$.s<set>[1]`, and
+ * for an error's parts `.name`, `.message`, `.stack`, `.cause`, `.errors[0]` and its own properties.
  *
  * Without a schema some identity is lost: an instance of any other class becomes a plain object of its own enumerable
  * string-keyed properties; subclasses of Date, Map, Set and Uint8Array (e.g. Buffer) come back as the base class;
@@ -19,14 +18,11 @@
  * are, so their enumerable getters run again there (and must return the same value).
  */
 import { Buffer } from "node:buffer"
-import { SerializationError } from "../errors.ts"
 import { decodeError, encodeError } from "./errorCodec.ts"
+import { failure, formatPath, MAP, type Segment, SET } from "./path.ts"
 import type { Serializer } from "./Serializer.ts"
 
 const TAG = "~t"
-const MAP = Symbol("<map>")
-const SET = Symbol("<set>")
-type Segment = string | number | typeof MAP | typeof SET
 
 /** Where the encoding walk is: the current path, and the containers open on it with the path depth at each. */
 interface Walk {
@@ -35,26 +31,10 @@ interface Walk {
   readonly openDepth: number[]
 }
 
-const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
-
-const formatPath = (path: ReadonlyArray<Segment>): string => {
-  let out = "$"
-  for (const s of path) {
-    if (typeof s === "number") out += `[${s}]`
-    else if (s === MAP) out += "<map>"
-    else if (s === SET) out += "<set>"
-    else out += IDENTIFIER.test(s) ? `.${s}` : `[${JSON.stringify(s)}]`
-  }
-  return out
-}
-
-const failure = (path: ReadonlyArray<Segment>, reason: string) =>
-  new SerializationError({ reason, path: formatPath(path) })
-
 /** Sets an own data property, also for the key "__proto__" (which plain assignment would treat as the prototype). */
 const put = (o: Record<string, unknown>, key: string, value: unknown): void => {
-  if (key === "__proto__") Object.defineProperty(o, key, { value, writable: true, enumerable: true, configurable: true })
-  else o[key] = value
+  if (key !== "__proto__") o[key] = value
+  else Object.defineProperty(o, key, { value, writable: true, enumerable: true, configurable: true })
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
@@ -124,7 +104,8 @@ function encodeContainer(o: object, w: Walk): unknown {
   }
   if (o instanceof Map) {
     const entries: unknown[] = []
-    for (const [k, v] of o) entries.push([child(k, w, MAP, entries.length, "key"), child(v, w, MAP, entries.length, "value")])
+    for (const [k, v] of o)
+      entries.push([child(k, w, MAP, entries.length, "key"), child(v, w, MAP, entries.length, "value")])
     return { [TAG]: "map", v: entries }
   }
   if (o instanceof Set) {
@@ -237,7 +218,7 @@ function decodeTagged(o: Record<string, unknown>, path: Segment[]): unknown {
     case "map":
       if (Array.isArray(v)) {
         return new Map(
-          v.reverse().map((entry: unknown, i) => {
+          v.map((entry: unknown, i) => {
             if (!Array.isArray(entry) || entry.length !== 2) throw failure(path, `malformed map entry ${i}`)
             return [decodeChild(entry[0], path, MAP, i, "key"), decodeChild(entry[1], path, MAP, i, "value")]
           }),
@@ -249,7 +230,11 @@ function decodeTagged(o: Record<string, unknown>, path: Segment[]): unknown {
       break
     case "error":
       if (isRecord(v)) {
-        return decodeError(v, (part, key, i) => decodeChild(part, path, key, i), (reason) => failure(path, reason))
+        return decodeError(
+          v,
+          (part, key, i) => decodeChild(part, path, key, i),
+          (reason) => failure(path, reason),
+        )
       }
       break
     case "object":
@@ -270,7 +255,7 @@ export const jsonSerializer: Serializer = {
     try {
       parsed = JSON.parse(text)
     } catch (cause) {
-      throw new SerializationError({ reason: `invalid JSON text (${(cause as Error).message})`, path: "$" })
+      throw failure([], `invalid JSON text (${(cause as Error).message})`)
     }
     return decodeValue(parsed, [])
   },

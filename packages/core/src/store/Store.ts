@@ -119,7 +119,11 @@ export interface Store {
   /** Create the workflow, or return the existing one with that id (never two executions for one id). */
   readonly createWorkflow: (init: NewWorkflow) => Effect.Effect<CreateResult, StoreError>
   /** Take ownership of a PENDING workflow for `executorId`, bumping its epoch (fences the previous owner). */
-  readonly claimWorkflow: (id: string, executorId: string, options: ClaimOptions) => Effect.Effect<ClaimResult, StoreError>
+  readonly claimWorkflow: (
+    id: string,
+    executorId: string,
+    options: ClaimOptions,
+  ) => Effect.Effect<ClaimResult, StoreError>
   /** Every checkpoint of a workflow, in one query. */
   readonly loadCheckpoints: (id: string) => Effect.Effect<ReadonlyArray<Checkpoint>, StoreError>
   /**
@@ -127,9 +131,17 @@ export interface Store {
    * Idempotent: when a `done` checkpoint already exists for that step, returns it (the winner) unchanged; a
    * `pending` one is replaced. Fails with `FencedError` when the epoch moved on or the workflow is not PENDING.
    */
-  readonly writeCheckpoint: (id: string, epoch: number, checkpoint: Checkpoint) => Effect.Effect<Checkpoint, FencedError | StoreError>
+  readonly writeCheckpoint: (
+    id: string,
+    epoch: number,
+    checkpoint: Checkpoint,
+  ) => Effect.Effect<Checkpoint, FencedError | StoreError>
   /** Finish the workflow (epoch-checked). Returns the final record; fails with `FencedError` if it is not ours. */
-  readonly completeWorkflow: (id: string, epoch: number, completion: Completion) => Effect.Effect<WorkflowRecord, FencedError | StoreError>
+  readonly completeWorkflow: (
+    id: string,
+    epoch: number,
+    completion: Completion,
+  ) => Effect.Effect<WorkflowRecord, FencedError | StoreError>
   /** Cancel a workflow that is not finished; returns the record as it now is (undefined when absent). */
   readonly cancelWorkflow: (id: string, reason: CancelReason) => Effect.Effect<WorkflowRecord | undefined, StoreError>
   readonly getWorkflow: (id: string) => Effect.Effect<WorkflowRecord | undefined, StoreError>

@@ -40,7 +40,8 @@ export const memoryStore = (): Store => {
   const fenced = (entry: Entry | undefined, id: string, epoch: number): FencedError | undefined => {
     if (!entry) return new FencedError({ workflowId: id, epoch, status: "missing" })
     if (entry.record.epoch !== epoch) return new FencedError({ workflowId: id, epoch })
-    if (entry.record.status !== "PENDING") return new FencedError({ workflowId: id, epoch, status: entry.record.status })
+    if (entry.record.status !== "PENDING")
+      return new FencedError({ workflowId: id, epoch, status: entry.record.status })
     return undefined
   }
 

@@ -35,7 +35,11 @@ export class VirtualClock implements Clock.Clock {
   sleep(duration: Duration.Duration): Effect.Effect<void> {
     return Effect.callback<void>((resume) => {
       const ms = Duration.toMillis(duration)
-      const timer: Timer = { at: this.nowMs + (Number.isFinite(ms) ? ms : Infinity), order: this.order++, fire: () => resume(Effect.void) }
+      const timer: Timer = {
+        at: this.nowMs + (Number.isFinite(ms) ? ms : Infinity),
+        order: this.order++,
+        fire: () => resume(Effect.void),
+      }
       if (ms <= 0) return timer.fire()
       this.timers.push(timer)
       return Effect.sync(() => {

@@ -3,11 +3,11 @@
  * to prove durability: advance time, crash (as a SIGKILL would), restart from the store alone, and check
  * that a finished workflow still replays against its recorded history.
  */
-import { Clock, Effect } from "effect"
+import { Clock, Context, Effect } from "effect"
 import { resolveConfig, type LaunchOptions } from "../config.ts"
 import { fromEngine, type Durably } from "../Durably.ts"
 import { toMillis, type DurationInput } from "../duration.ts"
-import { Engine } from "../engine/Engine.ts"
+import { Engine, type EngineConfig } from "../engine/Engine.ts"
 import type { WorkflowHandle } from "../engine/handle.ts"
 import { InvalidArgument, NonDeterminismError, WorkflowNotFound } from "../errors.ts"
 import { memoryStore } from "../store/memory.ts"
@@ -20,11 +20,11 @@ export interface TestEngineOptions<W extends AnyWorkflow> extends Omit<LaunchOpt
   readonly store?: Store
   /** Where virtual time starts. Default 2026-01-01T00:00:00Z. */
   readonly startAt?: Date | number
+  /** Services that Effect-flavour workflows need (e.g. `Context.make(Greeter, testGreeter)`). */
+  readonly services?: Context.Context<any>
 }
 
-export type ReplayReport =
-  | { readonly ok: true }
-  | { readonly ok: false; readonly error: NonDeterminismError | Error }
+export type ReplayReport = { readonly ok: true } | { readonly ok: false; readonly error: NonDeterminismError | Error }
 
 export interface TestEngine extends Durably {
   readonly store: Store
@@ -51,7 +51,11 @@ export const testEngine = async <W extends AnyWorkflow>(options: TestEngineOptio
   const clock = new VirtualClock(start)
   const launchOptions: LaunchOptions<W> = { ...options, store, logger: options.logger ?? false }
   const build = async () => {
-    const config = await Effect.runPromise(resolveConfig(launchOptions).pipe(Effect.provideService(Clock.Clock, clock)))
+    const configured: Effect.Effect<EngineConfig, InvalidArgument> = resolveConfig(launchOptions).pipe(
+      Effect.provideService(Clock.Clock, clock),
+      Effect.provideContext(options.services ?? Context.empty()),
+    )
+    const config = await Effect.runPromise(configured)
     const e = new Engine(config)
     await e.recover()
     return e
@@ -67,10 +71,27 @@ export const testEngine = async <W extends AnyWorkflow>(options: TestEngineOptio
     cancel: () => api.handle<O>(id).cancel(),
   })
 
+  // Engine work (store calls, handing results over) is waited for completely; step bodies are user code
+  // that may wait on something only the test provides, so they are waited for up to `bodyWaitMs` of real time.
+  const bodyWaitMs = 100
   const settle = async () => {
-    for (let quiet = 0; quiet < 4; ) {
+    let quiet = 0
+    let bodiesSince = Date.now()
+    let lastBodies = -1
+    while (quiet < 4) {
       await macrotask()
-      quiet = engine.busy === 0 ? quiet + 1 : 0
+      const bodies = engine.bodiesRunning
+      if (bodies !== lastBodies) {
+        lastBodies = bodies
+        bodiesSince = Date.now()
+      }
+      const engineIdle = engine.busy === 0
+      if (engineIdle && bodies > 0 && Date.now() - bodiesSince < bodyWaitMs) {
+        quiet = 0
+        await new Promise((r) => setTimeout(r, 1))
+        continue
+      }
+      quiet = engineIdle ? quiet + 1 : 0
     }
   }
 
@@ -78,9 +99,14 @@ export const testEngine = async <W extends AnyWorkflow>(options: TestEngineOptio
     const record = await Effect.runPromise(store.getWorkflow(id))
     if (!record) throw new WorkflowNotFound({ workflowId: id })
     if (record.status !== "SUCCESS" && record.status !== "ERROR")
-      throw new InvalidArgument({ reason: `verifyReplay needs a finished workflow (SUCCESS or ERROR); ${id} is ${record.status}` })
+      throw new InvalidArgument({
+        reason: `verifyReplay needs a finished workflow (SUCCESS or ERROR); ${id} is ${record.status}`,
+      })
     const def = engine.definition(record.name)
-    if (!def) throw new InvalidArgument({ reason: `verifyReplay: workflow ${record.name} is not registered in this test engine` })
+    if (!def)
+      throw new InvalidArgument({
+        reason: `verifyReplay: workflow ${record.name} is not registered in this test engine`,
+      })
     const checkpoints = await Effect.runPromise(store.loadCheckpoints(id))
     const exec = engine.createExecution(def, record, checkpoints, "verify")
     const completion = await engine.runExecution(exec)

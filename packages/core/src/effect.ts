@@ -1,0 +1,45 @@
+/**
+ * @durably/core/effect — durable workflows as Effect programs, on the same engine as the Promise API.
+ *
+ * ```ts
+ * const charge = defineWorkflow({ name: "charge", input: Order, output: Receipt, error: PaymentDeclined, run: (ctx, order) =>
+ *   Effect.gen(function* () {
+ *     const receipt = yield* ctx.step("charge", chargeCard(order), { retry: Schedule.exponential("1 second").pipe(Schedule.upTo({ times: 4 })) })
+ *     yield* ctx.sleep("1 day")
+ *     return receipt
+ *   }) })
+ * const program = Effect.gen(function* () {
+ *   const durably = yield* Durably
+ *   const handle = yield* durably.start(charge, order)
+ *   return yield* handle.result // Effect<Receipt, PaymentDeclined | WorkflowFailed | WorkflowCancelled | …>
+ * }).pipe(Effect.provide(Durably.layer({ store: memoryStore(), workflows: [charge] })))
+ * ```
+ */
+export { defineWorkflow, type EffectWorkflowOptions } from "./effect/defineWorkflow.ts"
+export { Durably, type DurablyService, type StartError } from "./effect/Durably.ts"
+export type { AwaitError, DeclaredError, EffectHandle, EndError } from "./effect/handle.ts"
+export { WorkflowCtx, type EffectStepOptions, type EffectWorkflowContext, type StepBody } from "./effect/WorkflowCtx.ts"
+export * as Workflow from "./effect/Workflow.ts"
+
+export type { LaunchOptions } from "./config.ts"
+export type { StartOptions } from "./engine/Engine.ts"
+export type { WorkflowHandle, WorkflowOutcome, WorkflowStatusInfo } from "./engine/handle.ts"
+export { consoleLogger, type LogEntry, type LogLevel, type LogSink } from "./engine/log.ts"
+export type {
+  AnyWorkflow,
+  Codec,
+  ErrorOf,
+  InputOf,
+  OutputOf,
+  RetryPolicy,
+  ServicesOf,
+  StepInfo,
+  WorkflowDefinition,
+  WorkflowLogger,
+} from "./workflow.ts"
+export type { DurationInput } from "./duration.ts"
+export * from "./errors.ts"
+export { memoryStore } from "./store/memory.ts"
+export type { Store, WorkflowStatus } from "./store/Store.ts"
+export type { Serializer } from "./serialization/Serializer.ts"
+export { jsonSerializer } from "./serialization/json.ts"

@@ -1,0 +1,149 @@
+/**
+ * The Effect API: a `Durably` service, provided by `Durably.layer(options)` (the options of `Durably.launch`),
+ * or wrapped around an engine already launched with the Promise API (`Durably.fromPromise`).
+ */
+import { Context, Effect, Layer } from "effect"
+import { resolveConfig, type LaunchOptions } from "../config.ts"
+import { fromEngine, type Durably as PromiseDurably } from "../Durably.ts"
+import { Engine, type StartOptions } from "../engine/Engine.ts"
+import {
+  ConflictingWorkflowError,
+  EngineStopped,
+  InvalidArgument,
+  PayloadTooLargeError,
+  SchemaMismatchError,
+  SerializationError,
+  StoreError,
+  WorkflowNotFound,
+} from "../errors.ts"
+import type { AnyWorkflow, InputOf, OutputOf, ServicesOf } from "../workflow.ts"
+import {
+  fromPromise,
+  instanceOf,
+  makeEffectHandle,
+  type AwaitError,
+  type DeclaredError,
+  type EffectHandle,
+  type EndError,
+} from "./handle.ts"
+
+/** Why a workflow could not be started (the input did not fit its schema, the id belongs to another workflow …). */
+export type StartError =
+  | InvalidArgument
+  | ConflictingWorkflowError
+  | SchemaMismatchError
+  | SerializationError
+  | PayloadTooLargeError
+  | StoreError
+  | EngineStopped
+
+const isStartError = instanceOf(
+  InvalidArgument,
+  ConflictingWorkflowError,
+  SchemaMismatchError,
+  SerializationError,
+  PayloadTooLargeError,
+  StoreError,
+  EngineStopped,
+)
+const isAwaitError = instanceOf(WorkflowNotFound, StoreError, EngineStopped)
+const isStoreError = instanceOf(StoreError, EngineStopped)
+
+/** The Promise API's operations as Effects. */
+export interface DurablyService {
+  readonly executorId: string
+  readonly appVersion: string
+  /** Start a workflow (or attach to the execution that already has `options.id`). */
+  readonly start: <W extends AnyWorkflow>(
+    workflow: W,
+    input: InputOf<W>,
+    options?: StartOptions,
+  ) => Effect.Effect<EffectHandle<OutputOf<W>, DeclaredError<W>>, StartError>
+  /** Start and await the result. */
+  readonly run: <W extends AnyWorkflow>(
+    workflow: W,
+    input: InputOf<W>,
+    options?: StartOptions,
+  ) => Effect.Effect<OutputOf<W>, DeclaredError<W> | StartError | EndError | AwaitError>
+  /** A handle to any workflow by id; pass its definition to get its output type and declared error back. */
+  readonly handle: {
+    <W extends AnyWorkflow>(
+      id: string,
+      workflow: W,
+    ): Effect.Effect<EffectHandle<OutputOf<W>, DeclaredError<W>>, InvalidArgument>
+    <O = unknown>(id: string): Effect.Effect<EffectHandle<O, never>, InvalidArgument>
+  }
+  /** Cancel a workflow: a sleeping or waiting one at once, a running one at its next ctx call. */
+  readonly cancel: (id: string) => Effect.Effect<void, AwaitError>
+  /** Take back PENDING workflows this executor owns or nobody owns; succeeds with how many it resumed. */
+  readonly recover: Effect.Effect<number, StoreError | EngineStopped>
+  /** The same engine in the Promise API. */
+  readonly promise: PromiseDurably
+}
+
+const makeService = (durably: PromiseDurably): DurablyService => {
+  const handle = (id: string, workflow?: AnyWorkflow) =>
+    Effect.try({
+      try: () => makeEffectHandle(durably.handle(id), workflow),
+      catch: (e) => e,
+    }).pipe(Effect.catch((e) => (e instanceof InvalidArgument ? Effect.fail(e) : Effect.die(e))))
+  const start = <W extends AnyWorkflow>(workflow: W, input: InputOf<W>, options?: StartOptions) =>
+    Effect.map(
+      fromPromise(() => durably.start(workflow, input, options), isStartError),
+      (h) => makeEffectHandle<W, OutputOf<W>>(h, workflow),
+    )
+  return {
+    executorId: durably.executorId,
+    appVersion: durably.appVersion,
+    start,
+    run: (workflow, input, options) => Effect.flatMap(start(workflow, input, options), (h) => h.result),
+    handle: handle as DurablyService["handle"],
+    cancel: (id) => fromPromise(() => durably.cancel(id), isAwaitError),
+    recover: fromPromise(() => durably.recover(), isStoreError),
+    promise: durably,
+  }
+}
+
+/** The durable workflow engine, as an Effect service. */
+export class Durably extends Context.Service<Durably, DurablyService>()("@durably/core/Durably") {
+  /**
+   * Launch an engine for the layer's lifetime: validates the options, resumes this executor's PENDING workflows
+   * (unless `recover: false`), and shuts the engine down when the layer's scope closes. The services the
+   * workflows need are taken from the layer's context: `Durably.layer({ … }).pipe(Layer.provide(MyServices))`.
+   */
+  static layer<W extends AnyWorkflow>(
+    options: LaunchOptions<W>,
+  ): Layer.Layer<Durably, InvalidArgument | StoreError, ServicesOf<W>> {
+    return Layer.effect(
+      Durably,
+      Effect.gen(function* () {
+        // Only the type: resolveConfig captures the whole context it runs in as the engine's services.
+        yield* Effect.context<ServicesOf<W>>()
+        const config = yield* resolveConfig(options)
+        const engine = yield* Effect.acquireRelease(
+          Effect.try({ try: () => new Engine(config), catch: (e) => e }).pipe(
+            Effect.catch((e) => (e instanceof InvalidArgument ? Effect.fail(e) : Effect.die(e))),
+          ),
+          (engine) =>
+            Effect.promise(() =>
+              engine
+                .shutdown()
+                .catch((e: unknown) => engine.config.log({ level: "error", message: `shutdown failed: ${String(e)}` })),
+            ),
+        )
+        if (options.recover !== false) yield* fromPromise(() => engine.recover(), instanceOf(StoreError))
+        return makeService(fromEngine(engine))
+      }),
+    )
+  }
+
+  /** The service for an engine launched with the Promise API (`await Durably.launch(…)` from `@durably/core`). */
+  static fromPromise(durably: PromiseDurably): DurablyService {
+    return makeService(durably)
+  }
+
+  /** A layer providing an engine launched with the Promise API; the caller keeps it (and shuts it down). */
+  static layerFromPromise(durably: PromiseDurably): Layer.Layer<Durably> {
+    return Layer.succeed(Durably, makeService(durably))
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Builds the Effect-flavour ctx on an Execution. Each operation reserves its position when the Effect runs
+ * (never when it is built), so one Effect value may run many times, e.g. in a loop.
+ *
+ * Engine problems are not workflow errors: ExecutionStopped interrupts the fiber (the execution stopped
+ * on this executor), anything else the engine throws (NonDeterminismError, InvalidContextUse,
+ * InvalidArgument) is a defect.
+ */
+import { Cause, Context, Data, Effect, Exit, Result, Schedule, Schema } from "effect"
+import { makeLogger } from "../engine/context.ts"
+import { ExecutionStopped, type Execution } from "../engine/Execution.ts"
+import { currentTime, randomId, randomNumber, runStep, sleepFor, sleepUntil } from "../engine/operations.ts"
+import type { StepInfo, StepOptions } from "../workflow.ts"
+import type { EffectStepOptions, EffectWorkflowContext, StepBody } from "./WorkflowCtx.ts"
+
+/**
+ * How a step body's defect is recorded, so that replay tells it from a typed failure: the step then dies with
+ * `cause` (the defect). Never seen by workflow code, only in a step's stored attempt errors.
+ */
+export class StepDefect extends Data.TaggedError("DurablyStepDefect")<{
+  readonly step: string
+  readonly cause: unknown
+}> {
+  override get message() {
+    const c = this.cause
+    return `step ${this.step} died: ${c instanceof Error ? `${c.name}: ${c.message}` : String(c)}`
+  }
+}
+
+/** Errors the engine itself records as a step's failure: never the body's typed `E`. */
+const engineTags = new Set([
+  "DurablyStepDefect",
+  "StepTimeoutError",
+  "SerializationError",
+  "SchemaMismatchError",
+  "PayloadTooLargeError",
+])
+
+const tagOf = (u: unknown): unknown =>
+  typeof u === "object" && u !== null ? (u as { _tag?: unknown })._tag : undefined
+
+const isDefect = (u: unknown): boolean =>
+  u instanceof StepDefect || tagOf(u) === "DurablyStepDefect" || (u instanceof Error && u.name === "DurablyStepDefect")
+
+/** Map an engine rejection: a stop interrupts, anything else is a defect. */
+export const fromEngineError = (error: unknown): Effect.Effect<never> =>
+  error instanceof ExecutionStopped ? Effect.interrupt : Effect.die(error)
+
+/** Run an engine operation when the Effect runs (so it is numbered then), mapping engine problems. */
+export const engineOp = <A>(operation: () => Promise<A>): Effect.Effect<A> =>
+  Effect.suspend(() => {
+    let promise: Promise<A>
+    try {
+      promise = operation()
+    } catch (e) {
+      return fromEngineError(e)
+    }
+    return Effect.callback<A>((resume) => {
+      promise.then(
+        (value) => resume(Effect.succeed(value)),
+        (error: unknown) => resume(fromEngineError(error)),
+      )
+    })
+  })
+
+/** One attempt: the body runs with the caller's services on the attempt's signal; a failure rejects with `E`. */
+const runBody = async <A, E, R>(
+  step: string,
+  body: StepBody<A, E, R>,
+  services: Context.Context<R>,
+  info: StepInfo,
+): Promise<A> => {
+  const effect = Effect.isEffect(body) ? body : Effect.suspend(() => body(info))
+  const exit = await Effect.runPromiseExitWith(services)(effect, { signal: info.signal })
+  if (Exit.isSuccess(exit)) return exit.value
+  const failure = Cause.findError(exit.cause)
+  if (Result.isSuccess(failure)) throw failure.success
+  const defect = Cause.findDefect(exit.cause)
+  throw new StepDefect({
+    step,
+    cause: Result.isSuccess(defect) ? defect.success : new Error(`the body of step ${step} was interrupted`),
+  })
+}
+
+/** Feed only typed failures to the user's schedule: a defect ends it (as `Effect.retry` never retries defects). */
+const failuresOnly = <E>(schedule: Schedule.Schedule<unknown, E>): Schedule.Schedule<unknown, unknown> =>
+  Schedule.fromStep(
+    Effect.map(
+      Schedule.toStep(schedule),
+      (next) => (now: number, input: unknown) =>
+        isDefect(input) ? Cause.done<unknown>(undefined) : next(now, input as E),
+    ),
+  )
+
+const engineOptions = <A, E>(options: EffectStepOptions<A, E>): StepOptions<A> => ({
+  ...(options.retry === undefined
+    ? {}
+    : { retry: Schedule.isSchedule(options.retry) ? failuresOnly(options.retry) : options.retry }),
+  retryIf: (error, attempt) =>
+    !isDefect(error) && (options.retryIf === undefined || options.retryIf(error as E, attempt)),
+  ...(options.output === undefined ? {} : { output: options.output }),
+  ...(options.error === undefined ? {} : { error: options.error }),
+})
+
+/** The step's recorded failure, as workflow code sees it: `E` in the error channel, or a defect. */
+const failureOf = <E>(error: unknown, codec: EffectStepOptions<unknown, E>["error"]): Effect.Effect<never, E> => {
+  if (codec !== undefined && Schema.is(codec)(error)) return Effect.fail(error)
+  if (isDefect(error)) {
+    const cause = (error as { cause?: unknown }).cause
+    return Effect.die(cause === undefined ? error : cause)
+  }
+  const tag = tagOf(error)
+  if (typeof tag === "string" && engineTags.has(tag)) return Effect.die(error)
+  return Effect.fail(error as E)
+}
+
+export const makeEffectContext = (exec: Execution): EffectWorkflowContext => ({
+  workflowId: exec.id,
+  log: makeLogger(exec),
+  step: <A, E = never, R = never>(name: string, body: StepBody<A, E, R>, options: EffectStepOptions<A, E> = {}) =>
+    Effect.flatMap(Effect.context<R>(), (services) =>
+      Effect.flatMap(
+        engineOp(() => runStep<A>(exec, name, (info) => runBody(name, body, services, info), engineOptions(options))),
+        (outcome): Effect.Effect<A, E> =>
+          outcome.ok ? Effect.succeed(outcome.value) : failureOf(outcome.error, options.error),
+      ),
+    ),
+  sleep: (duration) => engineOp(() => sleepFor(exec, duration)),
+  sleepUntil: (until) => engineOp(() => sleepUntil(exec, until)),
+  now: engineOp(() => currentTime(exec)),
+  random: engineOp(() => randomNumber(exec)),
+  uuid: engineOp(() => randomId(exec)),
+})
