@@ -45,7 +45,7 @@ export const Durably = {
   /** Effect workflows that need services run under `Durably.layer` (from `@durably/core/effect`) instead. */
   launch: async <W extends WorkflowDefinition<any, any, any, never>>(options: LaunchOptions<W>): Promise<Durably> => {
     const engine = new Engine(await Effect.runPromise(resolveConfig(options)))
-    if (options.recover !== false) await engine.recover()
+    await engine.launch(options.recover !== false)
     return fromEngine(engine)
   },
 }

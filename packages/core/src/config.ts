@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { Clock, Context, Effect, Scope } from "effect"
+import { toMillis, type DurationInput } from "./duration.ts"
 import type { EngineConfig } from "./engine/Engine.ts"
 import { consoleLogger, type LogSink } from "./engine/log.ts"
 import { InvalidArgument } from "./errors.ts"
@@ -32,6 +33,13 @@ export interface LaunchOptions<W extends AnyWorkflow = AnyWorkflow> {
   readonly logger?: LogSink | false
   /** Take back this executor's PENDING workflows at launch. Default true. */
   readonly recover?: boolean
+  /**
+   * Heartbeats in the store, so that other executors take over this one's workflows if it dies, and it
+   * takes over theirs. Default: every 2 seconds, with a 10-second lease. `false` for a single process.
+   */
+  readonly heartbeat?: { readonly interval?: DurationInput; readonly lease?: DurationInput } | false
+  /** Most workflows this executor takes over from others at once. Default 1000. */
+  readonly maxRunningWorkflows?: number
 }
 
 export const defaultAppVersion = (): string => {
@@ -77,6 +85,20 @@ const validate = (options: LaunchOptions, services: Context.Context<never>): Eng
     throw new InvalidArgument({
       reason: `maxRecoveryAttempts must be a whole number ≥ 1; got ${String(options.maxRecoveryAttempts)}`,
     })
+  const heartbeat =
+    options.heartbeat === false
+      ? false
+      : {
+          intervalMs: toMillis(options.heartbeat?.interval ?? "2 seconds", "heartbeat.interval"),
+          leaseMs: toMillis(options.heartbeat?.lease ?? "10 seconds", "heartbeat.lease"),
+        }
+  if (heartbeat && !(heartbeat.leaseMs > heartbeat.intervalMs))
+    throw new InvalidArgument({ reason: "heartbeat.lease must be longer than heartbeat.interval (a few intervals)" })
+  const maxRunningWorkflows = options.maxRunningWorkflows ?? 1000
+  if (!Number.isInteger(maxRunningWorkflows) || maxRunningWorkflows < 1)
+    throw new InvalidArgument({
+      reason: `maxRunningWorkflows must be a whole number ≥ 1; got ${String(options.maxRunningWorkflows)}`,
+    })
   const executorId = options.executorId ?? process.env["DURABLY_EXECUTOR_ID"] ?? "local"
   if (typeof executorId !== "string" || executorId === "" || executorId.length > 200)
     throw new InvalidArgument({ reason: `executorId must be a non-empty string; got ${JSON.stringify(executorId)}` })
@@ -88,6 +110,8 @@ const validate = (options: LaunchOptions, services: Context.Context<never>): Eng
     maxPayloadBytes,
     maxRecoveryAttempts,
     serializer: options.serializer ?? jsonSerializer,
+    heartbeat,
+    maxRunningWorkflows,
     log: options.logger === false ? () => undefined : (options.logger ?? consoleLogger()),
     services,
   }

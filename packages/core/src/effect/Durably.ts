@@ -131,7 +131,7 @@ export class Durably extends Context.Service<Durably, DurablyService>()("@durabl
                 .catch((e: unknown) => engine.config.log({ level: "error", message: `shutdown failed: ${String(e)}` })),
             ),
         )
-        if (options.recover !== false) yield* fromPromise(() => engine.recover(), instanceOf(StoreError))
+        yield* fromPromise(() => engine.launch(options.recover !== false), instanceOf(StoreError))
         return makeService(fromEngine(engine))
       }),
     )

@@ -21,6 +21,7 @@ import { Execution, type ExecutionMode } from "./Execution.ts"
 import { afterContinuations } from "./Sequencer.ts"
 import { makeHandle, type HandleHost, type WorkflowHandle } from "./handle.ts"
 import type { Activity, Host } from "./Host.ts"
+import { Lease } from "./Lease.ts"
 import type { LogSink } from "./log.ts"
 import { decodeError, decodeValue, encodeError, encodeValue, type PayloadContext } from "./payload.ts"
 
@@ -33,6 +34,10 @@ export interface EngineConfig {
   readonly maxRecoveryAttempts: number
   readonly serializer: Serializer
   readonly log: LogSink
+  /** Heartbeats and failover; false for a single process that needs neither. */
+  readonly heartbeat: { readonly intervalMs: number; readonly leaseMs: number } | false
+  /** Most workflows this executor takes over from others (workflows it starts itself always run). */
+  readonly maxRunningWorkflows: number
   /** Services for Effect-flavour workflows, and the clock. */
   readonly services: Context.Context<never>
 }
@@ -61,6 +66,7 @@ export class Engine {
   readonly host: Host
   readonly handles: HandleHost
   readonly config: EngineConfig
+  private readonly lease: Lease | undefined
 
   constructor(config: EngineConfig) {
     this.config = config
@@ -93,7 +99,7 @@ export class Engine {
       services: config.services,
       runEffect,
       activity,
-      stepGate: () => Promise.resolve(),
+      stepGate: () => (this.lease ? this.lease.gate() : Promise.resolve()),
       storeCall: async (effect, signal) => {
         if (this.state === "stopped") throw new EngineStopped({ reason: "the engine was shut down" })
         activity.enter()
@@ -104,6 +110,20 @@ export class Engine {
         }
       },
     }
+    this.lease =
+      config.heartbeat === false
+        ? undefined
+        : new Lease({
+            store: config.store,
+            executorId: config.executorId,
+            appVersion: config.appVersion,
+            intervalMs: config.heartbeat.intervalMs,
+            leaseMs: config.heartbeat.leaseMs,
+            log: config.log,
+            now: () => this.host.clock.currentTimeMillisUnsafe(),
+            runEffect: (e, signal) => this.host.runEffect(e, signal),
+            onHealthy: () => this.takeOver({ includeOwn: false, includeExpired: true }).then(() => undefined),
+          })
     this.handles = {
       get: (id) => this.host.storeCall(this.store.getWorkflow(id)),
       awaitEnd: (id) => this.awaitEnd(id),
@@ -193,57 +213,77 @@ export class Engine {
     if (record.status === "CANCELLED") this.executions.get(id)?.exec.stop("cancelled")
   }
 
+  /** Heartbeat once (failing fast if the store is unreachable), then take back this executor's workflows. */
+  async launch(recover: boolean): Promise<void> {
+    if (this.lease) await this.lease.begin()
+    if (recover) await this.recover()
+  }
+
   /**
    * Take back PENDING workflows this executor owns (after a restart) and ones nobody owns (released by a
-   * shutdown, or by an executor without their code). Returns how many it started running.
+   * shutdown). Workflows whose code this executor lacks are reported once and released. Returns how many
+   * executions it started.
    */
   async recover(): Promise<number> {
     this.assertRunning("recover")
-    const [owned, unowned] = await Promise.all([
-      this.host.storeCall(this.store.listWorkflows({ status: ["PENDING"], executorId: this.executorId })),
-      this.host.storeCall(this.store.listWorkflows({ status: ["PENDING"], executorId: null })),
-    ])
-    let started = 0
-    for (const record of [...owned, ...unowned]) if (await this.recoverOne(record)) started++
-    return started
+    const owned = await this.host.storeCall(
+      this.store.listWorkflows({ status: ["PENDING"], executorId: this.executorId }),
+    )
+    const unknown = owned.filter((r) => !this.definitions.has(r.name))
+    for (const r of unknown) this.reportUnknown(r)
+    if (unknown.length > 0)
+      await this.host.storeCall(
+        this.store.releaseWorkflows(
+          this.executorId,
+          unknown.map((r) => r.id),
+        ),
+      )
+    return this.takeOver({ includeOwn: true, includeExpired: false })
   }
 
-  private async recoverOne(record: WorkflowRecord): Promise<boolean> {
-    if (this.executions.has(record.id) || this.state !== "running") return false
-    const def = this.definitions.get(record.name)
-    if (!def) {
-      if (!this.unknownNames.has(record.id)) {
-        this.unknownNames.add(record.id)
-        this.config.log({
-          level: "warn",
-          message: `no workflow named ${JSON.stringify(record.name)} is registered here; leaving it for an executor that has its code`,
-          workflowId: record.id,
-          workflowName: record.name,
-        })
-      }
-      if (record.executorId === this.executorId)
-        await this.host.storeCall(this.store.releaseWorkflows(this.executorId, [record.id]))
-      return false
-    }
-    const claim = await this.host.storeCall(
-      this.store.claimWorkflow(record.id, this.executorId, {
-        countRecovery: true,
+  private reportUnknown(record: WorkflowRecord) {
+    if (this.unknownNames.has(record.id)) return
+    this.unknownNames.add(record.id)
+    this.config.log({
+      level: "warn",
+      message: `no workflow named ${JSON.stringify(record.name)} is registered here; leaving it for an executor that has its code`,
+      workflowId: record.id,
+      workflowName: record.name,
+    })
+  }
+
+  /** Claim workflows in one batch (bounded by the running cap) and run them. */
+  private async takeOver(scope: { readonly includeOwn: boolean; readonly includeExpired: boolean }): Promise<number> {
+    if (this.state !== "running") return 0
+    const limit = Math.min(500, this.config.maxRunningWorkflows - this.executions.size)
+    if (limit <= 0) return 0
+    const claims = await this.host.storeCall(
+      this.store.takeOver(this.executorId, {
+        ...scope,
+        appVersion: this.appVersion,
+        names: [...this.definitions.keys()],
+        limit,
         maxRecoveryAttempts: this.config.maxRecoveryAttempts,
       }),
     )
-    if (claim._tag === "Dead") {
-      this.config.log({
-        level: "error",
-        message: `workflow marked DEAD after ${claim.record.recoveryAttempts - 1} recoveries without progress`,
-        workflowId: record.id,
-        workflowName: record.name,
-      })
-      return false
-    }
-    if (claim._tag !== "Claimed" || this.state !== "running") return false
-    const checkpoints = await this.host.storeCall(this.store.loadCheckpoints(record.id))
-    this.execute(def, claim.record, checkpoints)
-    return true
+    const claimed = claims.flatMap((c) => (c._tag === "Claimed" ? [c.record] : []))
+    for (const c of claims)
+      if (c._tag === "Dead")
+        this.config.log({
+          level: "error",
+          message: `workflow marked DEAD after ${c.record.recoveryAttempts - 1} recoveries without progress`,
+          workflowId: c.record.id,
+          workflowName: c.record.name,
+        })
+    await Promise.all(
+      claimed.map(async (record) => {
+        const def = this.definitions.get(record.name)
+        if (!def || this.executions.has(record.id) || this.state !== "running") return
+        const checkpoints = await this.host.storeCall(this.store.loadCheckpoints(record.id))
+        this.execute(def, record, checkpoints)
+      }),
+    )
+    return claimed.length
   }
 
   /** Run one execution in the background; its end is observed through the store, like any other. */
@@ -386,6 +426,7 @@ export class Engine {
     for (const { exec } of running) exec.stop("shutdown")
     try {
       await this.host.storeCall(this.store.releaseWorkflows(this.executorId))
+      await this.lease?.end(true)
     } finally {
       this.state = "stopped"
       await this.host.runEffect(this.store.close())
@@ -394,6 +435,7 @@ export class Engine {
 
   /** Drop every execution at once, as a SIGKILL would: no further write leaves this engine. For the test kit. */
   crash(): void {
+    void this.lease?.end(false)
     this.state = "stopped"
     for (const { exec } of this.executions.values()) exec.stop("crash")
     this.executions.clear()

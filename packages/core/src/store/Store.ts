@@ -30,7 +30,7 @@ export interface WorkflowRecord {
   /** Bumped by every claim; writes must carry the current one. */
   readonly epoch: number
   readonly appVersion: string
-  /** Claims since the workflow last made progress (a checkpoint); past the limit it becomes DEAD. */
+  /** Claims since the workflow last made progress (new checkpoints); past the limit it becomes DEAD. */
   readonly recoveryAttempts: number
   /** Absolute instant after which the workflow is timed out. */
   readonly deadline?: number
@@ -90,10 +90,44 @@ export type ClaimResult =
   | { readonly _tag: "NotClaimable"; readonly record?: WorkflowRecord }
 
 export interface ClaimOptions {
-  /** Count this claim as a recovery attempt (false for the first run right after create). */
+  /**
+   * Count this claim as a recovery attempt. The count restarts when the workflow has written checkpoints
+   * since the previous claim (progress).
+   */
   readonly countRecovery: boolean
   /** Past this many recovery attempts without progress the claim marks the workflow DEAD instead. */
   readonly maxRecoveryAttempts: number
+}
+
+export interface TakeOverOptions {
+  /** Only workflows of this application version (code that can replay them). */
+  readonly appVersion: string
+  /** Only workflows with these names (the ones this executor has code for). */
+  readonly names: ReadonlyArray<string>
+  /** At most this many. */
+  readonly limit: number
+  /** Also this executor's own PENDING workflows (at launch, after a restart). */
+  readonly includeOwn: boolean
+  /** Also workflows whose owner's lease expired (failover); workflows with no owner are always included. */
+  readonly includeExpired: boolean
+  readonly maxRecoveryAttempts: number
+}
+
+/** One heartbeat of a live executor process. */
+export interface Heartbeat {
+  readonly executorId: string
+  readonly appVersion: string
+  /** Random per process: another nonce on the row means another live process uses the same executor id. */
+  readonly nonce: string
+  /** How long the executor counts as alive after this heartbeat, judged by the store's clock. */
+  readonly leaseMs: number
+}
+
+export interface HeartbeatResult {
+  /** The nonce of the previous heartbeat for this executor id, when it was another process's. */
+  readonly previousNonce?: string
+  /** How long ago (store clock) that previous heartbeat was. */
+  readonly previousAgeMs?: number
 }
 
 export interface Completion {
@@ -146,6 +180,18 @@ export interface Store {
   readonly cancelWorkflow: (id: string, reason: CancelReason) => Effect.Effect<WorkflowRecord | undefined, StoreError>
   readonly getWorkflow: (id: string) => Effect.Effect<WorkflowRecord | undefined, StoreError>
   readonly listWorkflows: (filter: ListFilter) => Effect.Effect<ReadonlyArray<WorkflowRecord>, StoreError>
+  /**
+   * Claim, in one batch with exactly one taker each, PENDING workflows nobody owns or whose owner's lease
+   * expired (and, with `includeOwn`, this executor's own). Each claim bumps the epoch and counts a recovery.
+   */
+  readonly takeOver: (
+    executorId: string,
+    options: TakeOverOptions,
+  ) => Effect.Effect<ReadonlyArray<ClaimResult>, StoreError>
+  /** Record that the executor is alive. */
+  readonly heartbeat: (beat: Heartbeat) => Effect.Effect<HeartbeatResult, StoreError>
+  /** Forget an executor (graceful shutdown), so its lease does not have to expire. */
+  readonly removeExecutor: (executorId: string, nonce: string) => Effect.Effect<void, StoreError>
   /** Let go of PENDING workflows owned by `executorId` (all, or just `ids`) so another executor may claim them. */
   readonly releaseWorkflows: (executorId: string, ids?: ReadonlyArray<string>) => Effect.Effect<number, StoreError>
   /** Be told when the workflow changes. In-process for memory; NOTIFY for Postgres. Returns an unsubscribe. */

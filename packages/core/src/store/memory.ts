@@ -8,6 +8,8 @@ import {
   terminalStatuses,
   type ChangeListener,
   type Checkpoint,
+  type ClaimOptions,
+  type ClaimResult,
   type ListFilter,
   type Store,
   type WorkflowRecord,
@@ -16,11 +18,21 @@ import {
 interface Entry {
   record: WorkflowRecord
   readonly checkpoints: Map<number, Checkpoint>
+  /** Checkpoints counted at the last claim. */
+  progressMark: number
+}
+
+interface ExecutorRow {
+  readonly appVersion: string
+  readonly nonce: string
+  readonly leaseMs: number
+  readonly heartbeatAt: number
 }
 
 /** A store that keeps everything in this process's memory. Two engines may share one to test failover. */
 export const memoryStore = (): Store => {
   const workflows = new Map<string, Entry>()
+  const executors = new Map<string, ExecutorRow>()
   const listeners = new Map<string, Set<ChangeListener>>()
 
   const notify = (id: string) => {
@@ -43,6 +55,27 @@ export const memoryStore = (): Store => {
     if (entry.record.status !== "PENDING")
       return new FencedError({ workflowId: id, epoch, status: entry.record.status })
     return undefined
+  }
+
+  const alive = (executorId: string, now: number) => {
+    const row = executors.get(executorId)
+    return row !== undefined && now - row.heartbeatAt <= row.leaseMs
+  }
+
+  const claim = (entry: Entry | undefined, executorId: string, options: ClaimOptions, now: number): ClaimResult => {
+    if (!entry) return { _tag: "NotClaimable" }
+    if (entry.record.status !== "PENDING") return { _tag: "NotClaimable", record: entry.record }
+    const progressed = entry.checkpoints.size > entry.progressMark
+    entry.progressMark = entry.checkpoints.size
+    const attempts = (progressed ? 0 : entry.record.recoveryAttempts) + (options.countRecovery ? 1 : 0)
+    if (attempts > options.maxRecoveryAttempts) {
+      const { executorId: _gone, ...rest } = entry.record
+      entry.record = { ...rest, status: "DEAD", recoveryAttempts: attempts, epoch: rest.epoch + 1, updatedAt: now }
+      notify(entry.record.id)
+      return { _tag: "Dead", record: entry.record }
+    }
+    const record = update(entry, { executorId, epoch: entry.record.epoch + 1, recoveryAttempts: attempts }, now)
+    return { _tag: "Claimed", record }
   }
 
   const matches = (r: WorkflowRecord, f: ListFilter) =>
@@ -69,36 +102,56 @@ export const memoryStore = (): Store => {
           createdAt: now,
           updatedAt: now,
         }
-        workflows.set(init.id, { record, checkpoints: new Map() })
+        workflows.set(init.id, { record, checkpoints: new Map(), progressMark: 0 })
         notify(init.id)
         return { _tag: "Created" as const, record }
       }),
     claimWorkflow: (id, executorId, options) =>
+      Effect.map(Clock.currentTimeMillis, (now) => claim(workflows.get(id), executorId, options, now)),
+    takeOver: (executorId, options) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
-        const entry = workflows.get(id)
-        if (!entry) return { _tag: "NotClaimable" as const }
-        if (entry.record.status !== "PENDING") return { _tag: "NotClaimable" as const, record: entry.record }
-        const attempts = entry.record.recoveryAttempts + (options.countRecovery ? 1 : 0)
-        if (attempts > options.maxRecoveryAttempts) {
-          const { executorId: _gone, ...rest } = entry.record
-          entry.record = { ...rest, status: "DEAD", recoveryAttempts: attempts, epoch: rest.epoch + 1, updatedAt: now }
-          notify(id)
-          return { _tag: "Dead" as const, record: entry.record }
+        const out: ClaimResult[] = []
+        for (const entry of workflows.values()) {
+          if (out.length >= options.limit) break
+          const r = entry.record
+          if (r.status !== "PENDING" || r.appVersion !== options.appVersion || !options.names.includes(r.name)) continue
+          const owner = r.executorId
+          const own = owner === executorId
+          const free = owner === undefined || (!own && options.includeExpired && !alive(owner, now))
+          if (free || (own && options.includeOwn))
+            out.push(
+              claim(entry, executorId, { countRecovery: true, maxRecoveryAttempts: options.maxRecoveryAttempts }, now),
+            )
         }
-        const record = update(entry, { executorId, epoch: entry.record.epoch + 1, recoveryAttempts: attempts }, now)
-        return { _tag: "Claimed" as const, record }
+        return out
+      }),
+    heartbeat: (beat) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const previous = executors.get(beat.executorId)
+        executors.set(beat.executorId, {
+          appVersion: beat.appVersion,
+          nonce: beat.nonce,
+          leaseMs: beat.leaseMs,
+          heartbeatAt: now,
+        })
+        return previous && previous.nonce !== beat.nonce
+          ? { previousNonce: previous.nonce, previousAgeMs: now - previous.heartbeatAt }
+          : {}
+      }),
+    removeExecutor: (executorId, nonce) =>
+      Effect.sync(() => {
+        if (executors.get(executorId)?.nonce === nonce) executors.delete(executorId)
       }),
     loadCheckpoints: (id) =>
       Effect.sync(() => [...(workflows.get(id)?.checkpoints.values() ?? [])].sort((a, b) => a.stepId - b.stepId)),
     writeCheckpoint: (id, epoch, checkpoint) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      Effect.suspend(() => {
         const entry = workflows.get(id)
         const refused = fenced(entry, id, epoch)
         if (refused || !entry) return Effect.fail(refused!)
         const existing = entry.checkpoints.get(checkpoint.stepId)
         if (existing?.state === "done") return Effect.succeed(existing)
         entry.checkpoints.set(checkpoint.stepId, checkpoint)
-        update(entry, { recoveryAttempts: 0 }, now)
         return Effect.succeed(checkpoint)
       }),
     completeWorkflow: (id, epoch, completion) =>

@@ -100,14 +100,106 @@ export const portContract: Record<string, ContractTest> = {
     await run(store.writeCheckpoint(id(), last, done(0)))
   },
 
-  "writeCheckpoint checks the epoch and resets the recovery count": async ({ store, id, run }) => {
+  "writeCheckpoint checks the epoch and status": async ({ store, id, run }) => {
     await run(store.createWorkflow(newWorkflow(id())))
-    const claimed = await run(store.claimWorkflow(id(), "exec-a", claimOpts))
-    assert.equal(claimed.record?.recoveryAttempts, 1)
+    await run(store.claimWorkflow(id(), "exec-a", claimOpts))
     await expectFenced(run(store.writeCheckpoint(id(), 1, done(0))))
     await run(store.writeCheckpoint(id(), 2, done(0)))
-    assert.equal((await run(store.getWorkflow(id())))?.recoveryAttempts, 0)
     await expectFenced(run(store.writeCheckpoint(id("absent"), 1, done(0))))
+  },
+
+  "recovery attempts count claims without progress and restart after progress": async ({ store, id, run }) => {
+    await run(store.createWorkflow(newWorkflow(id())))
+    assert.equal((await run(store.claimWorkflow(id(), "x", claimOpts))).record?.recoveryAttempts, 1)
+    assert.equal((await run(store.claimWorkflow(id(), "x", claimOpts))).record?.recoveryAttempts, 2)
+    await run(store.writeCheckpoint(id(), 3, done(0)))
+    assert.equal((await run(store.claimWorkflow(id(), "x", claimOpts))).record?.recoveryAttempts, 1)
+    // a pending checkpoint replaced by another is not progress
+    const pending: Checkpoint = {
+      stepId: 1,
+      name: "s1",
+      kind: "step",
+      state: "pending",
+      attempts: 1,
+      wakeAt: 5,
+      startedAt: 1,
+    }
+    await run(store.writeCheckpoint(id(), 4, pending))
+    assert.equal((await run(store.claimWorkflow(id(), "x", claimOpts))).record?.recoveryAttempts, 1)
+    await run(store.writeCheckpoint(id(), 5, { ...pending, attempts: 2 }))
+    assert.equal((await run(store.claimWorkflow(id(), "x", claimOpts))).record?.recoveryAttempts, 2)
+  },
+
+  "heartbeat reports another process's nonce on the same executor id": async ({ store, id, run }) => {
+    const beat = { executorId: id("exec"), appVersion: "1", nonce: "n1", leaseMs: 10_000 }
+    assert.deepEqual(await run(store.heartbeat(beat)), {})
+    assert.deepEqual(await run(store.heartbeat(beat)), {})
+    const other = await run(store.heartbeat({ ...beat, nonce: "n2" }))
+    assert.equal(other.previousNonce, "n1")
+    assert.ok(other.previousAgeMs !== undefined && other.previousAgeMs >= 0 && other.previousAgeMs < 10_000)
+    await run(store.removeExecutor(id("exec"), "n1")) // not the current nonce: kept
+    assert.equal((await run(store.heartbeat({ ...beat, nonce: "n2" }))).previousNonce, undefined)
+  },
+
+  "takeOver claims unowned, expired and (optionally) own workflows, of known names and version only": async ({
+    store,
+    id,
+    run,
+  }) => {
+    const names = [id("name")]
+    const mk = (suffix: string, over: Partial<NewWorkflow>) =>
+      run(store.createWorkflow(newWorkflow(id(suffix), { name: names[0]!, ...over })))
+    const live = id("live")
+    const dead = id("dead")
+    const me = id("me")
+    await run(store.heartbeat({ executorId: live, appVersion: "1.0.0", nonce: "a", leaseMs: 60_000 }))
+    await run(store.heartbeat({ executorId: dead, appVersion: "1.0.0", nonce: "b", leaseMs: 1 }))
+    await mk("of-live", { executorId: live })
+    await mk("of-dead", { executorId: dead })
+    await mk("of-nobody", { executorId: dead })
+    await run(store.releaseWorkflows(dead, [id("of-nobody")]))
+    await mk("mine", { executorId: me })
+    await mk("other-version", { executorId: dead, appVersion: "2.0.0" })
+    await mk("other-name", { executorId: dead, name: id("unknown-name") })
+    await new Promise((r) => setTimeout(r, 20))
+    const opts = { appVersion: "1.0.0", names, limit: 100, maxRecoveryAttempts: 10 }
+    const first = await run(store.takeOver(me, { ...opts, includeOwn: true, includeExpired: false }))
+    assert.deepEqual(first.map((c) => c.record?.id).sort(), [id("mine"), id("of-nobody")].sort())
+    const second = await run(store.takeOver(me, { ...opts, includeOwn: false, includeExpired: true }))
+    assert.deepEqual(
+      second.map((c) => c.record?.id),
+      [id("of-dead")],
+    )
+    for (const c of [...first, ...second]) {
+      assert.equal(c._tag, "Claimed")
+      assert.equal(c.record?.executorId, me)
+    }
+    assert.equal((await run(store.takeOver(me, { ...opts, includeOwn: false, includeExpired: true }))).length, 0)
+  },
+
+  "racing takeOvers: each workflow has exactly one taker": async ({ store, id, run, another }) => {
+    const other = await another()
+    const name = id("name")
+    for (let i = 0; i < 20; i++)
+      await run(store.createWorkflow(newWorkflow(id(`w${i}`), { name, executorId: id("gone") })))
+    await run(store.releaseWorkflows(id("gone")))
+    const opts = {
+      appVersion: "1.0.0",
+      names: [name],
+      limit: 7,
+      includeOwn: false,
+      includeExpired: true,
+      maxRecoveryAttempts: 10,
+    }
+    for (let i = 0; i < 6; i++)
+      await run(store.heartbeat({ executorId: id(`taker${i}`), appVersion: "1.0.0", nonce: "n", leaseMs: 60_000 }))
+    const batches = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => run((i % 2 ? other : store).takeOver(id(`taker${i}`), opts))),
+    )
+    const ids = batches.flat().map((c) => c.record?.id)
+    assert.equal(ids.length, 20)
+    assert.equal(new Set(ids).size, 20)
+    for (const b of batches) assert.ok(b.length <= 7)
   },
 
   "writeCheckpoint is idempotent: a second done write returns the first": async ({ store, id, run }) => {

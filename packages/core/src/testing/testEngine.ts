@@ -49,7 +49,14 @@ export const testEngine = async <W extends AnyWorkflow>(options: TestEngineOptio
   const store = options.store ?? memoryStore()
   const start = options.startAt instanceof Date ? options.startAt.getTime() : options.startAt
   const clock = new VirtualClock(start)
-  const launchOptions: LaunchOptions<W> = { ...options, store, logger: options.logger ?? false }
+  // No heartbeats unless asked for: a single test engine needs no failover, and its timers would make
+  // every advance() step through them.
+  const launchOptions: LaunchOptions<W> = {
+    ...options,
+    store,
+    logger: options.logger ?? false,
+    heartbeat: options.heartbeat ?? false,
+  }
   const build = async () => {
     const configured: Effect.Effect<EngineConfig, InvalidArgument> = resolveConfig(launchOptions).pipe(
       Effect.provideService(Clock.Clock, clock),
@@ -57,7 +64,7 @@ export const testEngine = async <W extends AnyWorkflow>(options: TestEngineOptio
     )
     const config = await Effect.runPromise(configured)
     const e = new Engine(config)
-    await e.recover()
+    await e.launch(true)
     return e
   }
   let engine = await build()

@@ -1,0 +1,104 @@
+/**
+ * Ownership without a control plane. The executor heartbeats in the store; it takes over the PENDING
+ * workflows of executors whose lease expired (judged by the store's clock), and, while its own heartbeat is
+ * failing, it starts no new step body, so a paused or cut-off process cannot run side effects after its
+ * workflows may have been taken over.
+ */
+import { randomUUID } from "node:crypto"
+import { Effect } from "effect"
+import type { Store } from "../store/Store.ts"
+import type { LogSink } from "./log.ts"
+
+export interface LeaseConfig {
+  readonly store: Store
+  readonly executorId: string
+  readonly appVersion: string
+  readonly intervalMs: number
+  readonly leaseMs: number
+  readonly log: LogSink
+  readonly now: () => number
+  readonly runEffect: <A, E>(effect: Effect.Effect<A, E>, signal?: AbortSignal) => Promise<A>
+  /** Called on each healthy beat once the grace period is over: the engine looks for work to take over. */
+  readonly onHealthy: () => Promise<void>
+}
+
+export class Lease {
+  readonly nonce = randomUUID()
+  private lastOk: number | undefined
+  private healthySince: number | undefined
+  private beats = 0
+  private waiting: Array<() => void> = []
+  private readonly stop = new AbortController()
+  private readonly config: LeaseConfig
+  private lastDuplicateWarning = -Infinity
+
+  constructor(config: LeaseConfig) {
+    this.config = config
+  }
+
+  /** First heartbeat: fails the launch if the store cannot be reached. */
+  async begin(): Promise<void> {
+    await this.beat(true)
+    void this.loop()
+  }
+
+  private async loop() {
+    const { runEffect, intervalMs, leaseMs, now } = this.config
+    while (!this.stop.signal.aborted) {
+      try {
+        await runEffect(Effect.sleep(intervalMs), this.stop.signal)
+      } catch {
+        return
+      }
+      if (this.stop.signal.aborted) return
+      await this.beat(false)
+      // After our own outage every other lease looks expired: wait one lease before judging anyone dead.
+      if (this.healthySince !== undefined && now() - this.healthySince >= leaseMs) {
+        await this.config
+          .onHealthy()
+          .catch((e: unknown) =>
+            this.config.log({
+              level: "warn",
+              message: `taking over expired executors' workflows failed: ${String(e)}`,
+            }),
+          )
+      }
+    }
+  }
+
+  private async beat(first: boolean) {
+    const { store, executorId, appVersion, leaseMs, runEffect, now, log } = this.config
+    try {
+      const result = await runEffect(store.heartbeat({ executorId, appVersion, nonce: this.nonce, leaseMs }))
+      const at = now()
+      this.lastOk = at
+      this.healthySince ??= at
+      this.beats++
+      if (result.previousNonce !== undefined && !first && at - this.lastDuplicateWarning > 60_000) {
+        this.lastDuplicateWarning = at
+        log({
+          level: "error",
+          message: `another live process is using executor id ${JSON.stringify(executorId)}: give every process its own executorId, or they will fence each other's work`,
+        })
+      }
+      for (const w of this.waiting.splice(0)) w()
+    } catch (e) {
+      if (first) throw e
+      this.healthySince = undefined
+      log({ level: "warn", message: `heartbeat failed; no new step starts until one succeeds: ${String(e)}` })
+    }
+  }
+
+  /** Resolves when step bodies may start: the last successful heartbeat is within the lease. */
+  gate(): Promise<void> {
+    if (this.lastOk !== undefined && this.config.now() - this.lastOk <= this.config.leaseMs) return Promise.resolve()
+    return new Promise((resolve) => this.waiting.push(resolve))
+  }
+
+  /** Stop heartbeating; with `remove`, tell the store this executor is gone (graceful shutdown). */
+  async end(remove: boolean): Promise<void> {
+    this.stop.abort()
+    for (const w of this.waiting.splice(0)) w()
+    if (remove) await this.config.runEffect(this.config.store.removeExecutor(this.config.executorId, this.nonce))
+  }
+}
