@@ -54,14 +54,12 @@ export class Lease {
       await this.beat(false)
       // After our own outage every other lease looks expired: wait one lease before judging anyone dead.
       if (this.healthySince !== undefined && now() - this.healthySince >= leaseMs) {
-        await this.config
-          .onHealthy()
-          .catch((e: unknown) =>
-            this.config.log({
-              level: "warn",
-              message: `taking over expired executors' workflows failed: ${String(e)}`,
-            }),
-          )
+        await this.config.onHealthy().catch((e: unknown) =>
+          this.config.log({
+            level: "warn",
+            message: `taking over expired executors' workflows failed: ${String(e)}`,
+          }),
+        )
       }
     }
   }

@@ -157,6 +157,8 @@ export const memoryStore = (): Store => {
     completeWorkflow: (id, epoch, completion) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const entry = workflows.get(id)
+        const r = entry?.record
+        if (r && r.epoch === epoch && (r.status === "SUCCESS" || r.status === "ERROR")) return Effect.succeed(r)
         const refused = fenced(entry, id, epoch)
         if (refused || !entry) return Effect.fail(refused!)
         return Effect.succeed(update(entry, { ...completion, completedAt: now }, now))

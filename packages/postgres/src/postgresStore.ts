@@ -1,0 +1,51 @@
+/** The Store on a Postgres server, through postgres.js. */
+import type { Store } from "@durably/core"
+import type postgres from "postgres"
+import { migrateWith } from "./migrate.ts"
+import { pgClient } from "./pgClient.ts"
+import { schemaIdent } from "./queries.ts"
+import { makeSqlStore } from "./sqlStore.ts"
+
+export interface PostgresStoreOptions {
+  /** A connection URL; without one (and without `sql`), postgres.js uses the PG* environment variables. */
+  readonly url?: string
+  /** Your own postgres.js instance instead of a URL; Durably never closes it. */
+  readonly sql?: postgres.Sql<Record<string, postgres.PostgresType>>
+  /** The system schema. Default "durably". */
+  readonly schema?: string
+  /** Pool size when Durably opens the pool. Default 10. */
+  readonly max?: number
+  /** Apply migrations before first use (under an advisory lock). Default true. */
+  readonly migrate?: boolean
+  /** How often other processes' status changes to watched workflows are looked for. Default 1 second. */
+  readonly pollInterval?: number
+}
+
+/** `postgresStore({ url: process.env.DATABASE_URL })` */
+export const postgresStore = (options: PostgresStoreOptions = {}): Store => {
+  const schema = options.schema ?? "durably"
+  schemaIdent(schema)
+  const client = pgClient({
+    ...(options.url === undefined ? {} : { url: options.url }),
+    ...(options.sql === undefined ? {} : { sql: options.sql }),
+    max: options.max ?? 10,
+  })
+  // Heartbeats get their own connection so a saturated pool cannot make a live executor look dead.
+  const heartbeatClient = options.sql
+    ? client
+    : pgClient({ ...(options.url === undefined ? {} : { url: options.url }), max: 1 })
+  let ready: Promise<void> | undefined
+  return makeSqlStore({
+    kind: "postgres",
+    client,
+    heartbeatClient,
+    schema,
+    ready: () =>
+      (ready ??= options.migrate === false ? Promise.resolve() : migrateWith(client, schema).then(() => undefined)),
+    ...(options.pollInterval === undefined ? {} : { pollMs: options.pollInterval }),
+    onClose: async () => {
+      await client.close()
+      if (heartbeatClient !== client) await heartbeatClient.close()
+    },
+  })
+}

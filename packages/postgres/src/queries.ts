@@ -1,0 +1,123 @@
+/**
+ * The store's statements, one per operation, each one round trip on the hot path. Built once per schema;
+ * every value is a parameter.
+ */
+import { InvalidArgument } from "@durably/core"
+
+/** Validate a schema name and return it quoted for SQL. */
+export const schemaIdent = (schema: string): string => {
+  if (typeof schema !== "string" || !/^[a-z_][a-z0-9_]{0,62}$/.test(schema))
+    throw new InvalidArgument({
+      reason: `schema must be a lower-case SQL identifier (letters, digits, _; at most 63 characters); got ${JSON.stringify(schema)}`,
+    })
+  return `"${schema}"`
+}
+
+const workflowColumns =
+  "id, name, status, input, output, error, cancel_reason, executor_id, epoch, app_version, recovery_attempts, deadline_ms, created_ms, updated_ms, completed_ms"
+
+const stepColumns =
+  "step_id, name, kind, state, seq, output, error, attempts, attempt_errors, wake_at_ms, started_ms, completed_ms"
+
+/** The claim arithmetic shared by single and batch claims: progress restarts the recovery count. */
+const claimSet = (w: string, progress: string, count: string, max: string, executor: string, now: string) => {
+  const attempts = `(CASE WHEN ${progress} > ${w}.progress_mark THEN 0 ELSE ${w}.recovery_attempts END + ${count})`
+  return `epoch = ${w}.epoch + 1,
+    recovery_attempts = ${attempts},
+    progress_mark = ${progress},
+    status = CASE WHEN ${attempts} > ${max} THEN 'DEAD' ELSE 'PENDING' END,
+    executor_id = CASE WHEN ${attempts} > ${max} THEN NULL ELSE ${executor} END,
+    updated_ms = ${now}`
+}
+
+export const makeQueries = (schema: string) => {
+  const s = schemaIdent(schema)
+  const W = `${s}.workflows`
+  const S = `${s}.steps`
+  const E = `${s}.executors`
+  return {
+    schema: s,
+    /** $1 id, $2 name, $3 input, $4 executor, $5 app version, $6 deadline, $7 now */
+    createWorkflow: `INSERT INTO ${W} (id, name, status, input, executor_id, app_version, deadline_ms, created_ms, updated_ms)
+      VALUES ($1, $2, 'PENDING', $3, $4, $5, $6, $7, $7)
+      ON CONFLICT (id) DO NOTHING
+      RETURNING ${workflowColumns}`,
+    getWorkflow: `SELECT ${workflowColumns} FROM ${W} WHERE id = $1`,
+    /** $1 id, $2 executor, $3 count (0|1), $4 max attempts, $5 now */
+    claimWorkflow: `UPDATE ${W} w SET ${claimSet("w", `(SELECT count(*)::int FROM ${S} st WHERE st.workflow_id = w.id)`, "$3", "$4", "$2", "$5")}
+      WHERE w.id = $1 AND w.status = 'PENDING'
+      RETURNING ${workflowColumns.replace(/(^|, )/g, "$1w.")}`,
+    /** $1 executor, $2 app version, $3 names, $4 include own, $5 include expired, $6 limit, $7 max attempts, $8 now */
+    takeOver: `WITH candidates AS (
+        -- No join here: when a row another taker just claimed is re-checked under the lock, a correlated
+        -- subquery is evaluated again for its new owner, where a joined row would be stale.
+        SELECT w.id FROM ${W} w
+        WHERE w.status = 'PENDING' AND w.app_version = $2 AND w.name = ANY($3::text[])
+          AND (w.executor_id IS NULL
+            OR ($4::boolean AND w.executor_id = $1)
+            OR ($5::boolean AND w.executor_id <> $1 AND NOT EXISTS (
+                SELECT 1 FROM ${E} e
+                WHERE e.id = w.executor_id AND e.heartbeat_at >= now() - e.lease_ms * interval '1 millisecond')))
+        ORDER BY w.created_ms
+        LIMIT $6
+        FOR UPDATE SKIP LOCKED
+      ), progress AS (
+        SELECT c.id, (SELECT count(*)::int FROM ${S} st WHERE st.workflow_id = c.id) AS n FROM candidates c
+      )
+      UPDATE ${W} w SET ${claimSet("w", "p.n", "1", "$7", "$1", "$8")}
+      FROM progress p WHERE w.id = p.id
+      RETURNING ${workflowColumns.replace(/(^|, )/g, "$1w.")}`,
+    loadCheckpoints: `SELECT ${stepColumns} FROM ${S} WHERE workflow_id = $1 ORDER BY step_id`,
+    /**
+     * One statement: the epoch check (FOR SHARE, so a concurrent claim waits for it or it sees the claim)
+     * and the insert; a pending checkpoint is replaced, a done one is kept.
+     * $1 workflow, $2 epoch, $3.. the checkpoint
+     */
+    writeCheckpoint: `WITH owner AS (
+        SELECT id FROM ${W} WHERE id = $1 AND epoch = $2 AND status = 'PENDING' FOR SHARE
+      )
+      INSERT INTO ${S} (workflow_id, ${stepColumns})
+      SELECT id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM owner
+      ON CONFLICT (workflow_id, step_id) DO UPDATE SET
+        name = EXCLUDED.name, kind = EXCLUDED.kind, state = EXCLUDED.state, seq = EXCLUDED.seq,
+        output = EXCLUDED.output, error = EXCLUDED.error, attempts = EXCLUDED.attempts,
+        attempt_errors = EXCLUDED.attempt_errors, wake_at_ms = EXCLUDED.wake_at_ms,
+        started_ms = EXCLUDED.started_ms, completed_ms = EXCLUDED.completed_ms
+      WHERE ${S}.state = 'pending'
+      RETURNING ${stepColumns}`,
+    /** Why a checkpoint was not written: the workflow's state and the step already there, if any. */
+    checkpointConflict: `SELECT w.status, w.epoch, st.step_id, st.name, st.kind, st.state, st.seq, st.output, st.error,
+        st.attempts, st.attempt_errors, st.wake_at_ms, st.started_ms, st.completed_ms
+      FROM ${W} w LEFT JOIN ${S} st ON st.workflow_id = w.id AND st.step_id = $2 WHERE w.id = $1`,
+    /** $1 id, $2 epoch, $3 status, $4 output, $5 error, $6 now */
+    completeWorkflow: `UPDATE ${W} SET status = $3, output = $4, error = $5, completed_ms = $6, updated_ms = $6
+      WHERE id = $1 AND epoch = $2 AND status = 'PENDING'
+      RETURNING ${workflowColumns}`,
+    /** $1 id, $2 reason, $3 now */
+    cancelWorkflow: `UPDATE ${W} SET status = 'CANCELLED', cancel_reason = $2, completed_ms = $3, updated_ms = $3
+      WHERE id = $1 AND status IN ('PENDING', 'ENQUEUED', 'DELAYED')
+      RETURNING ${workflowColumns}`,
+    /** $1 executor, $2 ids (null for all), $3 now */
+    releaseWorkflows: `UPDATE ${W} SET executor_id = NULL, updated_ms = $3
+      WHERE executor_id = $1 AND status = 'PENDING' AND ($2::text[] IS NULL OR id = ANY($2::text[]))`,
+    /** $1 executor, $2 app version, $3 nonce, $4 lease ms */
+    heartbeat: `WITH prev AS (
+        SELECT nonce, (extract(epoch FROM (now() - heartbeat_at)) * 1000)::bigint AS age_ms FROM ${E} WHERE id = $1
+      )
+      INSERT INTO ${E} (id, app_version, nonce, lease_ms, heartbeat_at) VALUES ($1, $2, $3, $4, now())
+      ON CONFLICT (id) DO UPDATE SET app_version = EXCLUDED.app_version, nonce = EXCLUDED.nonce,
+        lease_ms = EXCLUDED.lease_ms, heartbeat_at = now()
+      RETURNING (SELECT nonce FROM prev) AS previous_nonce, (SELECT age_ms FROM prev) AS previous_age_ms`,
+    removeExecutor: `DELETE FROM ${E} WHERE id = $1 AND nonce = $2`,
+    statuses: `SELECT id, status FROM ${W} WHERE id = ANY($1::text[])`,
+    /** Listing with optional filters: $1 statuses, $2 executor filter kind, $3 executor, $4 name, $5 limit */
+    listWorkflows: `SELECT ${workflowColumns} FROM ${W}
+      WHERE ($1::text[] IS NULL OR status = ANY($1::text[]))
+        AND ($2::text IS NULL OR ($2 = 'none' AND executor_id IS NULL) OR ($2 = 'one' AND executor_id = $3))
+        AND ($4::text IS NULL OR name = $4)
+      ORDER BY created_ms, id
+      LIMIT $5`,
+  }
+}
+
+export type Queries = ReturnType<typeof makeQueries>

@@ -1,0 +1,205 @@
+/**
+ * The Store port on SQL: shared by the Postgres server store and the embedded PGlite store, which run the
+ * same migrations and the same statements.
+ */
+import { Clock, Effect } from "effect"
+import { FencedError, type Checkpoint, type Store, type WorkflowRecord } from "@durably/core"
+import type { SqlClient } from "./client.ts"
+import { toStoreError } from "./errors.ts"
+import { makeQueries, type Queries } from "./queries.ts"
+import { checkpointParams, toCheckpoint, toWorkflow } from "./rows.ts"
+import { Watcher } from "./watcher.ts"
+
+/** What `ctx.transaction` needs from a SQL store; found on the store under this symbol. */
+export const sqlStoreInternals = Symbol.for("@durably/postgres/internals")
+
+export interface SqlStoreInternals {
+  readonly client: SqlClient
+  readonly queries: Queries
+  /** Write a checkpoint inside the caller's transaction (epoch-checked); throws FencedError if refused. */
+  readonly writeCheckpointIn: (tx: SqlClient, id: string, epoch: number, checkpoint: Checkpoint) => Promise<Checkpoint>
+}
+
+export interface SqlStoreOptions {
+  readonly kind: string
+  readonly client: SqlClient
+  /** Heartbeats go here so a busy pool cannot delay them; default: the main client. */
+  readonly heartbeatClient?: SqlClient
+  readonly schema: string
+  /** Runs before the first statement (migrations); memoized by the caller. */
+  readonly ready: () => Promise<void>
+  /** How often watched workflows are polled for status changes made by other processes. */
+  readonly pollMs?: number
+  readonly onClose?: () => Promise<void>
+}
+
+export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlStoreInternals]: SqlStoreInternals } => {
+  const q = makeQueries(options.schema)
+  const { client } = options
+  const beatClient = options.heartbeatClient ?? client
+  const where = client.describe
+
+  const op = <A>(operation: string, run: (now: number) => Promise<A>) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.tryPromise({
+        try: async () => {
+          await options.ready()
+          return await run(now)
+        },
+        catch: (e) => toStoreError(operation, e, where),
+      }),
+    )
+
+  const watcher = new Watcher(options.pollMs ?? 1000, async (ids) => {
+    await options.ready()
+    return (await client.query<{ id: string; status: string }>(q.statuses, [ids])).map((r) => [r.id, r.status] as const)
+  })
+
+  const changed = (record: WorkflowRecord | undefined) => {
+    if (record) watcher.changed(record.id, record.status)
+    return record
+  }
+
+  const writeCheckpointIn = async (tx: SqlClient, id: string, epoch: number, cp: Checkpoint): Promise<Checkpoint> => {
+    const [written] = await tx.query(q.writeCheckpoint, [id, epoch, ...checkpointParams(cp)])
+    if (written) return toCheckpoint(written)
+    // Not written: refused (fenced or finished), or a done checkpoint is already there (e.g. our own write,
+    // committed before the connection dropped and retried): return what won.
+    const [row] = await tx.query(q.checkpointConflict, [id, cp.stepId])
+    if (!row) throw new FencedError({ workflowId: id, epoch, status: "missing" })
+    if (Number(row["epoch"]) !== epoch || row["status"] !== "PENDING")
+      throw new FencedError({
+        workflowId: id,
+        epoch,
+        ...(row["status"] === "PENDING" ? {} : { status: row["status"] as string }),
+      })
+    if (row["state"] === "done") return toCheckpoint(row)
+    throw new FencedError({ workflowId: id, epoch })
+  }
+
+  const fencedOr = <A>(operation: string, run: (now: number) => Promise<A>) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.tryPromise({
+        try: async () => {
+          await options.ready()
+          return await run(now)
+        },
+        catch: (e) => (e instanceof FencedError ? e : toStoreError(operation, e, where)),
+      }),
+    )
+
+  return {
+    kind: options.kind,
+    [sqlStoreInternals]: { client, queries: q, writeCheckpointIn },
+    createWorkflow: (init) =>
+      op("createWorkflow", async (now) => {
+        const params = [init.id, init.name, init.input, init.executorId, init.appVersion, init.deadline ?? null, now]
+        const [created] = await client.query(q.createWorkflow, params)
+        if (created) return { _tag: "Created" as const, record: changed(toWorkflow(created))! }
+        const [existing] = await client.query(q.getWorkflow, [init.id])
+        if (!existing) throw new Error(`workflow ${init.id} was neither created nor found`)
+        return { _tag: "Existing" as const, record: toWorkflow(existing) }
+      }),
+    claimWorkflow: (id, executorId, o) =>
+      op("claimWorkflow", async (now) => {
+        const [row] = await client.query(q.claimWorkflow, [
+          id,
+          executorId,
+          o.countRecovery ? 1 : 0,
+          o.maxRecoveryAttempts,
+          now,
+        ])
+        if (!row) return { _tag: "NotClaimable" as const }
+        const record = changed(toWorkflow(row))!
+        return record.status === "DEAD" ? { _tag: "Dead" as const, record } : { _tag: "Claimed" as const, record }
+      }),
+    takeOver: (executorId, o) =>
+      op("takeOver", async (now) => {
+        const rows = await client.query(q.takeOver, [
+          executorId,
+          o.appVersion,
+          [...o.names],
+          o.includeOwn,
+          o.includeExpired,
+          o.limit,
+          o.maxRecoveryAttempts,
+          now,
+        ])
+        return rows.map((row) => {
+          const record = changed(toWorkflow(row))!
+          return record.status === "DEAD" ? { _tag: "Dead" as const, record } : { _tag: "Claimed" as const, record }
+        })
+      }),
+    loadCheckpoints: (id) =>
+      op("loadCheckpoints", async () => (await client.query(q.loadCheckpoints, [id])).map(toCheckpoint)),
+    writeCheckpoint: (id, epoch, cp) => fencedOr("writeCheckpoint", () => writeCheckpointIn(client, id, epoch, cp)),
+    completeWorkflow: (id, epoch, c) =>
+      fencedOr("completeWorkflow", async (now) => {
+        const [row] = await client.query(q.completeWorkflow, [
+          id,
+          epoch,
+          c.status,
+          c.output ?? null,
+          c.error ?? null,
+          now,
+        ])
+        if (row) return changed(toWorkflow(row))!
+        const [current] = await client.query(q.getWorkflow, [id])
+        const record = current ? toWorkflow(current) : undefined
+        // Already completed at this epoch (our own completion, retried after an ambiguous commit): it stands.
+        if (record && record.epoch === epoch && (record.status === "SUCCESS" || record.status === "ERROR"))
+          return record
+        throw new FencedError({
+          workflowId: id,
+          epoch,
+          ...(record ? { status: record.status } : { status: "missing" }),
+        })
+      }),
+    cancelWorkflow: (id, reason) =>
+      op("cancelWorkflow", async (now) => {
+        const [row] = await client.query(q.cancelWorkflow, [id, reason, now])
+        if (row) return changed(toWorkflow(row))
+        const [current] = await client.query(q.getWorkflow, [id])
+        return current ? toWorkflow(current) : undefined
+      }),
+    getWorkflow: (id) =>
+      op("getWorkflow", async () => {
+        const [row] = await client.query(q.getWorkflow, [id])
+        return row ? toWorkflow(row) : undefined
+      }),
+    listWorkflows: (f) =>
+      op("listWorkflows", async () => {
+        const owner = f.executorId === undefined ? null : f.executorId === null ? "none" : "one"
+        const rows = await client.query(q.listWorkflows, [
+          f.status ? [...f.status] : null,
+          owner,
+          f.executorId ?? null,
+          f.name ?? null,
+          f.limit ?? null,
+        ])
+        return rows.map(toWorkflow)
+      }),
+    releaseWorkflows: (executorId, ids) =>
+      op("releaseWorkflows", async (now) => {
+        const rows = await client.query(`${q.releaseWorkflows} RETURNING id`, [executorId, ids ? [...ids] : null, now])
+        return rows.length
+      }),
+    heartbeat: (beat) =>
+      op("heartbeat", async () => {
+        const [row] = await beatClient.query(q.heartbeat, [beat.executorId, beat.appVersion, beat.nonce, beat.leaseMs])
+        const previous = row?.["previous_nonce"] as string | null | undefined
+        if (!previous || previous === beat.nonce) return {}
+        return { previousNonce: previous, previousAgeMs: Number(row?.["previous_age_ms"]) }
+      }),
+    removeExecutor: (executorId, nonce) =>
+      op("removeExecutor", async () => {
+        await beatClient.query(q.removeExecutor, [executorId, nonce])
+      }),
+    watch: (id, listener) => watcher.watch(id, listener),
+    close: () =>
+      Effect.promise(async () => {
+        watcher.close()
+        await options.onClose?.()
+      }),
+  }
+}
