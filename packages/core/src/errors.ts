@@ -159,11 +159,16 @@ export class FencedError extends Data.TaggedError("FencedError")<{
   }
 }
 
+/** What kind of store failure it was (for SQL stores, from the SQLSTATE or the driver's error code). */
+export type StoreFailureKind = "unique-violation" | "serialization" | "deadlock" | "shutdown" | "connection" | "other"
+
 /** The store failed in a way that is not about the workflow's own logic (connection lost, …). */
 export class StoreError extends Data.TaggedError("StoreError")<{
   readonly operation: string
   readonly cause: unknown
+  /** Trying again may succeed (the engine retries these with backoff until the store is back). */
   readonly retryable: boolean
+  readonly kind?: StoreFailureKind
 }> {
   override get message() {
     const c = this.cause

@@ -1,5 +1,5 @@
 /** Database errors become StoreErrors that say what happened and whether trying again can help. */
-import { StoreError } from "@durably/core"
+import { StoreError, type StoreFailureKind } from "@durably/core"
 
 /** SQLSTATE classes and codes that a retry may get past. */
 const retryableStates = new Set([
@@ -25,7 +25,7 @@ const connectionCodes = new Set([
   "CONNECT_TIMEOUT",
 ])
 
-export type FailureKind = "unique-violation" | "serialization" | "deadlock" | "shutdown" | "connection" | "other"
+export type FailureKind = StoreFailureKind
 
 export const failureKind = (e: unknown): FailureKind => {
   const code = (e as { code?: unknown } | null)?.code
@@ -49,5 +49,5 @@ export const toStoreError = (operation: string, e: unknown, where?: string): Sto
   const detail = e instanceof Error ? e.message : String(e)
   const cause =
     kind === "connection" && where ? new Error(`cannot reach Postgres at ${where}: ${detail}`, { cause: e }) : e
-  return new StoreError({ operation, cause, retryable: isRetryable(e) })
+  return new StoreError({ operation, cause, retryable: isRetryable(e), kind })
 }

@@ -6,3 +6,4 @@
 export { postgresStore, type PostgresStoreOptions } from "./postgresStore.ts"
 export { migrate, migrations, MigrationError, type Migration, type MigrateResult } from "./migrate.ts"
 export { failureKind, type FailureKind } from "./errors.ts"
+export { transaction, type SqlTransaction, type TransactionOptions } from "./transaction.ts"

@@ -199,6 +199,14 @@ export class Engine {
     if (created.record.name !== def.name)
       throw new ConflictingWorkflowError({ workflowId: id, existingName: created.record.name, requestedName: def.name })
     if (created._tag === "Created") this.execute(def, created.record, [])
+    else if (
+      created.record.status === "PENDING" &&
+      created.record.executorId === this.executorId &&
+      !this.executions.has(id)
+    )
+      // Ours but not running here: a create whose reply was lost and was retried, or a start that raced a
+      // restart. Claim it (fencing any older execution) and run it.
+      await this.claimAndRun(def, id)
     return makeHandle(this.handles, id)
   }
 
@@ -215,7 +223,9 @@ export class Engine {
 
   /** Heartbeat once (failing fast if the store is unreachable), then take back this executor's workflows. */
   async launch(recover: boolean): Promise<void> {
+    // The first store call is not retried: a wrong URL or a stopped server must fail the launch, clearly.
     if (this.lease) await this.lease.begin()
+    else await this.host.runEffect(this.store.listWorkflows({ limit: 1 }))
     if (recover) await this.recover()
   }
 
@@ -250,6 +260,17 @@ export class Engine {
       workflowId: record.id,
       workflowName: record.name,
     })
+  }
+
+  private async claimAndRun(def: AnyWorkflow, id: string) {
+    const claim = await this.host.storeCall(
+      this.store.claimWorkflow(id, this.executorId, {
+        countRecovery: false,
+        maxRecoveryAttempts: this.config.maxRecoveryAttempts,
+      }),
+    )
+    if (claim._tag !== "Claimed" || this.executions.has(id) || this.state !== "running") return
+    this.execute(def, claim.record, await this.host.storeCall(this.store.loadCheckpoints(id)))
   }
 
   /** Claim workflows in one batch (bounded by the running cap) and run them. */

@@ -165,7 +165,12 @@ export class Execution {
     kind: OperationKind,
     name: string,
     decode: { readonly output?: Codec<unknown> | undefined; readonly error?: Codec<unknown> | undefined },
-    live: (stepId: number, pending: Checkpoint | undefined) => Promise<OperationResult>,
+    live: (
+      stepId: number,
+      pending: Checkpoint | undefined,
+      /** For operations that write their own done checkpoint (in a transaction): numbers and builds it. */
+      prepare: (result: OperationResult) => Checkpoint,
+    ) => Promise<OperationResult | { readonly committed: Checkpoint }>,
   ): Promise<Outcome<A>> {
     this.guard(kind)
     const stepId = this.nextStepId++
@@ -191,16 +196,11 @@ export class Execution {
       this.host.activity.enter()
       try {
         this.liveRunning++
-        let result: OperationResult
-        try {
-          result = await live(stepId, cp?.state === "pending" ? cp : undefined)
-        } finally {
-          this.liveRunning--
-        }
-        this.checkWritable()
-        const seq = this.sequencer.assign()
-        try {
-          done = await this.write({
+        let seq: number | undefined
+        const startedAt = cp?.startedAt ?? this.host.clock.currentTimeMillisUnsafe()
+        const prepare = (result: OperationResult): Checkpoint => {
+          seq ??= this.sequencer.assign()
+          return {
             stepId,
             name,
             kind,
@@ -210,14 +210,27 @@ export class Execution {
             ...(result.output === undefined ? {} : { output: result.output }),
             ...(result.error === undefined ? {} : { error: result.error }),
             ...(result.attemptErrors === undefined ? {} : { attemptErrors: result.attemptErrors }),
-            startedAt: cp?.startedAt ?? this.host.clock.currentTimeMillisUnsafe(),
+            startedAt,
             completedAt: this.host.clock.currentTimeMillisUnsafe(),
-          })
+          }
+        }
+        try {
+          let result: OperationResult | { readonly committed: Checkpoint }
+          try {
+            result = await live(stepId, cp?.state === "pending" ? cp : undefined, prepare)
+          } finally {
+            this.liveRunning--
+          }
+          if ("committed" in result) done = result.committed
+          else {
+            this.checkWritable()
+            done = await this.write(prepare(result))
+          }
         } catch (e) {
-          this.sequencer.abandon(seq)
+          if (seq !== undefined) this.sequencer.abandon(seq)
           throw e
         }
-        await this.sequencer.turn(done.seq ?? seq)
+        await this.sequencer.turn(done.seq ?? seq!)
       } finally {
         this.host.activity.exit()
       }

@@ -4,7 +4,19 @@ import { stepScope, type Execution } from "./Execution.ts"
 import type { LogLevel } from "./log.ts"
 import { currentTime, randomId, randomNumber, runStep, sleepFor, sleepUntil } from "./operations.ts"
 
-export const makeContext = (exec: Execution): WorkflowContext => ({
+const executions = new WeakMap<object, Execution>()
+
+/** The execution behind a ctx, for operations that sibling packages add (e.g. SQL transactions). */
+export const executionOf = (ctx: unknown): Execution | undefined =>
+  typeof ctx === "object" && ctx !== null ? executions.get(ctx) : undefined
+
+export const makeContext = (exec: Execution): WorkflowContext => {
+  const ctx = buildContext(exec)
+  executions.set(ctx, exec)
+  return ctx
+}
+
+const buildContext = (exec: Execution): WorkflowContext => ({
   workflowId: exec.id,
   log: makeLogger(exec),
   step: async (name, fn, options) => {

@@ -54,7 +54,7 @@ export type CreateResult =
   | { readonly _tag: "Existing"; readonly record: WorkflowRecord }
 
 /** Operation kinds, recorded with each checkpoint so replay can tell when the code changed. */
-export type OperationKind = "step" | "sleep" | "now" | "random" | "uuid"
+export type OperationKind = "step" | "sleep" | "now" | "random" | "uuid" | "transaction"
 
 /**
  * The record of one `ctx` operation, keyed by (workflow, stepId).
