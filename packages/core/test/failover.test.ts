@@ -1,0 +1,99 @@
+import { Effect } from "effect"
+import { describe, expect, it } from "vitest"
+import { defineWorkflow, Durably, memoryStore, StoreError, type LogEntry, type Store } from "../src/index.ts"
+
+const heartbeat = { interval: 20, lease: 120 }
+
+/** A view of a shared store whose heartbeats can be cut, as if this process lost its connection or froze. */
+const cuttable = (base: Store) => {
+  let cut = false
+  const store: Store = {
+    ...base,
+    heartbeat: (beat) =>
+      cut
+        ? Effect.fail(new StoreError({ operation: "heartbeat", cause: new Error("cut"), retryable: true }))
+        : base.heartbeat(beat),
+    // Closing one engine must not close the shared store.
+    close: () => Effect.void,
+  }
+  return { store, cut: () => (cut = true) }
+}
+
+const until = async (check: () => boolean | Promise<boolean>, ms = 5000) => {
+  const end = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error("condition not reached")
+    await new Promise((r) => setTimeout(r, 5))
+  }
+}
+
+describe("failover", () => {
+  it("a silent executor's workflows are taken over after its lease; it starts no new step meanwhile", async () => {
+    const shared = memoryStore()
+    const a = cuttable(shared)
+    const ran: Array<[string, string]> = []
+    const wf = defineWorkflow("relay", async (ctx, n: number) => {
+      for (let i = 0; i < n; i++) {
+        await ctx.step(`s${i}`, () => void ran.push([`s${i}`, ctx.workflowId]))
+        await ctx.sleep(30)
+      }
+      return "done"
+    })
+    const logs: LogEntry[] = []
+    const ea = await Durably.launch({ store: a.store, workflows: [wf], executorId: "a", heartbeat, logger: false })
+    const eb = await Durably.launch({
+      store: shared,
+      workflows: [wf],
+      executorId: "b",
+      heartbeat,
+      logger: (e) => logs.push(e),
+    })
+    const h = await ea.start(wf, 6)
+    await until(() => ran.length >= 1)
+    a.cut()
+    expect(await eb.handle(h.id).result()).toBe("done")
+    expect((await eb.handle(h.id).status()).executorId).toBe("b")
+    // Every step ran once: a, cut off, started nothing after its lease ran out; b resumed where a stopped.
+    expect(ran.map(([s]) => s)).toEqual(["s0", "s1", "s2", "s3", "s4", "s5"])
+    await eb.shutdown()
+    await ea.shutdown().catch(() => undefined)
+  })
+
+  it("two live processes with one executor id are reported loudly", async () => {
+    const shared = memoryStore()
+    const logs: LogEntry[] = []
+    const logger = (e: LogEntry) => logs.push(e)
+    const open = { ...shared, close: () => Effect.void }
+    const one = await Durably.launch({ store: open, workflows: [], executorId: "same", heartbeat, logger })
+    const two = await Durably.launch({ store: open, workflows: [], executorId: "same", heartbeat, logger })
+    await until(() =>
+      logs.some((l) => l.level === "error" && /another live process is using executor id "same"/.test(l.message)),
+    )
+    await one.shutdown()
+    await two.shutdown()
+  })
+
+  it("the running cap bounds how many workflows one executor takes over", async () => {
+    const shared = memoryStore()
+    const a = cuttable(shared)
+    const wf = defineWorkflow("napper", async (ctx) => {
+      await ctx.sleep(60_000)
+    })
+    const ea = await Durably.launch({ store: a.store, workflows: [wf], executorId: "a", heartbeat, logger: false })
+    for (let i = 0; i < 5; i++) await ea.start(wf, undefined)
+    const eb = await Durably.launch({
+      store: { ...shared, close: () => Effect.void },
+      workflows: [wf],
+      executorId: "b",
+      heartbeat,
+      logger: false,
+      maxRunningWorkflows: 3,
+    })
+    a.cut()
+    await until(async () => (await Effect.runPromise(shared.listWorkflows({ executorId: "b" }))).length === 3)
+    await new Promise((r) => setTimeout(r, 300))
+    expect((await Effect.runPromise(shared.listWorkflows({ executorId: "b" }))).length).toBe(3)
+    await eb.shutdown()
+    await ea.shutdown().catch(() => undefined)
+  })
+})
