@@ -45,7 +45,13 @@ export const Durably = {
   /** Effect workflows that need services run under `Durably.layer` (from `@durably/core/effect`) instead. */
   launch: async <W extends WorkflowDefinition<any, any, any, never>>(options: LaunchOptions<W>): Promise<Durably> => {
     const engine = new Engine(await Effect.runPromise(resolveConfig(options)))
-    await engine.launch(options.recover !== false)
+    try {
+      await engine.launch(options.recover !== false)
+    } catch (e) {
+      // Release what the store holds (pools, the embedded store's directory lock) so a retry can succeed.
+      await engine.abandon()
+      throw e
+    }
     return fromEngine(engine)
   },
 }

@@ -47,7 +47,8 @@ export const toStoreError = (operation: string, e: unknown, where?: string): Sto
   if (e instanceof StoreError) return e
   const kind = failureKind(e)
   const detail = e instanceof Error ? e.message : String(e)
-  const cause =
-    kind === "connection" && where ? new Error(`cannot reach Postgres at ${where}: ${detail}`, { cause: e }) : e
+  const code = (e as { code?: unknown } | null)?.code
+  const aboutServer = kind === "connection" || (typeof code === "string" && (code.startsWith("28") || code === "3D000"))
+  const cause = aboutServer && where ? new Error(`cannot use Postgres at ${where}: ${detail}`, { cause: e }) : e
   return new StoreError({ operation, cause, retryable: isRetryable(e), kind })
 }

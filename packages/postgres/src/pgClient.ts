@@ -52,6 +52,9 @@ export const pgClient = (options: PgClientOptions): SqlClient => {
     max: options.max ?? 10,
     onnotice: () => undefined,
     connect_timeout: 10,
+    // Reconnect quickly once the server is back (the default waits up to 20 s, longer than a lease);
+    // the engine retries failed statements with its own backoff on top.
+    backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 0.5),
     // Checkpoints are small and many: keep the connections' prepared statements.
     prepare: true,
   })

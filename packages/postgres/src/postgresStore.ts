@@ -40,8 +40,18 @@ export const postgresStore = (options: PostgresStoreOptions = {}): Store => {
     client,
     heartbeatClient,
     schema,
+    // Memoized while it works; a failure (the server was down) is forgotten so the next call tries again.
     ready: () =>
-      (ready ??= options.migrate === false ? Promise.resolve() : migrateWith(client, schema).then(() => undefined)),
+      (ready ??=
+        options.migrate === false
+          ? Promise.resolve()
+          : migrateWith(client, schema).then(
+              () => undefined,
+              (e: unknown) => {
+                ready = undefined
+                throw e
+              },
+            )),
     ...(options.pollInterval === undefined ? {} : { pollMs: options.pollInterval }),
     onClose: async () => {
       await client.close()

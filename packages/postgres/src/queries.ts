@@ -45,7 +45,7 @@ export const makeQueries = (schema: string) => {
     getWorkflow: `SELECT ${workflowColumns} FROM ${W} WHERE id = $1`,
     /** $1 id, $2 executor, $3 count (0|1), $4 max attempts, $5 now */
     claimWorkflow: `UPDATE ${W} w SET ${claimSet("w", `(SELECT count(*)::int FROM ${S} st WHERE st.workflow_id = w.id)`, "$3", "$4", "$2", "$5")}
-      WHERE w.id = $1 AND w.status = 'PENDING'
+      WHERE w.id = $1 AND CASE WHEN w.status = 'PENDING' THEN true ELSE false END
       RETURNING ${workflowColumns.replace(/(^|, )/g, "$1w.")}`,
     /** $1 executor, $2 app version, $3 names, $4 include own, $5 include expired, $6 limit, $7 max attempts, $8 now */
     takeOver: `WITH candidates AS (
@@ -73,25 +73,27 @@ export const makeQueries = (schema: string) => {
      * and the insert; a pending checkpoint is replaced, a done one is kept.
      * $1 workflow, $2 epoch, $3.. the checkpoint
      */
-    writeCheckpoint: `WITH owner AS (
-        SELECT id FROM ${W} WHERE id = $1 AND epoch = $2 AND status = 'PENDING' FOR SHARE
+    writeCheckpoint: `WITH owner AS MATERIALIZED (
+        -- by primary key only: with stale statistics a status filter here can pick the partial index
+        SELECT id, epoch, status FROM ${W} WHERE id = $1 FOR SHARE
       )
       INSERT INTO ${S} (workflow_id, ${stepColumns})
       SELECT id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM owner
+      WHERE owner.epoch = $2 AND owner.status = 'PENDING'
       ON CONFLICT (workflow_id, step_id) DO UPDATE SET
         name = EXCLUDED.name, kind = EXCLUDED.kind, state = EXCLUDED.state, seq = EXCLUDED.seq,
         output = EXCLUDED.output, error = EXCLUDED.error, attempts = EXCLUDED.attempts,
         attempt_errors = EXCLUDED.attempt_errors, wake_at_ms = EXCLUDED.wake_at_ms,
         started_ms = EXCLUDED.started_ms, completed_ms = EXCLUDED.completed_ms
       WHERE ${S}.state = 'pending'
-      RETURNING ${stepColumns}`,
+      RETURNING step_id`,
     /** Why a checkpoint was not written: the workflow's state and the step already there, if any. */
     checkpointConflict: `SELECT w.status, w.epoch, st.step_id, st.name, st.kind, st.state, st.seq, st.output, st.error,
         st.attempts, st.attempt_errors, st.wake_at_ms, st.started_ms, st.completed_ms
       FROM ${W} w LEFT JOIN ${S} st ON st.workflow_id = w.id AND st.step_id = $2 WHERE w.id = $1`,
     /** $1 id, $2 epoch, $3 status, $4 output, $5 error, $6 now */
     completeWorkflow: `UPDATE ${W} SET status = $3, output = $4, error = $5, completed_ms = $6, updated_ms = $6
-      WHERE id = $1 AND epoch = $2 AND status = 'PENDING'
+      WHERE id = $1 AND CASE WHEN status = 'PENDING' THEN epoch = $2 ELSE false END
       RETURNING ${workflowColumns}`,
     /** $1 id, $2 reason, $3 now */
     cancelWorkflow: `UPDATE ${W} SET status = 'CANCELLED', cancel_reason = $2, completed_ms = $3, updated_ms = $3
@@ -110,9 +112,10 @@ export const makeQueries = (schema: string) => {
       RETURNING (SELECT nonce FROM prev) AS previous_nonce, (SELECT age_ms FROM prev) AS previous_age_ms`,
     removeExecutor: `DELETE FROM ${E} WHERE id = $1 AND nonce = $2`,
     statuses: `SELECT id, status FROM ${W} WHERE id = ANY($1::text[])`,
-    /** Listing with optional filters: $1 statuses, $2 executor filter kind, $3 executor, $4 name, $5 limit */
+    /** Listing with optional filters: $1 statuses, $2 executor filter kind, $3 executor, $4 name, $5 limit, $6 ids */
     listWorkflows: `SELECT ${workflowColumns} FROM ${W}
-      WHERE ($1::text[] IS NULL OR status = ANY($1::text[]))
+      WHERE ($6::text[] IS NULL OR id = ANY($6::text[]))
+        AND ($1::text[] IS NULL OR status = ANY($1::text[]))
         AND ($2::text IS NULL OR ($2 = 'none' AND executor_id IS NULL) OR ($2 = 'one' AND executor_id = $3))
         AND ($4::text IS NULL OR name = $4)
       ORDER BY created_ms, id

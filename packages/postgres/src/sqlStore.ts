@@ -62,7 +62,7 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
 
   const writeCheckpointIn = async (tx: SqlClient, id: string, epoch: number, cp: Checkpoint): Promise<Checkpoint> => {
     const [written] = await tx.query(q.writeCheckpoint, [id, epoch, ...checkpointParams(cp)])
-    if (written) return toCheckpoint(written)
+    if (written) return cp
     // Not written: refused (fenced or finished), or a done checkpoint is already there (e.g. our own write,
     // committed before the connection dropped and retried): return what won.
     const [row] = await tx.query(q.checkpointConflict, [id, cp.stepId])
@@ -176,6 +176,7 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
           f.executorId ?? null,
           f.name ?? null,
           f.limit ?? null,
+          f.ids ? [...f.ids] : null,
         ])
         return rows.map(toWorkflow)
       }),

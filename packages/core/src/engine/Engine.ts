@@ -58,7 +58,10 @@ export class Engine {
   readonly executorId: string
   readonly appVersion: string
   private readonly definitions = new Map<string, AnyWorkflow>()
-  private readonly executions = new Map<string, { readonly exec: Execution; readonly done: Promise<void> }>()
+  private readonly executions = new Map<
+    string,
+    { readonly exec: Execution; readonly done: Promise<WorkflowRecord | undefined> }
+  >()
   private readonly unknownNames = new Set<string>()
   private state: "running" | "stopping" | "stopped" = "running"
   private inFlight = 0
@@ -104,7 +107,13 @@ export class Engine {
         if (this.state === "stopped") throw new EngineStopped({ reason: "the engine was shut down" })
         activity.enter()
         try {
-          return await runEffect(Effect.retry(effect, transientRetry), signal)
+          try {
+            return await runEffect(effect, signal)
+          } catch (e) {
+            // Only a transient failure pays for the retry machinery.
+            if (!(e instanceof StoreError && e.retryable) || signal?.aborted) throw e
+            return await runEffect(Effect.retry(effect, transientRetry), signal)
+          }
         } finally {
           activity.exit()
         }
@@ -123,6 +132,7 @@ export class Engine {
             now: () => this.host.clock.currentTimeMillisUnsafe(),
             runEffect: (e, signal) => this.host.runEffect(e, signal),
             onHealthy: () => this.takeOver({ includeOwn: false, includeExpired: true }).then(() => undefined),
+            onLapse: () => this.dropLostWorkflows(),
           })
     this.handles = {
       get: (id) => this.host.storeCall(this.store.getWorkflow(id)),
@@ -262,6 +272,25 @@ export class Engine {
     })
   }
 
+  /** Stop the executions whose workflows this executor no longer owns (taken over, cancelled, finished). */
+  private async dropLostWorkflows(): Promise<void> {
+    const running = [...this.executions.values()].map((r) => r.exec)
+    if (running.length === 0) return
+    const records = await this.host.runEffect(this.store.listWorkflows({ ids: running.map((e) => e.id) }))
+    const byId = new Map(records.map((r) => [r.id, r]))
+    for (const exec of running) {
+      const r = byId.get(exec.id)
+      if (r && r.status === "PENDING" && r.epoch === exec.epoch && r.executorId === this.executorId) continue
+      this.config.log({
+        level: "warn",
+        message: "this executor was silent past its lease and the workflow moved on meanwhile; stopping its execution here",
+        workflowId: exec.id,
+        workflowName: exec.name,
+      })
+      exec.stop(r?.status === "CANCELLED" ? "cancelled" : "fenced")
+    }
+  }
+
   private async claimAndRun(def: AnyWorkflow, id: string) {
     const claim = await this.host.storeCall(
       this.store.claimWorkflow(id, this.executorId, {
@@ -307,18 +336,20 @@ export class Engine {
     return claimed.length
   }
 
-  /** Run one execution in the background; its end is observed through the store, like any other. */
+  /** Run one execution in the background; `done` gives its final record when it completes here. */
   private execute(def: AnyWorkflow, record: WorkflowRecord, checkpoints: ReadonlyArray<Checkpoint>) {
     const exec = this.createExecution(def, record, checkpoints, "run")
     const done = this.runExecution(exec).then(
-      () => undefined,
-      (e: unknown) =>
+      (end) => end?.record,
+      (e: unknown) => {
         this.config.log({
           level: "error",
           message: `execution failed unexpectedly: ${String(e)}`,
           workflowId: record.id,
           workflowName: record.name,
-        }),
+        })
+        return undefined
+      },
     )
     this.executions.set(record.id, { exec, done })
     void done.finally(() => {
@@ -338,7 +369,7 @@ export class Engine {
   /** Run the workflow function to its end and record the outcome (unless the execution stopped). */
   async runExecution(
     exec: Execution,
-  ): Promise<{ readonly status: "SUCCESS" | "ERROR"; readonly text: string } | undefined> {
+  ): Promise<{ readonly status: "SUCCESS" | "ERROR"; readonly text: string; readonly record?: WorkflowRecord } | undefined> {
     const { store } = this
     const unwatch = store.watch(exec.id, (status) => {
       if (status === "CANCELLED") exec.stop("cancelled")
@@ -369,7 +400,7 @@ export class Engine {
       }
       if (exec.mode === "verify") return completion
       try {
-        await this.host.storeCall(
+        const record = await this.host.storeCall(
           store.completeWorkflow(
             exec.id,
             exec.epoch,
@@ -378,6 +409,7 @@ export class Engine {
               : { status: "ERROR", error: completion.text },
           ),
         )
+        return { ...completion, record }
       } catch (e) {
         if (!(e instanceof FencedError)) throw e
       }
@@ -409,6 +441,12 @@ export class Engine {
 
   /** Resolve when the workflow is finished (or DEAD); waits on store notifications, polling as a fallback. */
   async awaitEnd(id: string): Promise<WorkflowRecord> {
+    // Running here: its own completion is the answer, with no store round trip.
+    const local = this.executions.get(id)
+    if (local) {
+      const record = await local.done
+      if (record) return record
+    }
     let delay = 50
     for (;;) {
       let wake: () => void = () => undefined
@@ -452,6 +490,13 @@ export class Engine {
       this.state = "stopped"
       await this.host.runEffect(this.store.close())
     }
+  }
+
+  /** Give up after a failed launch: stop heartbeating and close the store. */
+  async abandon(): Promise<void> {
+    this.state = "stopped"
+    await this.lease?.end(false)
+    await this.host.runEffect(this.store.close())
   }
 
   /** Drop every execution at once, as a SIGKILL would: no further write leaves this engine. For the test kit. */

@@ -20,6 +20,11 @@ export interface LeaseConfig {
   readonly runEffect: <A, E>(effect: Effect.Effect<A, E>, signal?: AbortSignal) => Promise<A>
   /** Called on each healthy beat once the grace period is over: the engine looks for work to take over. */
   readonly onHealthy: () => Promise<void>
+  /**
+   * Called when a heartbeat succeeds after the lease had lapsed (the process was paused or cut off), before
+   * the step gate reopens: the engine stops executions whose workflows were taken over meanwhile.
+   */
+  readonly onLapse: () => Promise<void>
 }
 
 export class Lease {
@@ -66,9 +71,14 @@ export class Lease {
 
   private async beat(first: boolean) {
     const { store, executorId, appVersion, leaseMs, runEffect, now, log } = this.config
+    // The store measures the lease from when the heartbeat ran; count from when it was sent, to be safe.
+    const sentAt = now()
     try {
       const result = await runEffect(store.heartbeat({ executorId, appVersion, nonce: this.nonce, leaseMs }))
-      const at = now()
+      const lapsed = this.lastOk !== undefined && sentAt - this.lastOk > leaseMs
+      // Others may have taken our workflows while we were silent: find out before any step starts again.
+      if (lapsed) await this.config.onLapse()
+      const at = sentAt
       this.lastOk = at
       this.healthySince ??= at
       this.beats++
@@ -84,6 +94,7 @@ export class Lease {
       if (first) throw e
       this.healthySince = undefined
       log({ level: "warn", message: `heartbeat failed; no new step starts until one succeeds: ${String(e)}` })
+      if (this.lastOk !== undefined && now() - this.lastOk > leaseMs) this.healthySince = undefined
     }
   }
 

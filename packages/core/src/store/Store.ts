@@ -137,6 +137,8 @@ export interface Completion {
 }
 
 export interface ListFilter {
+  /** Only these ids. */
+  readonly ids?: ReadonlyArray<string>
   readonly status?: ReadonlyArray<WorkflowStatus>
   /** Owned by this executor; `null` for workflows no executor owns (released). */
   readonly executorId?: string | null

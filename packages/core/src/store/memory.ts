@@ -79,6 +79,7 @@ export const memoryStore = (): Store => {
   }
 
   const matches = (r: WorkflowRecord, f: ListFilter) =>
+    (!f.ids || f.ids.includes(r.id)) &&
     (!f.status || f.status.includes(r.status)) &&
     (f.executorId === undefined || r.executorId === (f.executorId ?? undefined)) &&
     (f.name === undefined || r.name === f.name)

@@ -280,7 +280,7 @@ export const portContract: Record<string, ContractTest> = {
     assert.equal(await run(store.cancelWorkflow(id("absent"), "cancelled")), undefined)
   },
 
-  "listWorkflows filters by status, owner, no owner, name and limit": async ({ store, id, run }) => {
+  "listWorkflows filters by ids, status, owner, no owner, name and limit": async ({ store, id, run }) => {
     const name = id("name")
     for (const [suffix, exec] of [
       ["a", "e1"],
@@ -297,6 +297,7 @@ export const portContract: Record<string, ContractTest> = {
     assert.deepEqual(await ids({ status: ["PENDING"], executorId: "e1" }), [id("a")])
     assert.deepEqual(await ids({ executorId: null }), [id("c")])
     assert.equal((await ids({ limit: 2 })).length, 2)
+    assert.deepEqual(await ids({ ids: [id("a"), id("c"), id("absent")] }), [id("a"), id("c")])
   },
 
   "releaseWorkflows lets go of the executor's PENDING workflows, all or some": async ({ store, id, run }) => {
