@@ -39,16 +39,22 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
   const beatClient = options.heartbeatClient ?? client
   const where = client.describe
 
-  const op = <A>(operation: string, run: (now: number) => Promise<A>) =>
+  /** One store operation: after migrations, at the engine clock's now, with driver errors made typed. */
+  const statement = <A, E>(run: (now: number) => Promise<A>, onError: (e: unknown) => E) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Effect.tryPromise({
         try: async () => {
           await options.ready()
           return await run(now)
         },
-        catch: (e) => toStoreError(operation, e, where),
+        catch: onError,
       }),
     )
+  const op = <A>(operation: string, run: (now: number) => Promise<A>) =>
+    statement(run, (e) => toStoreError(operation, e, where))
+  /** For the writes that carry an epoch: a refusal stays a FencedError. */
+  const fencedOr = <A>(operation: string, run: (now: number) => Promise<A>) =>
+    statement(run, (e) => (e instanceof FencedError ? e : toStoreError(operation, e, where)))
 
   const watcher = new Watcher(options.pollMs ?? 1000, async (ids) => {
     await options.ready()
@@ -76,17 +82,6 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
     if (row["state"] === "done") return toCheckpoint(row)
     throw new FencedError({ workflowId: id, epoch })
   }
-
-  const fencedOr = <A>(operation: string, run: (now: number) => Promise<A>) =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.tryPromise({
-        try: async () => {
-          await options.ready()
-          return await run(now)
-        },
-        catch: (e) => (e instanceof FencedError ? e : toStoreError(operation, e, where)),
-      }),
-    )
 
   return {
     kind: options.kind,
