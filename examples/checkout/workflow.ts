@@ -1,7 +1,11 @@
 /**
  * The order checkout from the seed docs: reserve stock, charge the card (a flaky provider, retried with an
  * idempotency key so a retry never charges twice), wait out a cooling-off period, then ship.
+ *
+ * Every step says what it does through `ctx.log`, which is quiet while a recovered workflow replays, so the
+ * log is a ledger of what really ran.
  */
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { defineWorkflow } from "@durably/core"
 
 export interface Order {
@@ -10,43 +14,60 @@ export interface Order {
   readonly amountCents: number
 }
 
-/** A fake payment provider: fails the first call for each key, and remembers keys so it never charges twice. */
-export const makePayments = () => {
-  const charges = new Map<string, string>()
-  const seen = new Set<string>()
+interface ProviderState {
+  readonly seen: string[]
+  readonly charges: Record<string, string>
+}
+
+/**
+ * A fake payment provider that keeps its books in a file, so they outlive the processes that call it. It
+ * times out on the first call for each idempotency key, and never charges one key twice.
+ */
+export const makePayments = (file: string) => {
+  const load = (): ProviderState =>
+    existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as ProviderState) : { seen: [], charges: {} }
+  const save = (state: ProviderState) => writeFileSync(file, JSON.stringify(state))
   return {
-    charges,
+    charges: () => load().charges,
     charge: async (order: Order, idempotencyKey: string) => {
-      const existing = charges.get(idempotencyKey)
+      const state = load()
+      const existing = state.charges[idempotencyKey]
       if (existing) return existing
-      if (!seen.has(idempotencyKey)) {
-        seen.add(idempotencyKey)
+      if (!state.seen.includes(idempotencyKey)) {
+        save({ ...state, seen: [...state.seen, idempotencyKey] })
         throw new Error("payment provider timed out (simulated)")
       }
-      const receipt = `rcpt-${order.id}-${charges.size + 1}`
-      charges.set(idempotencyKey, receipt)
+      const receipt = `rcpt-${order.id}-${Object.keys(state.charges).length + 1}`
+      save({ ...state, charges: { ...state.charges, [idempotencyKey]: receipt } })
       return receipt
     },
   }
 }
 
-export const makeCheckout = (payments: ReturnType<typeof makePayments>, say: (line: string) => void) =>
+export const makeCheckout = (payments: ReturnType<typeof makePayments>, coolingOff: `${number} seconds`) =>
   defineWorkflow("checkout", async (ctx, order: Order) => {
     const hold = await ctx.step("reserve-stock", () => {
-      say(`  [${order.id}] step reserve-stock: holding ${order.items.length} item(s)`)
+      ctx.log.info(`holding ${order.items.map((i) => `${i.qty} × ${i.sku}`).join(", ")}`)
       return `hold-${order.id}`
     })
     const receipt = await ctx.step(
       "charge",
       async ({ attempt, idempotencyKey }) => {
-        say(`  [${order.id}] step charge: attempt ${attempt} (idempotency key ${idempotencyKey})`)
-        return payments.charge(order, idempotencyKey)
+        try {
+          const receipt = await payments.charge(order, idempotencyKey)
+          ctx.log.info(`attempt ${attempt}: charged $${(order.amountCents / 100).toFixed(2)} (receipt ${receipt})`)
+          return receipt
+        } catch (e) {
+          ctx.log.info(`attempt ${attempt}: ${e instanceof Error ? e.message : String(e)}`)
+          throw e
+        }
       },
       { retry: { maxAttempts: 5, initialDelay: "200 millis", backoff: 2 }, timeout: "10 seconds" },
     )
-    await ctx.sleep("500 millis") // a durable cooling-off period: survives restarts
+    await ctx.sleep(coolingOff) // its wake-up time is recorded once: it survives restarts
+    ctx.log.info(`cooling-off period (${coolingOff}) over`)
     const tracking = await ctx.step("ship", () => {
-      say(`  [${order.id}] step ship`)
+      ctx.log.info(`shipped (tracking track-${order.id})`)
       return `track-${order.id}`
     })
     return { hold, receipt, tracking }

@@ -236,11 +236,12 @@ describe("recovery", () => {
     await b.shutdown()
   })
 
-  it("ctx.log is tagged and quiet while replaying", async () => {
+  it("ctx.log is tagged and quiet while replaying, up to an operation that was in progress", async () => {
     const logs: LogEntry[] = []
     const wf = defineWorkflow("chatty", async (ctx) => {
       ctx.log.info("before")
       await ctx.step("s", () => ctx.log.info("inside"))
+      ctx.log.info("about to sleep")
       await ctx.sleep("1 minute")
       ctx.log.info("after")
     })
@@ -250,7 +251,7 @@ describe("recovery", () => {
     await t.restart()
     await t.advance("1 minute")
     await h.result()
-    expect(logs.map((l) => l.message)).toEqual(["before", "inside", "after"])
+    expect(logs.map((l) => l.message)).toEqual(["before", "inside", "about to sleep", "after"])
     expect(logs[1]).toMatchObject({ workflowId: h.id, workflowName: "chatty", step: "s" })
   })
 })
@@ -274,5 +275,21 @@ describe("store fencing", () => {
     }
     await expect(run(store.writeCheckpoint("w", 1, cp))).rejects.toThrow(/refused/)
     await expect(run(store.writeCheckpoint("w", 2, cp))).resolves.toMatchObject({ stepId: 0 })
+  })
+})
+
+describe("shared stores", () => {
+  it("a store shared by two engines is closed when the last one shuts down", async () => {
+    let closed = 0
+    const base = memoryStore()
+    const store: Store = { ...base, close: () => Effect.sync(() => void closed++) }
+    const wf = defineWorkflow("shared", async (ctx, n: number) => ctx.step("double", () => n * 2))
+    const a = await Durably.launch({ store, workflows: [wf], executorId: "a", logger: false, heartbeat: false })
+    const b = await Durably.launch({ store, workflows: [wf], executorId: "b", logger: false, heartbeat: false })
+    await a.shutdown()
+    expect(closed).toBe(0)
+    expect(await b.run(wf, 21)).toBe(42)
+    await b.shutdown()
+    expect(closed).toBe(1)
   })
 })

@@ -49,6 +49,18 @@ export interface StartOptions {
   readonly timeout?: DurationInput
 }
 
+/**
+ * How many engines use each store: a store is closed when the last engine on it shuts down, so engines that
+ * share a store (the only way to run two on one embedded directory) do not close it under each other.
+ */
+const storeUsers = new WeakMap<Store, number>()
+
+const releaseStore = (store: Store): boolean => {
+  const users = (storeUsers.get(store) ?? 1) - 1
+  storeUsers.set(store, users)
+  return users <= 0
+}
+
 const transientRetry = Schedule.min([Schedule.exponential("50 millis", 2), Schedule.spaced("5 seconds")]).pipe(
   Schedule.while(({ input }) => input instanceof StoreError && input.retryable),
 )
@@ -74,6 +86,7 @@ export class Engine {
   constructor(config: EngineConfig) {
     this.config = config
     this.store = config.store
+    storeUsers.set(config.store, (storeUsers.get(config.store) ?? 0) + 1)
     this.executorId = config.executorId
     this.appVersion = config.appVersion
     for (const wf of config.workflows) {
@@ -283,7 +296,8 @@ export class Engine {
       if (r && r.status === "PENDING" && r.epoch === exec.epoch && r.executorId === this.executorId) continue
       this.config.log({
         level: "warn",
-        message: "this executor was silent past its lease and the workflow moved on meanwhile; stopping its execution here",
+        message:
+          "this executor was silent past its lease and the workflow moved on meanwhile; stopping its execution here",
         workflowId: exec.id,
         workflowName: exec.name,
       })
@@ -369,7 +383,9 @@ export class Engine {
   /** Run the workflow function to its end and record the outcome (unless the execution stopped). */
   async runExecution(
     exec: Execution,
-  ): Promise<{ readonly status: "SUCCESS" | "ERROR"; readonly text: string; readonly record?: WorkflowRecord } | undefined> {
+  ): Promise<
+    { readonly status: "SUCCESS" | "ERROR"; readonly text: string; readonly record?: WorkflowRecord } | undefined
+  > {
     const { store } = this
     const unwatch = store.watch(exec.id, (status) => {
       if (status === "CANCELLED") exec.stop("cancelled")
@@ -488,7 +504,7 @@ export class Engine {
       await this.lease?.end(true)
     } finally {
       this.state = "stopped"
-      await this.host.runEffect(this.store.close())
+      if (releaseStore(this.store)) await this.host.runEffect(this.store.close())
     }
   }
 
@@ -496,7 +512,7 @@ export class Engine {
   async abandon(): Promise<void> {
     this.state = "stopped"
     await this.lease?.end(false)
-    await this.host.runEffect(this.store.close())
+    if (releaseStore(this.store)) await this.host.runEffect(this.store.close())
   }
 
   /** Drop every execution at once, as a SIGKILL would: no further write leaves this engine. For the test kit. */

@@ -59,6 +59,7 @@ export class Execution {
   /** Aborted when the stop does not let step bodies finish: aborts their signals. */
   private readonly bodies = new AbortController()
   private stallTimer = false
+  private readonly furthestRecorded: number
   /** Live operations running right now (not waiting for their turn). */
   private liveRunning = 0
 
@@ -92,6 +93,7 @@ export class Execution {
     const seqs: number[] = []
     for (const cp of recorded.values()) if (cp.state === "done" && cp.seq !== undefined) seqs.push(cp.seq)
     this.sequencer = new Sequencer(seqs, host.activity)
+    this.furthestRecorded = Math.max(-1, ...recorded.keys())
   }
 
   get stopped(): StopReason | undefined {
@@ -103,8 +105,12 @@ export class Execution {
     return this.diverged
   }
 
+  /**
+   * True until the code has caught up with its history: recorded results remain to be released, or an
+   * operation that had started before the restart (a sleep, a step between retries) is not reached yet.
+   */
   get replaying(): boolean {
-    return this.sequencer.replaying
+    return this.sequencer.replaying || this.nextStepId <= this.furthestRecorded
   }
 
   /** Signal that aborts when step bodies must stop. */
