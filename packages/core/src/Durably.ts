@@ -3,7 +3,11 @@ import { Effect } from "effect"
 import { resolveConfig, type LaunchOptions } from "./config.ts"
 import type { DurationInput } from "./duration.ts"
 import { Engine, type StartOptions } from "./engine/Engine.ts"
+import type { GetEventOptions } from "./engine/events.ts"
 import type { WorkflowHandle } from "./engine/handle.ts"
+import type { SendOptions } from "./engine/messages.ts"
+import type { ReadStreamOptions } from "./engine/streams.ts"
+import type { TopicRef } from "./topics.ts"
 import type { AnyWorkflow, InputOf, OutputOf, WorkflowDefinition } from "./workflow.ts"
 
 /** A running engine. Several may live in one process, on one store or on several. */
@@ -22,6 +26,27 @@ export interface Durably {
   readonly handle: <O = unknown>(id: string) => WorkflowHandle<O>
   /** Cancel a workflow: a sleeping or waiting one at once, a running one at its next ctx call. */
   readonly cancel: (id: string) => Promise<void>
+  /**
+   * Send a message to a workflow, on a topic name or a typed topic from `defineTopic`; it waits for the
+   * workflow's `ctx.recv`. With `idempotencyKey`, sending the same key to the same workflow again delivers
+   * nothing more. Rejects with WorkflowNotFound when no workflow has that id.
+   */
+  readonly send: <A = unknown>(
+    workflowId: string,
+    topic: TopicRef<A>,
+    message: A,
+    options?: SendOptions,
+  ) => Promise<void>
+  /**
+   * The value a workflow set with `ctx.setEvent(key, …)`, waiting until it is set; undefined when `timeout`
+   * passes first or the workflow ended without setting it. Rejects with WorkflowNotFound.
+   */
+  readonly getEvent: <A = unknown>(workflowId: string, key: string, options?: GetEventOptions) => Promise<A | undefined>
+  /**
+   * A workflow's stream `key`, from offset `from` (default 0): `for await (const v of durably.readStream(id, "tokens"))`.
+   * Waits for new values; ends when the stream is closed or the workflow has ended.
+   */
+  readonly readStream: <A = unknown>(workflowId: string, key: string, options?: ReadStreamOptions) => AsyncIterable<A>
   /** Take back PENDING workflows this executor owns or nobody owns. Runs at launch; returns how many it resumed. */
   readonly recover: () => Promise<number>
   /** Stop taking work, let running steps checkpoint (up to `timeout`, default 10 s), release the workflows, close the store. */
@@ -36,6 +61,10 @@ export const fromEngine = (engine: Engine): Durably => ({
   run: async (workflow, input, options) => (await engine.start(workflow, input, options)).result(),
   handle: (id) => engine.handle(id),
   cancel: (id) => engine.cancel(id),
+  send: (workflowId, topic, message, options) => engine.send(workflowId, topic, message, options),
+  getEvent: async <A>(workflowId: string, key: string, options?: GetEventOptions) =>
+    (await engine.getEvent(workflowId, key, options)) as A | undefined,
+  readStream: (workflowId, key, options) => engine.readStream(workflowId, key, options),
   recover: () => engine.recover(),
   shutdown: (options) => engine.shutdown(options),
 })

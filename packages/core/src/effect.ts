@@ -5,6 +5,7 @@
  * const charge = defineWorkflow({ name: "charge", input: Order, output: Receipt, error: PaymentDeclined, run: (ctx, order) =>
  *   Effect.gen(function* () {
  *     const receipt = yield* ctx.step("charge", chargeCard(order), { retry: Schedule.exponential("1 second").pipe(Schedule.upTo({ times: 4 })) })
+ *     const approval = yield* ctx.recv("approval", { timeout: "1 hour" }) // Option<A>: None on timeout
  *     yield* ctx.sleep("1 day")
  *     return receipt
  *   }) })
@@ -16,7 +17,7 @@
  * ```
  */
 export { defineWorkflow, type EffectWorkflowOptions } from "./effect/defineWorkflow.ts"
-export { Durably, type DurablyService, type StartError } from "./effect/Durably.ts"
+export { Durably, type DurablyService, type ReadError, type SendError, type StartError } from "./effect/Durably.ts"
 export type { AwaitError, DeclaredError, EffectHandle, EndError } from "./effect/handle.ts"
 export { WorkflowCtx, type EffectStepOptions, type EffectWorkflowContext, type StepBody } from "./effect/WorkflowCtx.ts"
 export * as Workflow from "./effect/Workflow.ts"
@@ -38,6 +39,10 @@ export type {
   WorkflowLogger,
 } from "./workflow.ts"
 export type { DurationInput } from "./duration.ts"
+export { defineTopic, type Topic, type TopicRef } from "./topics.ts"
+export type { SendOptions, RecvOptions } from "./engine/messages.ts"
+export type { GetEventOptions } from "./engine/events.ts"
+export type { ReadStreamOptions } from "./engine/streams.ts"
 export * from "./errors.ts"
 export { memoryStore } from "./store/memory.ts"
 export type { Store, WorkflowStatus } from "./store/Store.ts"

@@ -148,6 +148,16 @@ export class InvalidArgument extends Data.TaggedError("InvalidArgument")<{ reado
   }
 }
 
+/** A value was written to a stream (`ctx.writeStream`) after the stream was closed, or it was closed twice. */
+export class StreamClosedError extends Data.TaggedError("StreamClosedError")<{
+  readonly workflowId: string
+  readonly key: string
+}> {
+  override get message() {
+    return `stream ${JSON.stringify(this.key)} of workflow ${this.workflowId} is closed: nothing more can be written to it`
+  }
+}
+
 /** A write carried a stale epoch: another executor owns this workflow now, so this execution must stop. */
 export class FencedError extends Data.TaggedError("FencedError")<{
   readonly workflowId: string

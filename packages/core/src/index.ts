@@ -17,6 +17,10 @@ export type { StartOptions } from "./engine/Engine.ts"
 export type { WorkflowHandle, WorkflowOutcome, WorkflowStatusInfo } from "./engine/handle.ts"
 export { consoleLogger, type LogEntry, type LogLevel, type LogSink } from "./engine/log.ts"
 export { defineWorkflow } from "./workflow.ts"
+export { defineTopic, type Topic, type TopicRef } from "./topics.ts"
+export type { SendOptions, RecvOptions } from "./engine/messages.ts"
+export type { GetEventOptions } from "./engine/events.ts"
+export type { ReadStreamOptions } from "./engine/streams.ts"
 export type {
   AnyWorkflow,
   Codec,

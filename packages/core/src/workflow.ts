@@ -7,6 +7,9 @@ import type { DurationInput } from "./duration.ts"
 import { InvalidArgument } from "./errors.ts"
 import type { Codec } from "./engine/payload.ts"
 import type { ExecutionApi } from "./engine/ExecutionApi.ts"
+import type { GetEventOptions } from "./engine/events.ts"
+import type { RecvOptions } from "./engine/messages.ts"
+import type { TopicRef } from "./topics.ts"
 
 export type { Codec } from "./engine/payload.ts"
 
@@ -71,6 +74,36 @@ export interface WorkflowContext {
   readonly random: () => Promise<number>
   /** A random UUID, recorded. */
   readonly uuid: () => Promise<string>
+  /**
+   * Send a message to a workflow (this one included), on a topic name or a typed topic from `defineTopic`.
+   * Recorded: sent once however often this workflow replays. Rejects with WorkflowNotFound when no workflow
+   * has that id. `undefined` is not a valid message.
+   */
+  readonly send: <A = unknown>(workflowId: string, topic: TopicRef<A>, message: A) => Promise<void>
+  /**
+   * Receive the oldest message on `topic` sent to this workflow, waiting for one if none is there yet. Each
+   * message is received exactly once. With `{ timeout }`, resolves to undefined when the timeout passes first
+   * (the deadline is durable: after a restart only the remainder is waited).
+   */
+  readonly recv: {
+    <A = unknown>(topic: TopicRef<A>): Promise<A>
+    <A = unknown>(topic: TopicRef<A>, options: RecvOptions): Promise<A | undefined>
+  }
+  /** Publish `value` under `key` for `getEvent` readers (last write wins). Recorded. */
+  readonly setEvent: (key: string, value: unknown) => Promise<void>
+  /**
+   * The value a workflow set under `key`, waiting until it is set; undefined when the timeout passes first
+   * or that workflow ended without setting it. Recorded, with a durable timeout. Rejects with WorkflowNotFound.
+   */
+  readonly getEvent: <A = unknown>(workflowId: string, key: string, options?: GetEventOptions) => Promise<A | undefined>
+  /**
+   * Append `value` to this workflow's stream `key`, for `durably.readStream` readers. Also allowed inside a
+   * step body: the values an attempt writes are published with the step's result, so a failed attempt
+   * publishes nothing. Exactly once across replays.
+   */
+  readonly writeStream: (key: string, value: unknown) => Promise<void>
+  /** Close stream `key`: readers end after its last value; writing to it afterwards fails with StreamClosedError. */
+  readonly closeStream: (key: string) => Promise<void>
 }
 
 /** A workflow, ready to be launched. `I`/`O`/`E` are its input, output and declared error; `R` its Effect services. */

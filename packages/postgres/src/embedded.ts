@@ -35,7 +35,10 @@ export interface EmbeddedStoreOptions {
   readonly dir?: string
   /** The system schema. Default "durably". */
   readonly schema?: string
-  /** How often watched workflows are polled for status changes. Default 1 second. */
+  /**
+   * @deprecated Ignored: the embedded store is used by one process only, and wakes its waiters in-process
+   * as soon as each write commits, so it never polls.
+   */
   readonly pollInterval?: number
 }
 
@@ -100,7 +103,6 @@ export const embeddedStore = (options: EmbeddedStoreOptions = {}): Store => {
     client,
     schema,
     ready: () => (ready ??= open().then((c) => migrateWith(c, schema).then(() => undefined))),
-    ...(options.pollInterval === undefined ? {} : { pollMs: options.pollInterval }),
     onClose: () =>
       (closing ??= (async () => {
         closed = true

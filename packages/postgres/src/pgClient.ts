@@ -2,7 +2,10 @@
 import postgres from "postgres"
 import type { Row, SqlClient } from "./client.ts"
 
-type Sql = postgres.Sql<Record<string, postgres.PostgresType>>
+export type Sql = postgres.Sql<Record<string, postgres.PostgresType>>
+
+/** A SqlClient and the postgres.js instance under it (for the LISTEN connection, built from its options). */
+export type PgClient = SqlClient & { readonly sql: Sql }
 
 /** Where a URL points, without the password. */
 export const describeUrl = (url: string | undefined): string => {
@@ -46,8 +49,8 @@ export interface PgClientOptions {
 }
 
 /** A client on the user's postgres.js instance (never closed by us), or on a pool we open and own. */
-export const pgClient = (options: PgClientOptions): SqlClient => {
-  if (options.sql) return wrap(options.sql, "(your postgres.js instance)", false, options.sql)
+export const pgClient = (options: PgClientOptions): PgClient => {
+  if (options.sql) return { ...wrap(options.sql, "(your postgres.js instance)", false, options.sql), sql: options.sql }
   const sql = postgres(options.url ?? "", {
     max: options.max ?? 10,
     onnotice: () => undefined,
@@ -58,5 +61,5 @@ export const pgClient = (options: PgClientOptions): SqlClient => {
     // Checkpoints are small and many: keep the connections' prepared statements.
     prepare: true,
   })
-  return wrap(sql, describeUrl(options.url), true, sql)
+  return { ...wrap(sql, describeUrl(options.url), true, sql), sql }
 }

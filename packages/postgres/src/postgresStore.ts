@@ -2,7 +2,9 @@
 import type { Store } from "@durably/core"
 import type postgres from "postgres"
 import { migrateWith } from "./migrate.ts"
+import { channelOf } from "./notify.ts"
 import { pgClient } from "./pgClient.ts"
+import { pgListen } from "./pgListen.ts"
 import { schemaIdent } from "./queries.ts"
 import { makeSqlStore } from "./sqlStore.ts"
 
@@ -17,7 +19,18 @@ export interface PostgresStoreOptions {
   readonly max?: number
   /** Apply migrations before first use (under an advisory lock). Default true. */
   readonly migrate?: boolean
-  /** How often other processes' status changes to watched workflows are looked for. Default 1 second. */
+  /**
+   * Wake-ups through LISTEN/NOTIFY: every write that can wake a waiter (message, event, stream, a workflow
+   * finishing, cancelled or dead) sends a NOTIFY in its own transaction, and the store holds one extra
+   * connection that LISTENs (opened on the first wait, kept until close). Default true. Set it to false for
+   * poolers that cannot LISTEN (PgBouncer and the like in transaction mode): waiters then poll every
+   * `pollInterval`, and still wake at once on writes made through this same store.
+   */
+  readonly notifications?: boolean
+  /**
+   * How often waiters poll while notifications are not heard (disabled, or the LISTEN connection lost and
+   * not yet back). Default 1 second. Nothing is polled while nothing waits.
+   */
   readonly pollInterval?: number
 }
 
@@ -52,7 +65,11 @@ export const postgresStore = (options: PostgresStoreOptions = {}): Store => {
                 throw e
               },
             )),
-    ...(options.pollInterval === undefined ? {} : { pollMs: options.pollInterval }),
+    notifications: {
+      channel: channelOf(schema),
+      ...(options.notifications === false ? {} : { listen: pgListen(client.sql, channelOf(schema)) }),
+    },
+    pollMs: options.pollInterval ?? 1000,
     onClose: async () => {
       await client.close()
       if (heartbeatClient !== client) await heartbeatClient.close()

@@ -3,6 +3,7 @@
  * every value is a parameter.
  */
 import { InvalidArgument } from "@durably/core"
+import { notifySql } from "./notify.ts"
 
 /** Validate a schema name and return it quoted for SQL. */
 export const schemaIdent = (schema: string): string => {
@@ -13,10 +14,10 @@ export const schemaIdent = (schema: string): string => {
   return `"${schema}"`
 }
 
-const workflowColumns =
+export const workflowColumns =
   "id, name, status, input, output, error, cancel_reason, executor_id, epoch, app_version, recovery_attempts, deadline_ms, created_ms, updated_ms, completed_ms"
 
-const stepColumns =
+export const stepColumns =
   "step_id, name, kind, state, seq, output, error, attempts, attempt_errors, wake_at_ms, started_ms, completed_ms"
 
 /** The claim arithmetic shared by single and batch claims: progress restarts the recovery count. */
@@ -30,12 +31,35 @@ const claimSet = (w: string, progress: string, count: string, max: string, execu
     updated_ms = ${now}`
 }
 
-export const makeQueries = (schema: string) => {
+/**
+ * Insert the checkpoint whose parameters are $3..$14 for workflow `id`, once per row of `from` (which
+ * lets through only writers that pass the epoch check); a pending checkpoint is replaced, a done one is
+ * kept. `output` replaces the output parameter.
+ */
+export const checkpointUpsert = (S: string, id: string, from: string, output = "$8") =>
+  `INSERT INTO ${S} (workflow_id, ${stepColumns})
+      SELECT ${id}, $3, $4, $5, $6, $7, ${output}, $9, $10, $11, $12, $13, $14 ${from}
+      ON CONFLICT (workflow_id, step_id) DO UPDATE SET
+        name = EXCLUDED.name, kind = EXCLUDED.kind, state = EXCLUDED.state, seq = EXCLUDED.seq,
+        output = EXCLUDED.output, error = EXCLUDED.error, attempts = EXCLUDED.attempts,
+        attempt_errors = EXCLUDED.attempt_errors, wake_at_ms = EXCLUDED.wake_at_ms,
+        started_ms = EXCLUDED.started_ms, completed_ms = EXCLUDED.completed_ms
+      WHERE ${S}.state = 'pending'
+      RETURNING step_id`
+
+/**
+ * The statements of a schema. `channel`: where writes NOTIFY their wake-ups (Postgres); undefined when the
+ * store announces them in-process (PGlite).
+ */
+export const makeQueries = (schema: string, channel?: string) => {
   const s = schemaIdent(schema)
   const W = `${s}.workflows`
   const S = `${s}.steps`
   const E = `${s}.executors`
+  const wakeStatus = (w: string) => notifySql(channel, "s", `${w}id`, `${w}status`)
+  const wakeIfDead = (w: string) => `CASE WHEN ${w}status = 'DEAD' THEN ${wakeStatus(w)} END AS notified`
   return {
+    channel,
     schema: s,
     /** $1 id, $2 name, $3 input, $4 executor, $5 app version, $6 deadline, $7 now */
     createWorkflow: `INSERT INTO ${W} (id, name, status, input, executor_id, app_version, deadline_ms, created_ms, updated_ms)
@@ -46,7 +70,7 @@ export const makeQueries = (schema: string) => {
     /** $1 id, $2 executor, $3 count (0|1), $4 max attempts, $5 now */
     claimWorkflow: `UPDATE ${W} w SET ${claimSet("w", `(SELECT count(*)::int FROM ${S} st WHERE st.workflow_id = w.id)`, "$3", "$4", "$2", "$5")}
       WHERE w.id = $1 AND CASE WHEN w.status = 'PENDING' THEN true ELSE false END
-      RETURNING ${workflowColumns.replace(/(^|, )/g, "$1w.")}`,
+      RETURNING ${workflowColumns.replace(/(^|, )/g, "$1w.")}, ${wakeIfDead("w.")}`,
     /** $1 executor, $2 app version, $3 names, $4 include own, $5 include expired, $6 limit, $7 max attempts, $8 now */
     takeOver: `WITH candidates AS (
         -- No join here: when a row another taker just claimed is re-checked under the lock, a correlated
@@ -66,7 +90,7 @@ export const makeQueries = (schema: string) => {
       )
       UPDATE ${W} w SET ${claimSet("w", "p.n", "1", "$7", "$1", "$8")}
       FROM progress p WHERE w.id = p.id
-      RETURNING ${workflowColumns.replace(/(^|, )/g, "$1w.")}`,
+      RETURNING ${workflowColumns.replace(/(^|, )/g, "$1w.")}, ${wakeIfDead("w.")}`,
     loadCheckpoints: `SELECT ${stepColumns} FROM ${S} WHERE workflow_id = $1 ORDER BY step_id`,
     /**
      * One statement: the epoch check (FOR SHARE, so a concurrent claim waits for it or it sees the claim)
@@ -77,16 +101,7 @@ export const makeQueries = (schema: string) => {
         -- by primary key only: with stale statistics a status filter here can pick the partial index
         SELECT id, epoch, status FROM ${W} WHERE id = $1 FOR SHARE
       )
-      INSERT INTO ${S} (workflow_id, ${stepColumns})
-      SELECT id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM owner
-      WHERE owner.epoch = $2 AND owner.status = 'PENDING'
-      ON CONFLICT (workflow_id, step_id) DO UPDATE SET
-        name = EXCLUDED.name, kind = EXCLUDED.kind, state = EXCLUDED.state, seq = EXCLUDED.seq,
-        output = EXCLUDED.output, error = EXCLUDED.error, attempts = EXCLUDED.attempts,
-        attempt_errors = EXCLUDED.attempt_errors, wake_at_ms = EXCLUDED.wake_at_ms,
-        started_ms = EXCLUDED.started_ms, completed_ms = EXCLUDED.completed_ms
-      WHERE ${S}.state = 'pending'
-      RETURNING step_id`,
+      ${checkpointUpsert(S, "id", "FROM owner WHERE owner.epoch = $2 AND owner.status = 'PENDING'")}`,
     /** Why a checkpoint was not written: the workflow's state and the step already there, if any. */
     checkpointConflict: `SELECT w.status, w.epoch, st.step_id, st.name, st.kind, st.state, st.seq, st.output, st.error,
         st.attempts, st.attempt_errors, st.wake_at_ms, st.started_ms, st.completed_ms
@@ -94,11 +109,11 @@ export const makeQueries = (schema: string) => {
     /** $1 id, $2 epoch, $3 status, $4 output, $5 error, $6 now */
     completeWorkflow: `UPDATE ${W} SET status = $3, output = $4, error = $5, completed_ms = $6, updated_ms = $6
       WHERE id = $1 AND CASE WHEN status = 'PENDING' THEN epoch = $2 ELSE false END
-      RETURNING ${workflowColumns}`,
+      RETURNING ${workflowColumns}, ${wakeStatus("")} AS notified`,
     /** $1 id, $2 reason, $3 now */
     cancelWorkflow: `UPDATE ${W} SET status = 'CANCELLED', cancel_reason = $2, completed_ms = $3, updated_ms = $3
       WHERE id = $1 AND status IN ('PENDING', 'ENQUEUED', 'DELAYED')
-      RETURNING ${workflowColumns}`,
+      RETURNING ${workflowColumns}, ${wakeStatus("")} AS notified`,
     /** $1 executor, $2 ids (null for all), $3 now */
     releaseWorkflows: `UPDATE ${W} SET executor_id = NULL, updated_ms = $3
       WHERE executor_id = $1 AND status = 'PENDING' AND ($2::text[] IS NULL OR id = ANY($2::text[]))`,
@@ -111,7 +126,6 @@ export const makeQueries = (schema: string) => {
         lease_ms = EXCLUDED.lease_ms, heartbeat_at = now()
       RETURNING (SELECT nonce FROM prev) AS previous_nonce, (SELECT age_ms FROM prev) AS previous_age_ms`,
     removeExecutor: `DELETE FROM ${E} WHERE id = $1 AND nonce = $2`,
-    statuses: `SELECT id, status FROM ${W} WHERE id = ANY($1::text[])`,
     /** Listing with optional filters: $1 statuses, $2 executor filter kind, $3 executor, $4 name, $5 limit, $6 ids */
     listWorkflows: `SELECT ${workflowColumns} FROM ${W}
       WHERE ($6::text[] IS NULL OR id = ANY($6::text[]))

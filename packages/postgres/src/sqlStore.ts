@@ -3,12 +3,22 @@
  * same migrations and the same statements.
  */
 import { Clock, Effect } from "effect"
-import { FencedError, type Checkpoint, type Store, type WorkflowRecord } from "@durably/core"
+import {
+  FencedError,
+  StreamClosedError,
+  type Checkpoint,
+  type Store,
+  type WorkflowRecord,
+  type WorkflowStatus,
+} from "@durably/core"
 import type { SqlClient } from "./client.ts"
 import { toStoreError } from "./errors.ts"
+import { doneIn, fencedBy } from "./fencing.ts"
+import { makeMessageQueries } from "./messageQueries.ts"
+import { makeMessageOps } from "./messageStore.ts"
 import { makeQueries, type Queries } from "./queries.ts"
 import { checkpointParams, toCheckpoint, toWorkflow } from "./rows.ts"
-import { Watcher } from "./watcher.ts"
+import { makeWakeups, type ListenSource } from "./wakeups.ts"
 
 /** What `ctx.transaction` needs from a SQL store; found on the store under this symbol. */
 export const sqlStoreInternals = Symbol.for("@durably/postgres/internals")
@@ -28,13 +38,24 @@ export interface SqlStoreOptions {
   readonly schema: string
   /** Runs before the first statement (migrations); memoized by the caller. */
   readonly ready: () => Promise<void>
-  /** How often watched workflows are polled for status changes made by other processes. */
+  /**
+   * Postgres: the channel every write that can wake someone NOTIFYs in its own transaction, and the LISTEN
+   * connection that hears them (absent: not listening, e.g. behind a pooler that cannot LISTEN). Absent
+   * (PGlite): writes are announced in-process after they commit.
+   */
+  readonly notifications?: { readonly channel: string; readonly listen?: ListenSource }
+  /**
+   * How often subscriptions are polled while notifications are not heard. Absent: never (every writer is in
+   * this process, as with PGlite).
+   */
   readonly pollMs?: number
   readonly onClose?: () => Promise<void>
 }
 
 export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlStoreInternals]: SqlStoreInternals } => {
-  const q = makeQueries(options.schema)
+  const channel = options.notifications?.channel
+  const q = makeQueries(options.schema, channel)
+  const mq = makeMessageQueries(options.schema, channel)
   const { client } = options
   const beatClient = options.heartbeatClient ?? client
   const where = client.describe
@@ -55,15 +76,40 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
   /** For the writes that carry an epoch: a refusal stays a FencedError. */
   const fencedOr = <A>(operation: string, run: (now: number) => Promise<A>) =>
     statement(run, (e) => (e instanceof FencedError ? e : toStoreError(operation, e, where)))
+  /** For stream appends: a closed stream stays a StreamClosedError too. */
+  const fencedOrClosed = <A>(operation: string, run: (now: number) => Promise<A>) =>
+    statement(run, (e) =>
+      e instanceof FencedError || e instanceof StreamClosedError ? e : toStoreError(operation, e, where),
+    )
 
-  const watcher = new Watcher(options.pollMs ?? 1000, async (ids) => {
-    await options.ready()
-    return (await client.query<{ id: string; status: string }>(q.statuses, [ids])).map((r) => [r.id, r.status] as const)
+  const wakeups = makeWakeups({
+    ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+    ...(options.notifications?.listen ? { listen: options.notifications.listen } : {}),
+    fetch: async (keys) => {
+      await options.ready()
+      const rows = await client.query<{ v: string | null }>(mq.fingerprints, [
+        keys.map((k) => k[0]),
+        keys.map((k) => k[1]),
+        keys.map((k) => k[2]),
+      ])
+      return rows.map((r) => r.v ?? null)
+    },
   })
 
+  /** A status this process wrote: the ones someone waits for (finished, cancelled, dead) wake them. */
   const changed = (record: WorkflowRecord | undefined) => {
-    if (record) watcher.changed(record.id, record.status)
+    if (record && record.status !== "PENDING") wakeups.local({ kind: "status", workflowId: record.id }, record.status)
     return record
+  }
+
+  /** Why the checkpoint was not written: its done winner, or a FencedError thrown. */
+  const explain = async (tx: SqlClient, id: string, epoch: number, stepId: number): Promise<Checkpoint> => {
+    const [row] = await tx.query(q.checkpointConflict, [id, stepId])
+    const fenced = fencedBy(row, id, epoch)
+    if (fenced) throw fenced
+    const done = doneIn(row)
+    if (done) return done
+    throw new FencedError({ workflowId: id, epoch })
   }
 
   const writeCheckpointIn = async (tx: SqlClient, id: string, epoch: number, cp: Checkpoint): Promise<Checkpoint> => {
@@ -71,16 +117,7 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
     if (written) return cp
     // Not written: refused (fenced or finished), or a done checkpoint is already there (e.g. our own write,
     // committed before the connection dropped and retried): return what won.
-    const [row] = await tx.query(q.checkpointConflict, [id, cp.stepId])
-    if (!row) throw new FencedError({ workflowId: id, epoch, status: "missing" })
-    if (Number(row["epoch"]) !== epoch || row["status"] !== "PENDING")
-      throw new FencedError({
-        workflowId: id,
-        epoch,
-        ...(row["status"] === "PENDING" ? {} : { status: row["status"] as string }),
-      })
-    if (row["state"] === "done") return toCheckpoint(row)
-    throw new FencedError({ workflowId: id, epoch })
+    return explain(tx, id, epoch, cp.stepId)
   }
 
   return {
@@ -191,10 +228,23 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
       op("removeExecutor", async () => {
         await beatClient.query(q.removeExecutor, [executorId, nonce])
       }),
-    watch: (id, listener) => watcher.watch(id, listener),
+    watch: (id, listener) =>
+      wakeups.subscribe({ kind: "status", workflowId: id }, (status) => {
+        if (status !== undefined) listener(status as WorkflowStatus)
+      }),
+    ...makeMessageOps({
+      client,
+      queries: mq,
+      op,
+      fencedOr,
+      fencedOrClosed,
+      explain: (id, epoch, stepId) => explain(client, id, epoch, stepId),
+      wrote: (wake) => wakeups.local(wake),
+    }),
+    subscribe: (wake, listener) => wakeups.subscribe(wake, () => listener()),
     close: () =>
       Effect.promise(async () => {
-        watcher.close()
+        await wakeups.close().catch(() => undefined)
         await options.onClose?.()
       }),
   }

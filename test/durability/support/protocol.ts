@@ -21,6 +21,14 @@ export type FaultKind =
   | "afterComplete"
   /** A restarted process is loading the checkpoints of the n-th workflow it took back. */
   | "duringRecovery"
+  /** Transaction bodies: inside the n-th one, after it inserted its ledger row (nothing is committed yet). */
+  | "txBody"
+  /** The n-th transaction wrote its checkpoint in the transaction; COMMIT is not sent yet. */
+  | "beforeCommit"
+  /** While the n-th transaction's COMMIT is on the wire: it may or may not commit. */
+  | "duringCommit"
+  /** The n-th transaction committed; the engine has not seen the answer. */
+  | "afterCommit"
 
 export const faultKinds: ReadonlyArray<FaultKind> = [
   "body",
@@ -31,6 +39,10 @@ export const faultKinds: ReadonlyArray<FaultKind> = [
   "duringComplete",
   "afterComplete",
   "duringRecovery",
+  "txBody",
+  "beforeCommit",
+  "duringCommit",
+  "afterCommit",
 ]
 
 export interface Fault {
@@ -61,6 +73,39 @@ export interface WorkerConfig {
   readonly fault?: Fault
   /** How often the store polls for other processes' changes to watched workflows. */
   readonly pollMs?: number
+  /**
+   * What a step is: `ctx.step` whose body records its ledger row on its own connection (default), or
+   * `transaction(ctx, …)` whose body inserts it through the transaction's `sql`, committed with the checkpoint.
+   */
+  readonly bodies?: "step" | "transaction"
+}
+
+/** The embedded-store worker (fixtures/embeddedWorker.ts): PGlite in `dir`, the ledger in a file. */
+export interface EmbeddedWorkerConfig {
+  readonly dir: string
+  /** One JSON line per step body run (LedgerLine), appended and fsynced before the body goes on. */
+  readonly ledgerFile: string
+  readonly executorId: string
+  readonly heartbeat: { readonly intervalMs: number; readonly leaseMs: number }
+  readonly start: { readonly ids: ReadonlyArray<string>; readonly steps: number }
+  /** Start them only when the test sends SIGUSR2. */
+  readonly startOnSignal?: boolean
+  readonly stepMs: readonly [number, number]
+  readonly fault?: Fault
+}
+
+/** A line of the embedded worker's ledger file. */
+export interface LedgerLine {
+  readonly workflowId: string
+  readonly step: string
+  readonly stepIndex: number
+  readonly pid: number
+  readonly executor: string
+  readonly attempt: number
+  readonly value: number
+  readonly startedMs: number
+  /** Date.now() when the line was written. */
+  readonly atMs: number
 }
 
 /** Printed after launch. */
@@ -100,6 +145,10 @@ export interface Events {
   /** A heartbeat of this process succeeded. */
   readonly BEAT: { readonly pid: number; readonly at: number }
   readonly STOPPED: { readonly pid: number }
+  /** Every workflow this process started (or attached to) has finished. */
+  readonly FINISHED: { readonly count: number; readonly statuses: Record<string, number> }
+  /** The embedded store refused to open its directory (DirectoryLocked): the error's tag and message. */
+  readonly LOCKED: { readonly pid: number; readonly error: string; readonly message: string }
 }
 
 export type EventTag = keyof Events

@@ -2,19 +2,20 @@
 import { spawn, type ChildProcess } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import type { EventTag, Events, WorkerConfig } from "./protocol.ts"
+import type { EmbeddedWorkerConfig, EventTag, Events, WorkerConfig } from "./protocol.ts"
 import { waitFor, type WaitOptions } from "./wait.ts"
 
 const workerScript = fileURLToPath(new URL("../fixtures/worker.ts", import.meta.url))
+const embeddedWorkerScript = fileURLToPath(new URL("../fixtures/embeddedWorker.ts", import.meta.url))
 
 export interface Exit {
   readonly code: number | null
   readonly signal: NodeJS.Signals | null
 }
 
-export interface Worker {
+export interface Worker<C extends { readonly executorId: string } = WorkerConfig> {
   readonly pid: number
-  readonly config: WorkerConfig
+  readonly config: C
   /** Every stdout line so far. */
   readonly lines: ReadonlyArray<string>
   readonly stderr: () => string
@@ -36,12 +37,19 @@ export interface Worker {
   readonly tail: (n?: number) => string
 }
 
-const live = new Set<Worker>()
+const live = new Set<{ readonly signal: (s: NodeJS.Signals) => void; readonly exit: Promise<Exit> }>()
 
-export const spawnWorker = (config: WorkerConfig): Worker => {
+/** A worker process on Postgres (fixtures/worker.ts). */
+export const spawnWorker = (config: WorkerConfig): Worker => spawnScript(workerScript, config)
+
+/** A worker process on the embedded store (fixtures/embeddedWorker.ts). */
+export const spawnEmbeddedWorker = (config: EmbeddedWorkerConfig): Worker<EmbeddedWorkerConfig> =>
+  spawnScript(embeddedWorkerScript, config)
+
+const spawnScript = <C extends { readonly executorId: string }>(script: string, config: C): Worker<C> => {
   const child: ChildProcess = spawn(
     process.execPath,
-    ["--conditions=@durably/source", workerScript, JSON.stringify(config)],
+    ["--conditions=@durably/source", script, JSON.stringify(config)],
     {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, NODE_NO_WARNINGS: "1" },
@@ -77,7 +85,7 @@ export const spawnWorker = (config: WorkerConfig): Worker => {
       .filter((l) => !l.startsWith("BEAT "))
       .slice(-n)
       .join("\n")}\n--- stderr ---\n${err.slice(-3000)}`
-  const worker: Worker = {
+  const worker: Worker<C> = {
     pid,
     config,
     lines,

@@ -2,7 +2,7 @@
  * The Effect API: a `Durably` service, provided by `Durably.layer(options)` (the options of `Durably.launch`),
  * or wrapped around an engine already launched with the Promise API (`Durably.fromPromise`).
  */
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Option, Stream } from "effect"
 import { resolveConfig, type LaunchOptions } from "../config.ts"
 import { fromEngine, type Durably as PromiseDurably } from "../Durably.ts"
 import { Engine, type StartOptions } from "../engine/Engine.ts"
@@ -16,6 +16,10 @@ import {
   StoreError,
   WorkflowNotFound,
 } from "../errors.ts"
+import type { GetEventOptions } from "../engine/events.ts"
+import type { SendOptions } from "../engine/messages.ts"
+import type { ReadStreamOptions } from "../engine/streams.ts"
+import type { TopicRef } from "../topics.ts"
 import type { AnyWorkflow, InputOf, OutputOf, ServicesOf } from "../workflow.ts"
 import {
   fromPromise,
@@ -49,6 +53,24 @@ const isStartError = instanceOf(
 const isAwaitError = instanceOf(WorkflowNotFound, StoreError, EngineStopped)
 const isStoreError = instanceOf(StoreError, EngineStopped)
 
+/** Why a message could not be sent (no such workflow, a message that cannot be stored …). */
+export type SendError =
+  WorkflowNotFound | InvalidArgument | SchemaMismatchError | PayloadTooLargeError | StoreError | EngineStopped
+
+const isSendError = instanceOf(
+  WorkflowNotFound,
+  InvalidArgument,
+  SchemaMismatchError,
+  PayloadTooLargeError,
+  StoreError,
+  EngineStopped,
+)
+
+/** Why reading an event or a stream failed (not that the value is missing). */
+export type ReadError = WorkflowNotFound | InvalidArgument | StoreError | EngineStopped
+
+const isReadError = instanceOf(WorkflowNotFound, InvalidArgument, StoreError, EngineStopped)
+
 /** The Promise API's operations as Effects. */
 export interface DurablyService {
   readonly executorId: string
@@ -75,6 +97,25 @@ export interface DurablyService {
   }
   /** Cancel a workflow: a sleeping or waiting one at once, a running one at its next ctx call. */
   readonly cancel: (id: string) => Effect.Effect<void, AwaitError>
+  /** Send a message to a workflow (see the Promise API's `send`); with `idempotencyKey`, a resend delivers nothing. */
+  readonly send: <A = unknown>(
+    workflowId: string,
+    topic: TopicRef<A>,
+    message: A,
+    options?: SendOptions,
+  ) => Effect.Effect<void, SendError>
+  /** A workflow's event, waiting until it is set: `Option.none()` on timeout or if the workflow ended without it. */
+  readonly getEvent: <A = unknown>(
+    workflowId: string,
+    key: string,
+    options?: GetEventOptions,
+  ) => Effect.Effect<Option.Option<A>, ReadError>
+  /** A workflow's stream `key` from offset `from`: ends when the stream is closed or the workflow has ended. */
+  readonly readStream: <A = unknown>(
+    workflowId: string,
+    key: string,
+    options?: ReadStreamOptions,
+  ) => Stream.Stream<A, ReadError>
   /** Take back PENDING workflows this executor owns or nobody owns; succeeds with how many it resumed. */
   readonly recover: Effect.Effect<number, StoreError | EngineStopped>
   /** The same engine in the Promise API. */
@@ -99,6 +140,25 @@ const makeService = (durably: PromiseDurably): DurablyService => {
     run: (workflow, input, options) => Effect.flatMap(start(workflow, input, options), (h) => h.result),
     handle: handle as DurablyService["handle"],
     cancel: (id) => fromPromise(() => durably.cancel(id), isAwaitError),
+    send: (workflowId, topic, message, options) =>
+      fromPromise(() => durably.send(workflowId, topic, message, options), isSendError),
+    getEvent: <A>(workflowId: string, key: string, options?: GetEventOptions) =>
+      Effect.map(
+        fromPromise(() => durably.getEvent<A>(workflowId, key, options), isReadError),
+        Option.fromUndefinedOr,
+      ),
+    readStream: <A>(workflowId: string, key: string, options?: ReadStreamOptions) =>
+      Stream.suspend(() => {
+        let values: AsyncIterable<A>
+        try {
+          values = durably.readStream<A>(workflowId, key, options)
+        } catch (e) {
+          return isReadError(e) ? Stream.fail(e) : Stream.die(e)
+        }
+        return Stream.fromAsyncIterable(values, (e) => e).pipe(
+          Stream.catch((e) => (isReadError(e) ? Stream.fail(e) : Stream.die(e))),
+        )
+      }),
     recover: fromPromise(() => durably.recover(), isStoreError),
     promise: durably,
   }

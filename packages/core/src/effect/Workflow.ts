@@ -7,8 +7,12 @@
  *   Workflow.step("charge", Payments.use((p) => p.charge(order)))
  * ```
  */
-import type { Effect } from "effect"
+import type { Effect, Option } from "effect"
 import type { DurationInput } from "../duration.ts"
+import type { GetEventOptions } from "../engine/events.ts"
+import type { RecvOptions } from "../engine/messages.ts"
+import type { WorkflowNotFound } from "../errors.ts"
+import type { TopicRef } from "../topics.ts"
 import { WorkflowCtx, type EffectStepOptions, type StepBody } from "./WorkflowCtx.ts"
 
 /** `ctx.step` of the running workflow. */
@@ -34,6 +38,48 @@ export const random: Effect.Effect<number, never, WorkflowCtx> = WorkflowCtx.use
 
 /** `ctx.uuid` of the running workflow: a random UUID, recorded. */
 export const uuid: Effect.Effect<string, never, WorkflowCtx> = WorkflowCtx.use((ctx) => ctx.uuid)
+
+/** `ctx.send` of the running workflow: a message to a workflow, sent once across replays. */
+export const send = <A = unknown>(
+  workflowId: string,
+  topic: TopicRef<A>,
+  message: A,
+): Effect.Effect<void, WorkflowNotFound, WorkflowCtx> => WorkflowCtx.use((ctx) => ctx.send(workflowId, topic, message))
+
+/** `ctx.recv` of the running workflow: the next message on `topic` (with options: `Option.none()` on timeout). */
+export function recv<A = unknown>(topic: TopicRef<A>): Effect.Effect<A, never, WorkflowCtx>
+export function recv<A = unknown>(
+  topic: TopicRef<A>,
+  options: RecvOptions,
+): Effect.Effect<Option.Option<A>, never, WorkflowCtx>
+export function recv<A>(
+  topic: TopicRef<A>,
+  options?: RecvOptions,
+): Effect.Effect<A | Option.Option<A>, never, WorkflowCtx> {
+  return WorkflowCtx.use((ctx): Effect.Effect<A | Option.Option<A>> =>
+    options === undefined ? ctx.recv(topic) : ctx.recv(topic, options),
+  )
+}
+
+/** `ctx.setEvent` of the running workflow. */
+export const setEvent = (key: string, value: unknown): Effect.Effect<void, never, WorkflowCtx> =>
+  WorkflowCtx.use((ctx) => ctx.setEvent(key, value))
+
+/** `ctx.getEvent` of the running workflow: `Option.none()` on timeout or if the workflow ended without it. */
+export const getEvent = <A = unknown>(
+  workflowId: string,
+  key: string,
+  options?: GetEventOptions,
+): Effect.Effect<Option.Option<A>, WorkflowNotFound, WorkflowCtx> =>
+  WorkflowCtx.use((ctx) => ctx.getEvent<A>(workflowId, key, options))
+
+/** `ctx.writeStream` of the running workflow (also inside a step body). */
+export const writeStream = (key: string, value: unknown): Effect.Effect<void, never, WorkflowCtx> =>
+  WorkflowCtx.use((ctx) => ctx.writeStream(key, value))
+
+/** `ctx.closeStream` of the running workflow. */
+export const closeStream = (key: string): Effect.Effect<void, never, WorkflowCtx> =>
+  WorkflowCtx.use((ctx) => ctx.closeStream(key))
 
 /** The running workflow's id. */
 export const workflowId: Effect.Effect<string, never, WorkflowCtx> = WorkflowCtx.useSync((ctx) => ctx.workflowId)

@@ -2,8 +2,12 @@
  * The Effect-flavour `ctx`: the same durable operations as the Promise ctx, as Effect values, and the
  * `WorkflowCtx` service through which helpers written outside a workflow function reach it.
  */
-import { Context, type Effect, type Schedule } from "effect"
+import { Context, type Effect, type Option, type Schedule } from "effect"
 import type { DurationInput } from "../duration.ts"
+import type { GetEventOptions } from "../engine/events.ts"
+import type { RecvOptions } from "../engine/messages.ts"
+import type { WorkflowNotFound } from "../errors.ts"
+import type { TopicRef } from "../topics.ts"
 import type { Codec, RetryPolicy, StepInfo, WorkflowLogger } from "../workflow.ts"
 
 /** A step body: an Effect, or a function of the attempt's info that returns one. */
@@ -51,6 +55,41 @@ export interface EffectWorkflowContext {
   readonly random: Effect.Effect<number>
   /** A random UUID, recorded. */
   readonly uuid: Effect.Effect<string>
+  /**
+   * Send a message to a workflow, on a topic name or a typed topic from `defineTopic`. Recorded: sent once
+   * however often this workflow replays. `undefined` is not a valid message.
+   */
+  readonly send: <A = unknown>(
+    workflowId: string,
+    topic: TopicRef<A>,
+    message: A,
+  ) => Effect.Effect<void, WorkflowNotFound>
+  /**
+   * Receive the oldest message on `topic` sent to this workflow, waiting for one; each message is received
+   * exactly once. With options (`{ timeout }`): `Option.none()` when the timeout passes first (durable).
+   */
+  readonly recv: {
+    <A = unknown>(topic: TopicRef<A>): Effect.Effect<A>
+    <A = unknown>(topic: TopicRef<A>, options: RecvOptions): Effect.Effect<Option.Option<A>>
+  }
+  /** Publish `value` under `key` for `getEvent` readers (last write wins). Recorded. */
+  readonly setEvent: (key: string, value: unknown) => Effect.Effect<void>
+  /**
+   * The value a workflow set under `key`, waiting until it is set: `Option.none()` when the timeout passes
+   * first or that workflow ended without setting it. Recorded, with a durable timeout.
+   */
+  readonly getEvent: <A = unknown>(
+    workflowId: string,
+    key: string,
+    options?: GetEventOptions,
+  ) => Effect.Effect<Option.Option<A>, WorkflowNotFound>
+  /**
+   * Append `value` to this workflow's stream `key`. Also allowed inside a step body: an attempt's values are
+   * published with the step's result, so a failed attempt publishes nothing. Exactly once across replays.
+   */
+  readonly writeStream: (key: string, value: unknown) => Effect.Effect<void>
+  /** Close stream `key`: readers end after its last value. Writing to it afterwards is a defect (StreamClosedError). */
+  readonly closeStream: (key: string) => Effect.Effect<void>
 }
 
 /**

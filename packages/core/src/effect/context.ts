@@ -6,12 +6,25 @@
  * on this executor), anything else the engine throws (NonDeterminismError, InvalidContextUse,
  * InvalidArgument) is a defect.
  */
-import { Cause, Context, Data, Effect, Exit, Result, Schedule, Schema } from "effect"
+import { Cause, Context, Data, Effect, Exit, Option, Result, Schedule, Schema } from "effect"
+import { WorkflowNotFound } from "../errors.ts"
 import { makeLogger } from "../engine/context.ts"
-import { ExecutionStopped, type Execution } from "../engine/Execution.ts"
+import { getEvent, setEvent } from "../engine/events.ts"
+import { ExecutionStopped, stepScope, type Execution, type StepScope } from "../engine/Execution.ts"
+import { recv, send, type RecvOptions } from "../engine/messages.ts"
 import { currentTime, randomId, randomNumber, runStep, sleepFor, sleepUntil } from "../engine/operations.ts"
+import { writeStream } from "../engine/streams.ts"
+import type { DurationInput } from "../duration.ts"
 import type { StepInfo, StepOptions } from "../workflow.ts"
 import type { EffectStepOptions, EffectWorkflowContext, StepBody } from "./WorkflowCtx.ts"
+
+/**
+ * The step attempt an Effect step body runs in, for `ctx.writeStream` inside it: carried by the fiber, since
+ * Effect's scheduler does not carry the engine's AsyncLocalStorage reliably.
+ */
+const CurrentStepScope = Context.Reference<StepScope | undefined>("@durably/core/CurrentStepScope", {
+  defaultValue: () => undefined,
+})
 
 /**
  * How a step body's defect is recorded, so that replay tells it from a typed failure: the step then dies with
@@ -34,6 +47,7 @@ const engineTags = new Set([
   "SerializationError",
   "SchemaMismatchError",
   "PayloadTooLargeError",
+  "StreamClosedError",
 ])
 
 const tagOf = (u: unknown): unknown =>
@@ -63,6 +77,12 @@ export const engineOp = <A>(operation: () => Promise<A>): Effect.Effect<A> =>
     })
   })
 
+/** Like engineOp, but the rejections `expected` accepts are typed failures. */
+const engineOpOr = <A, E>(operation: () => Promise<A>, expected: (u: unknown) => u is E): Effect.Effect<A, E> =>
+  Effect.catchDefect(engineOp(operation), (defect) => (expected(defect) ? Effect.fail(defect) : Effect.die(defect)))
+
+const isNotFound = (u: unknown): u is WorkflowNotFound => u instanceof WorkflowNotFound
+
 /** One attempt: the body runs with the caller's services on the attempt's signal; a failure rejects with `E`. */
 const runBody = async <A, E, R>(
   step: string,
@@ -70,7 +90,11 @@ const runBody = async <A, E, R>(
   services: Context.Context<R>,
   info: StepInfo,
 ): Promise<A> => {
-  const effect = Effect.isEffect(body) ? body : Effect.suspend(() => body(info))
+  // Called synchronously inside the attempt's scope: hand it to the fiber.
+  const scope = stepScope.getStore()
+  const effect = (Effect.isEffect(body) ? body : Effect.suspend(() => body(info))).pipe(
+    Effect.provideService(CurrentStepScope, scope),
+  )
   const exit = await Effect.runPromiseExitWith(services)(effect, { signal: info.signal })
   if (Exit.isSuccess(exit)) return exit.value
   const failure = Cause.findError(exit.cause)
@@ -130,4 +154,22 @@ export const makeEffectContext = (exec: Execution): EffectWorkflowContext => ({
   now: engineOp(() => currentTime(exec)),
   random: engineOp(() => randomNumber(exec)),
   uuid: engineOp(() => randomId(exec)),
+  send: (workflowId, topic, message) => engineOpOr(() => send(exec, workflowId, topic, message), isNotFound),
+  recv: ((topic: unknown, options?: RecvOptions) =>
+    options === undefined
+      ? engineOp(() => recv(exec, topic))
+      : Effect.map(
+          engineOp(() => recv(exec, topic, options)),
+          Option.fromUndefinedOr,
+        )) as EffectWorkflowContext["recv"],
+  setEvent: (key, value) => engineOp(() => setEvent(exec, key, value)),
+  getEvent: <A>(workflowId: string, key: string, options?: { readonly timeout?: DurationInput }) =>
+    Effect.map(
+      engineOpOr(() => getEvent(exec, workflowId, key, options), isNotFound),
+      (value) => Option.fromUndefinedOr(value as A | undefined),
+    ),
+  writeStream: (key, value) =>
+    Effect.flatMap(CurrentStepScope, (scope) => engineOp(() => writeStream(exec, { key, value }, scope))),
+  closeStream: (key) =>
+    Effect.flatMap(CurrentStepScope, (scope) => engineOp(() => writeStream(exec, { key, close: true }, scope))),
 })

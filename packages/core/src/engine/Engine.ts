@@ -13,7 +13,7 @@ import {
   WorkflowNotFound,
 } from "../errors.ts"
 import type { Serializer } from "../serialization/Serializer.ts"
-import { terminalStatuses, type Checkpoint, type Store, type WorkflowRecord } from "../store/Store.ts"
+import type { Checkpoint, Store, WorkflowRecord } from "../store/Store.ts"
 import { validateName, type AnyWorkflow, type InputOf, type OutputOf } from "../workflow.ts"
 import { uuidv7 } from "../ids.ts"
 import { makeContext } from "./context.ts"
@@ -23,7 +23,11 @@ import { makeHandle, type HandleHost, type WorkflowHandle } from "./handle.ts"
 import type { Activity, Host } from "./Host.ts"
 import { Lease } from "./Lease.ts"
 import type { LogSink } from "./log.ts"
+import { getEventFromOutside, type GetEventOptions } from "./events.ts"
+import { sendMessage, type SendOptions } from "./messages.ts"
 import { decodeError, decodeValue, encodeError, encodeValue, type PayloadContext } from "./payload.ts"
+import { readStream, type ReadStreamOptions } from "./streams.ts"
+import { hasEnded, waitFor } from "./waiting.ts"
 
 export interface EngineConfig {
   readonly store: Store
@@ -82,6 +86,8 @@ export class Engine {
   readonly handles: HandleHost
   readonly config: EngineConfig
   private readonly lease: Lease | undefined
+  /** Aborted when the engine has stopped: waits outside workflows (results, events, streams) end. */
+  private readonly halt = new AbortController()
 
   constructor(config: EngineConfig) {
     this.config = config
@@ -115,6 +121,7 @@ export class Engine {
       services: config.services,
       runEffect,
       activity,
+      stopSignal: this.halt.signal,
       stepGate: () => (this.lease ? this.lease.gate() : Promise.resolve()),
       storeCall: async (effect, signal) => {
         if (this.state === "stopped") throw new EngineStopped({ reason: "the engine was shut down" })
@@ -455,7 +462,7 @@ export class Engine {
     else this.host.runEffect(Effect.sleep(remaining), signal).then(fire, () => undefined)
   }
 
-  /** Resolve when the workflow is finished (or DEAD); waits on store notifications, polling as a fallback. */
+  /** Resolve when the workflow is finished (or DEAD); waits on store notifications, polling slowly as a fallback. */
   async awaitEnd(id: string): Promise<WorkflowRecord> {
     // Running here: its own completion is the answer, with no store round trip.
     const local = this.executions.get(id)
@@ -463,23 +470,33 @@ export class Engine {
       const record = await local.done
       if (record) return record
     }
-    let delay = 50
-    for (;;) {
-      let wake: () => void = () => undefined
-      const changed = new Promise<void>((resolve) => (wake = resolve))
-      const unwatch = this.store.watch(id, wake)
-      try {
+    const ended = await waitFor({
+      host: this.host,
+      wakes: [{ kind: "status", workflowId: id }],
+      check: async () => {
         const record = await this.host.storeCall(this.store.getWorkflow(id))
         if (!record) throw new WorkflowNotFound({ workflowId: id })
-        if (terminalStatuses.has(record.status) || record.status === "DEAD") return record
-        let timer: NodeJS.Timeout | undefined
-        await Promise.race([changed, new Promise<void>((r) => (timer = setTimeout(r, delay)))])
-        clearTimeout(timer)
-        delay = Math.min(delay * 2, 1000)
-      } finally {
-        unwatch()
-      }
-    }
+        return hasEnded(record.status) ? record : undefined
+      },
+      signal: this.host.stopSignal,
+    })
+    // No deadline: only an answer ends the wait.
+    return ended!
+  }
+
+  /** `durably.send`: deliver a message to a workflow; rejects with WorkflowNotFound when there is none. */
+  send(workflowId: string, topic: unknown, message: unknown, options?: SendOptions): Promise<void> {
+    return sendMessage(this.host, workflowId, topic, message, options)
+  }
+
+  /** `durably.getEvent`: wait for a workflow's event. */
+  getEvent(workflowId: string, key: string, options?: GetEventOptions): Promise<unknown> {
+    return getEventFromOutside(this.host, workflowId, key, options)
+  }
+
+  /** `durably.readStream`: a workflow's stream values in order. */
+  readStream<A>(workflowId: string, key: string, options?: ReadStreamOptions): AsyncIterable<A> {
+    return readStream<A>(this.host, workflowId, key, options)
   }
 
   /**
@@ -503,14 +520,19 @@ export class Engine {
       await this.host.storeCall(this.store.releaseWorkflows(this.executorId))
       await this.lease?.end(true)
     } finally {
-      this.state = "stopped"
+      this.stopped()
       if (releaseStore(this.store)) await this.host.runEffect(this.store.close())
     }
   }
 
+  private stopped() {
+    this.state = "stopped"
+    this.halt.abort(new EngineStopped({ reason: "the engine was shut down" }))
+  }
+
   /** Give up after a failed launch: stop heartbeating and close the store. */
   async abandon(): Promise<void> {
-    this.state = "stopped"
+    this.stopped()
     await this.lease?.end(false)
     if (releaseStore(this.store)) await this.host.runEffect(this.store.close())
   }
@@ -518,7 +540,7 @@ export class Engine {
   /** Drop every execution at once, as a SIGKILL would: no further write leaves this engine. For the test kit. */
   crash(): void {
     void this.lease?.end(false)
-    this.state = "stopped"
+    this.stopped()
     for (const { exec } of this.executions.values()) exec.stop("crash")
     this.executions.clear()
   }

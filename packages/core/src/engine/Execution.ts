@@ -3,14 +3,16 @@
  * results back in their recorded order (replay), goes live at the first operation with no checkpoint, and
  * records the outcome. See Sequencer for why results are released one at a time.
  */
-import { AsyncLocalStorage } from "node:async_hooks"
 import { Effect } from "effect"
-import { FencedError, InvalidContextUse, NonDeterminismError } from "../errors.ts"
+import { FencedError, InvalidContextUse, NonDeterminismError, type StoreError } from "../errors.ts"
 import type { Checkpoint, OperationKind, WorkflowRecord } from "../store/Store.ts"
 import type { AnyWorkflow } from "../workflow.ts"
 import type { Host } from "./Host.ts"
 import { decodeError, decodeValue, encodeError, encodeValue, type Codec, type PayloadContext } from "./payload.ts"
 import { Sequencer } from "./Sequencer.ts"
+import { stepScope } from "./stepScope.ts"
+
+export { stepScope, type StepScope, type StepStreamBuffer } from "./stepScope.ts"
 
 /** Why an execution stopped before its workflow finished. `drain` lets running step bodies checkpoint first. */
 export type StopReason = "cancelled" | "timeout" | "fenced" | "crash" | "shutdown" | "store-failure" | "dead"
@@ -36,8 +38,16 @@ export interface OperationResult {
 /** What workflow code gets back from an operation: never an engine problem, which is thrown instead. */
 export type Outcome<A> = { readonly ok: true; readonly value: A } | { readonly ok: false; readonly error: unknown }
 
-/** Marks code running inside a step body, where `ctx` operations are not allowed. */
-export const stepScope = new AsyncLocalStorage<{ readonly workflowId: string; readonly step: string }>()
+/**
+ * Thrown by an operation that gives up because its workflow function has already returned (the loser of a
+ * `Promise.race`, say): the operation records nothing, and its promise never settles.
+ */
+export class OperationAbandoned extends Error {
+  constructor() {
+    super("the workflow function returned while this operation was still waiting")
+    this.name = "OperationAbandoned"
+  }
+}
 
 export type ExecutionMode = "run" | "verify"
 
@@ -58,6 +68,9 @@ export class Execution {
   private readonly waits = new AbortController()
   /** Aborted when the stop does not let step bodies finish: aborts their signals. */
   private readonly bodies = new AbortController()
+  /** Aborted when the workflow function has returned: operations still waiting give up. */
+  private readonly settles = new AbortController()
+  private waitOrSettle: AbortSignal | undefined
   private stallTimer = false
   private readonly furthestRecorded: number
   /** Live operations running right now (not waiting for their turn). */
@@ -123,6 +136,16 @@ export class Execution {
     return this.waits.signal
   }
 
+  /** True once the workflow function has returned (or thrown). */
+  get isSettled(): boolean {
+    return this.settled
+  }
+
+  /** Signal that aborts on any stop, and when the workflow function returns: for operations that wait. */
+  get waitingSignal(): AbortSignal {
+    return (this.waitOrSettle ??= AbortSignal.any([this.waits.signal, this.settles.signal]))
+  }
+
   /** Stop this execution. `drain` (shutdown) lets running step bodies finish and checkpoint. */
   stop(reason: StopReason, drain = false): void {
     if (this.stopReason) {
@@ -166,6 +189,7 @@ export class Execution {
   /**
    * Run one operation: number it, check it against the history, replay its recorded result or run `live`
    * and record what it returns. `live` may write pending checkpoints (and get the recorded one, if any).
+   * An operation whose `live` throws OperationAbandoned records nothing and never settles.
    */
   async operation<A>(
     kind: OperationKind,
@@ -174,9 +198,29 @@ export class Execution {
     live: (
       stepId: number,
       pending: Checkpoint | undefined,
-      /** For operations that write their own done checkpoint (in a transaction): numbers and builds it. */
+      /**
+       * For operations that write their own done checkpoint (in a transaction, or through a store method that
+       * writes it with their effect): numbers and builds it. The number is the completion order, so call it
+       * just before the write.
+       */
       prepare: (result: OperationResult) => Checkpoint,
+      /** Gives the number back after a write that did not happen (nothing was there to receive, say). */
+      retract: () => void,
     ) => Promise<OperationResult | { readonly committed: Checkpoint }>,
+  ): Promise<Outcome<A>> {
+    try {
+      return await this.runOperation<A>(kind, name, decode, live)
+    } catch (e) {
+      if (e instanceof OperationAbandoned) return new Promise<never>(() => undefined)
+      throw e
+    }
+  }
+
+  private async runOperation<A>(
+    kind: OperationKind,
+    name: string,
+    decode: { readonly output?: Codec<unknown> | undefined; readonly error?: Codec<unknown> | undefined },
+    live: Parameters<Execution["operation"]>[3],
   ): Promise<Outcome<A>> {
     this.guard(kind)
     const stepId = this.nextStepId++
@@ -220,10 +264,14 @@ export class Execution {
             completedAt: this.host.clock.currentTimeMillisUnsafe(),
           }
         }
+        const retract = () => {
+          if (seq !== undefined) this.sequencer.abandon(seq)
+          seq = undefined
+        }
         try {
           let result: OperationResult | { readonly committed: Checkpoint }
           try {
-            result = await live(stepId, cp?.state === "pending" ? cp : undefined, prepare)
+            result = await live(stepId, cp?.state === "pending" ? cp : undefined, prepare, retract)
           } finally {
             this.liveRunning--
           }
@@ -254,8 +302,17 @@ export class Execution {
   async write(checkpoint: Checkpoint): Promise<Checkpoint> {
     this.checkWritable()
     if (this.mode === "verify") return checkpoint
+    return this.commit((epoch) => this.host.store.writeCheckpoint(this.id, epoch, checkpoint))
+  }
+
+  /**
+   * Run a store call for this execution (a write carrying its epoch, or a read it depends on); a refusal
+   * (FencedError) or a store failure stops the execution and rejects with ExecutionStopped.
+   */
+  async commit<A>(call: (epoch: number) => Effect.Effect<A, FencedError | StoreError>): Promise<A> {
+    this.checkWritable()
     try {
-      return await this.host.storeCall(this.host.store.writeCheckpoint(this.id, this.epoch, checkpoint))
+      return await this.host.storeCall(call(this.epoch))
     } catch (e) {
       throw this.onWriteFailure(e)
     }
@@ -356,6 +413,7 @@ export class Execution {
       outcome = { ok: false, error }
     }
     this.settled = true
+    this.settles.abort(new OperationAbandoned())
     if (this.stopReason) return undefined
     if (this.diverged) return { ok: false, error: this.diverged }
     if (this.sequencer.replaying) {

@@ -22,6 +22,8 @@ export interface Host {
   readonly stepGate: () => Promise<void>
   /** Counts work in flight, so the test kit knows when nothing is runnable. */
   readonly activity: Activity
+  /** Aborted (with EngineStopped) when the engine stops: callers waiting outside workflows give up. */
+  readonly stopSignal: AbortSignal
 }
 
 export interface Activity {

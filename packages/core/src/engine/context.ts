@@ -2,7 +2,10 @@
 import type { WorkflowContext, WorkflowLogger } from "../workflow.ts"
 import { stepScope, type Execution } from "./Execution.ts"
 import type { LogLevel } from "./log.ts"
+import { getEvent, setEvent, type GetEventOptions } from "./events.ts"
+import { recv, send, type RecvOptions } from "./messages.ts"
 import { currentTime, randomId, randomNumber, runStep, sleepFor, sleepUntil } from "./operations.ts"
+import { writeStream } from "./streams.ts"
 
 const executions = new WeakMap<object, Execution>()
 
@@ -29,6 +32,13 @@ const buildContext = (exec: Execution): WorkflowContext => ({
   now: async () => currentTime(exec),
   random: async () => randomNumber(exec),
   uuid: async () => randomId(exec),
+  send: async (workflowId, topic, message) => send(exec, workflowId, topic, message),
+  recv: async (topic: unknown, options?: RecvOptions) => recv(exec, topic, options),
+  setEvent: async (key, value) => setEvent(exec, key, value),
+  getEvent: async <A>(workflowId: string, key: string, options?: GetEventOptions) =>
+    (await getEvent(exec, workflowId, key, options)) as A | undefined,
+  writeStream: async (key, value) => writeStream(exec, { key, value }, stepScope.getStore()),
+  closeStream: async (key) => writeStream(exec, { key, close: true }, stepScope.getStore()),
 })
 
 /** Quiet while replaying: a recovered workflow does not log again what it logged before the crash. */

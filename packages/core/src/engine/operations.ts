@@ -1,15 +1,23 @@
 /**
- * The `ctx` operations, built on Execution.operation: steps (attempts, retries, timeouts), durable sleeps,
- * and recorded values (now, random, uuid).
+ * The `ctx` operations, built on Execution.operation: steps (attempts, retries, timeouts, and the stream
+ * values an attempt writes), durable sleeps, and recorded values (now, random, uuid).
  */
 import { randomUUID } from "node:crypto"
 import { Effect } from "effect"
 import { toMillis, type DurationInput } from "../duration.ts"
 import { InvalidArgument, StepTimeoutError } from "../errors.ts"
-import type { Checkpoint } from "../store/Store.ts"
+import type { Checkpoint, StreamEntry } from "../store/Store.ts"
 import { validateName, type StepInfo, type StepOptions } from "../workflow.ts"
-import { ExecutionStopped, stepScope, type Execution, type OperationResult, type Outcome } from "./Execution.ts"
+import {
+  ExecutionStopped,
+  stepScope,
+  type Execution,
+  type OperationResult,
+  type Outcome,
+  type StepStreamBuffer,
+} from "./Execution.ts"
 import { retryPlan } from "./retry.ts"
+import { publishStep, reviveClosed } from "./streams.ts"
 
 export const runStep = <A>(
   exec: Execution,
@@ -30,7 +38,7 @@ export const runStep = <A>(
     Math.random,
     () => host.clock.currentTimeMillisUnsafe(),
   )
-  return exec.operation<A>("step", name, options, async (stepId, pending) => {
+  const outcome = exec.operation<A>("step", name, options, async (stepId, pending, prepare) => {
     const what = `step "${name}"`
     const idempotencyKey = `${exec.id}:${stepId}`
     const errors: string[] = pending?.attemptErrors ? (JSON.parse(pending.attemptErrors) as string[]) : []
@@ -40,10 +48,11 @@ export const runStep = <A>(
       attempt++
       await host.stepGate()
       exec.checkAlive()
-      const result = await runAttempt(exec, name, fn, { attempt, idempotencyKey, timeoutMs })
+      const { result, streamed } = await runAttempt(exec, name, fn, { attempt, idempotencyKey, timeoutMs })
       if (result.ok) {
+        let done: OperationResult
         try {
-          return {
+          done = {
             output: exec.encode(result.value, options.output, `${what} result`),
             attempts: attempt,
             ...history(errors),
@@ -52,6 +61,8 @@ export const runStep = <A>(
           // A result that cannot be stored is a bug in the step, not a transient failure: no retry.
           return { error: exec.encodeError(e, undefined, what), attempts: attempt, ...history(errors) }
         }
+        // What the attempt wrote to streams is published with its checkpoint, in one write.
+        return streamed.length === 0 ? done : publishStep(exec, streamed, prepare(done), name)
       }
       const encoded = exec.encodeError(result.error, options.error, what)
       errors.push(encoded)
@@ -66,6 +77,7 @@ export const runStep = <A>(
       await exec.waitUntil(wakeAt)
     }
   })
+  return outcome.then((o) => (o.ok ? o : { ok: false, error: reviveClosed(o.error, exec.id) }))
 }
 
 const history = (errors: string[]) => (errors.length === 0 ? {} : { attemptErrors: JSON.stringify(errors) })
@@ -104,7 +116,8 @@ const runAttempt = async <A>(
   step: string,
   fn: (info: StepInfo) => A | PromiseLike<A>,
   opts: { readonly attempt: number; readonly idempotencyKey: string; readonly timeoutMs: number | undefined },
-): Promise<Outcome<A>> => {
+): Promise<{ readonly result: Outcome<A>; readonly streamed: ReadonlyArray<StreamEntry> }> => {
+  const stream: StepStreamBuffer = { entries: [], open: true }
   const controller = new AbortController()
   const cleanups: Array<() => void> = []
   const host = exec.host
@@ -112,7 +125,7 @@ const runAttempt = async <A>(
   host.activity.exit()
   host.activity.enterBody()
   try {
-    return await new Promise<Outcome<A>>((resolve, reject) => {
+    const result = await new Promise<Outcome<A>>((resolve, reject) => {
       const killed = () => {
         controller.abort(exec.bodySignal.reason)
         reject(new ExecutionStopped(exec.stopped ?? "crash"))
@@ -135,13 +148,16 @@ const runAttempt = async <A>(
       }
       const info: StepInfo = { signal: controller.signal, attempt: opts.attempt, idempotencyKey: opts.idempotencyKey }
       stepScope
-        .run({ workflowId: exec.id, step }, async () => fn(info))
+        .run({ workflowId: exec.id, step, stream }, async () => fn(info))
         .then(
           (value) => resolve({ ok: true, value }),
           (error: unknown) => resolve({ ok: false, error }),
         )
     })
+    return { result, streamed: stream.entries }
   } finally {
+    // The attempt is over: a body still running (timed out) can no longer add to what gets published.
+    stream.open = false
     for (const c of cleanups) c()
     host.activity.exitBody()
     host.activity.enter()

@@ -4,7 +4,7 @@
  * so live and replayed runs see the same thing.
  */
 import { Exit, Schema } from "effect"
-import { PayloadTooLargeError, SchemaMismatchError, SerializationError } from "../errors.ts"
+import { InvalidArgument, PayloadTooLargeError, SchemaMismatchError, SerializationError } from "../errors.ts"
 import type { Serializer } from "../serialization/Serializer.ts"
 
 /** A schema with no service requirements, used to validate and encode a value. */
@@ -51,6 +51,27 @@ export const encodeValue = (
     return checkSize(p.serializer.encode(value), what, p)
   } catch (e) {
     if (e instanceof SerializationError) throw new SerializationError({ ...e, workflowId: p.workflowId, step: what })
+    throw e
+  }
+}
+
+/**
+ * Encode a value a caller hands over (a message, an event value, a stream value): a value that cannot be
+ * serialized is an InvalidArgument naming `what` and the bad part; `undefined`, when `undefinedReason` is
+ * given, is one too. Oversized values fail with PayloadTooLargeError, schema mismatches with SchemaMismatchError.
+ */
+export const encodeArgument = (
+  value: unknown,
+  codec: Codec<unknown> | undefined,
+  what: string,
+  p: PayloadContext,
+  undefinedReason?: string,
+): string => {
+  if (value === undefined && undefinedReason !== undefined) throw new InvalidArgument({ reason: undefinedReason })
+  try {
+    return encodeValue(value, codec, what, p)
+  } catch (e) {
+    if (e instanceof SerializationError) throw new InvalidArgument({ reason: `${what} cannot be stored: ${e.message}` })
     throw e
   }
 }

@@ -7,7 +7,7 @@
  * zombie can never overwrite the work of whoever took over.
  */
 import type { Effect } from "effect"
-import type { FencedError, StoreError } from "../errors.ts"
+import type { FencedError, StoreError, StreamClosedError } from "../errors.ts"
 
 export type WorkflowStatus = "ENQUEUED" | "DELAYED" | "PENDING" | "SUCCESS" | "ERROR" | "CANCELLED" | "DEAD"
 
@@ -54,7 +54,23 @@ export type CreateResult =
   | { readonly _tag: "Existing"; readonly record: WorkflowRecord }
 
 /** Operation kinds, recorded with each checkpoint so replay can tell when the code changed. */
-export type OperationKind = "step" | "sleep" | "now" | "random" | "uuid" | "transaction"
+export type OperationKind =
+  | "step"
+  | "sleep"
+  | "now"
+  | "random"
+  | "uuid"
+  | "transaction"
+  | "send"
+  | "recv"
+  | "setEvent"
+  | "getEvent"
+  | "writeStream"
+  /*
+   * Port change (engine side): closing a stream from workflow code is its own kind, so that replay tells a
+   * close from a write of the same key (both are named by the key).
+   */
+  | "closeStream"
 
 /**
  * The record of one `ctx` operation, keyed by (workflow, stepId).
@@ -149,6 +165,43 @@ export interface ListFilter {
 /** Something changed on a workflow (status, or a new checkpoint); carries the status it now has. Best effort. */
 export type ChangeListener = (status: WorkflowStatus) => void
 
+/** A message to a workflow. Payloads are serialized text, like every other value. */
+export interface NewMessage {
+  readonly destination: string
+  readonly topic: string
+  readonly payload: string
+  /** Unique per destination: the same key sent twice delivers once. */
+  readonly idempotencyKey?: string
+}
+
+export type SendResult =
+  | { readonly _tag: "Sent" }
+  /** A message with this idempotency key was already delivered to this destination: nothing was added. */
+  | { readonly _tag: "Duplicate" }
+  /** No workflow has this id: nothing was added. */
+  | { readonly _tag: "NotFound" }
+
+/** One value of a stream, or its end. */
+export type StreamEntry =
+  { readonly key: string; readonly value: string } | { readonly key: string; readonly close: true }
+
+export interface StreamRead {
+  /** Values from the requested offset on, in offset order (offsets are 0, 1, 2 … per key). */
+  readonly values: ReadonlyArray<{ readonly offset: number; readonly value: string }>
+  /** True when the stream was closed and every value up to the close is in `values` (or was before `from`). */
+  readonly closed: boolean
+}
+
+/**
+ * What a subscriber wants to hear about. `status`: the workflow's status changed. `message`: a message for
+ * (workflow, topic) arrived. `event`: an event key of the workflow was set. `stream`: a stream key got values.
+ */
+export type Wake =
+  | { readonly kind: "status"; readonly workflowId: string }
+  | { readonly kind: "message"; readonly workflowId: string; readonly topic: string }
+  | { readonly kind: "event"; readonly workflowId: string; readonly key: string }
+  | { readonly kind: "stream"; readonly workflowId: string; readonly key: string }
+
 export interface Store {
   /** A short name for logs and errors ("memory", "postgres", …). */
   readonly kind: string
@@ -198,6 +251,81 @@ export interface Store {
   readonly releaseWorkflows: (executorId: string, ids?: ReadonlyArray<string>) => Effect.Effect<number, StoreError>
   /** Be told when the workflow changes. In-process for memory; NOTIFY for Postgres. Returns an unsubscribe. */
   readonly watch: (id: string, listener: ChangeListener) => () => void
+
+  // ---- messages, events, streams -------------------------------------------------------------------------
+  // Every write a workflow makes carries its epoch and its operation's checkpoint, and happens in one
+  // statement or transaction with it, so that a replay never repeats it and a fenced zombie cannot make it.
+
+  /** Send from outside any workflow (`durably.send`). */
+  readonly sendMessage: (message: NewMessage) => Effect.Effect<SendResult, StoreError>
+  /**
+   * `ctx.send`: add the message (its idempotency key is set by the engine from the sender's id and step) and
+   * write the send's done checkpoint, epoch-checked, in one go. `NotFound`: nothing was written.
+   * `Duplicate` still writes the checkpoint (a replay of a send whose checkpoint was lost).
+   */
+  readonly sendFromWorkflow: (
+    sender: string,
+    epoch: number,
+    message: NewMessage & { readonly idempotencyKey: string },
+    checkpoint: Checkpoint,
+  ) => Effect.Effect<SendResult, FencedError | StoreError>
+  /**
+   * `ctx.recv`: consume the oldest unconsumed message of (workflow, topic) and write `checkpoint` with the
+   * message's payload as its output, epoch-checked, in one go; the message is consumed only together with the
+   * checkpoint. Returns the checkpoint written, or undefined when no message is waiting (nothing written).
+   * A done checkpoint already at that step (a retried write whose reply was lost) is returned as it stands.
+   */
+  readonly receiveMessage: (
+    id: string,
+    epoch: number,
+    topic: string,
+    checkpoint: Checkpoint,
+  ) => Effect.Effect<Checkpoint | undefined, FencedError | StoreError>
+  /**
+   * `ctx.setEvent`: set the workflow's current value of `key` (last write wins), add a history row keyed by
+   * the checkpoint's step (so a fork can restore events as of any step), and write the checkpoint; one go.
+   * A done checkpoint already at that step is returned as it stands and the event is not set again.
+   */
+  readonly setEvent: (
+    id: string,
+    epoch: number,
+    key: string,
+    value: string,
+    checkpoint: Checkpoint,
+  ) => Effect.Effect<Checkpoint, FencedError | StoreError>
+  /** The current value of an event, or undefined when it was never set. */
+  readonly getEvent: (workflowId: string, key: string) => Effect.Effect<string | undefined, StoreError>
+  /**
+   * Append stream entries (values and closes, possibly for several keys; offsets are assigned in order) and
+   * write `checkpoint`, epoch-checked, in one go. Used by `ctx.writeStream`/`closeStream` from workflow code,
+   * and by a step's done checkpoint to publish what its successful attempt wrote (attempts that failed or were
+   * interrupted publish nothing). A done checkpoint already at that step is returned as it stands and nothing
+   * is appended (a retried write whose reply was lost).
+   *
+   * An entry for a key that is closed (before this call, or by an earlier entry of the same call: a second
+   * close included) fails the whole call with `StreamClosedError` and writes nothing. Port change: this was a
+   * StoreError of kind "other", which the engine cannot tell from a real database failure (one stops the
+   * execution for recovery, the other is the workflow's own mistake and is recorded as the operation's error).
+   */
+  readonly appendStream: (
+    id: string,
+    epoch: number,
+    entries: ReadonlyArray<StreamEntry>,
+    checkpoint: Checkpoint,
+  ) => Effect.Effect<Checkpoint, FencedError | StreamClosedError | StoreError>
+  /** Read a stream from `from` on (at most `limit` values). A key never written (or no such workflow) reads as empty and open. */
+  readonly readStream: (
+    workflowId: string,
+    key: string,
+    from: number,
+    limit: number,
+  ) => Effect.Effect<StreamRead, StoreError>
+  /**
+   * Be woken when something of interest may have happened (best effort; always re-read). Memory and PGlite
+   * notify in-process; Postgres through LISTEN/NOTIFY sent in the same transaction as the write, with a slow
+   * poll (≥ 1 s) as fallback when notifications are unavailable. Returns an unsubscribe.
+   */
+  readonly subscribe: (wake: Wake, listener: () => void) => () => void
   /** Release connections and resources. */
   readonly close: () => Effect.Effect<void>
 }

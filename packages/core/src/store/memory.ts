@@ -3,7 +3,7 @@
  * tests and for trying Durably without a database. Nothing survives the process.
  */
 import { Clock, Effect } from "effect"
-import { FencedError } from "../errors.ts"
+import { FencedError, StreamClosedError } from "../errors.ts"
 import {
   terminalStatuses,
   type ChangeListener,
@@ -11,7 +11,11 @@ import {
   type ClaimOptions,
   type ClaimResult,
   type ListFilter,
+  type NewMessage,
+  type SendResult,
   type Store,
+  type StreamEntry,
+  type Wake,
   type WorkflowRecord,
 } from "./Store.ts"
 
@@ -20,7 +24,20 @@ interface Entry {
   readonly checkpoints: Map<number, Checkpoint>
   /** Checkpoints counted at the last claim. */
   progressMark: number
+  /** Unconsumed messages per topic, oldest first. */
+  readonly inbox: Map<string, string[]>
+  /** Idempotency keys of every message delivered to this workflow. */
+  readonly delivered: Set<string>
+  readonly events: Map<string, string>
+  /** Every value each event key was set to, with the step that set it. */
+  readonly eventHistory: Array<{ readonly key: string; readonly stepId: number; readonly value: string }>
+  readonly streams: Map<string, { readonly values: string[]; closed: boolean }>
 }
+
+const wakeKey = (w: Wake) =>
+  w.kind === "status"
+    ? `status\u0000${w.workflowId}`
+    : `${w.kind}\u0000${w.workflowId}\u0000${w.kind === "message" ? w.topic : w.key}`
 
 interface ExecutorRow {
   readonly appVersion: string
@@ -34,8 +51,16 @@ export const memoryStore = (): Store => {
   const workflows = new Map<string, Entry>()
   const executors = new Map<string, ExecutorRow>()
   const listeners = new Map<string, Set<ChangeListener>>()
+  const subscribers = new Map<string, Set<() => void>>()
+
+  /** Tell subscribers of `wake`, after the current store operation (they may start new ones). */
+  const wake = (w: Wake) => {
+    const set = subscribers.get(wakeKey(w))
+    if (set) queueMicrotask(() => [...set].forEach((l) => l()))
+  }
 
   const notify = (id: string) => {
+    wake({ kind: "status", workflowId: id })
     const set = listeners.get(id)
     if (!set) return
     // Never call listeners inside the store operation: they may start new store operations.
@@ -78,6 +103,59 @@ export const memoryStore = (): Store => {
     return { _tag: "Claimed", record }
   }
 
+  /**
+   * The common shape of an epoch-checked write: refused when fenced; when a done checkpoint is already at the
+   * step, that one is returned and `apply` does not run; otherwise `apply` makes its change and the checkpoint
+   * it returns is stored (or, returning undefined, nothing is).
+   */
+  const fencedWrite = (
+    id: string,
+    epoch: number,
+    stepId: number,
+    apply: (entry: Entry) => Checkpoint | undefined,
+  ): Effect.Effect<Checkpoint | undefined, FencedError> =>
+    Effect.suspend(() => {
+      const entry = workflows.get(id)
+      const refused = fenced(entry, id, epoch)
+      if (refused || !entry) return Effect.fail(refused!)
+      const existing = entry.checkpoints.get(stepId)
+      if (existing?.state === "done") return Effect.succeed(existing)
+      const written = apply(entry)
+      if (written) entry.checkpoints.set(stepId, written)
+      return Effect.succeed(written)
+    })
+
+  /** Adds a message unless its idempotency key was delivered already. */
+  const deliver = (entry: Entry, message: NewMessage): SendResult => {
+    if (message.idempotencyKey !== undefined) {
+      if (entry.delivered.has(message.idempotencyKey)) return { _tag: "Duplicate" }
+      entry.delivered.add(message.idempotencyKey)
+    }
+    let queue = entry.inbox.get(message.topic)
+    if (!queue) entry.inbox.set(message.topic, (queue = []))
+    queue.push(message.payload)
+    wake({ kind: "message", workflowId: entry.record.id, topic: message.topic })
+    return { _tag: "Sent" }
+  }
+
+  /** Appends entries all or nothing: any entry for a closed key refuses the whole batch. */
+  const append = (entry: Entry, entries: ReadonlyArray<StreamEntry>): StreamClosedError | undefined => {
+    const closing = new Set<string>()
+    for (const e of entries) {
+      if (entry.streams.get(e.key)?.closed || closing.has(e.key))
+        return new StreamClosedError({ workflowId: entry.record.id, key: e.key })
+      if ("close" in e) closing.add(e.key)
+    }
+    for (const e of entries) {
+      let stream = entry.streams.get(e.key)
+      if (!stream) entry.streams.set(e.key, (stream = { values: [], closed: false }))
+      if ("close" in e) stream.closed = true
+      else stream.values.push(e.value)
+    }
+    for (const key of new Set(entries.map((e) => e.key))) wake({ kind: "stream", workflowId: entry.record.id, key })
+    return undefined
+  }
+
   const matches = (r: WorkflowRecord, f: ListFilter) =>
     (!f.ids || f.ids.includes(r.id)) &&
     (!f.status || f.status.includes(r.status)) &&
@@ -103,7 +181,16 @@ export const memoryStore = (): Store => {
           createdAt: now,
           updatedAt: now,
         }
-        workflows.set(init.id, { record, checkpoints: new Map(), progressMark: 0 })
+        workflows.set(init.id, {
+          record,
+          checkpoints: new Map(),
+          progressMark: 0,
+          inbox: new Map(),
+          delivered: new Set(),
+          events: new Map(),
+          eventHistory: [],
+          streams: new Map(),
+        })
         notify(init.id)
         return { _tag: "Created" as const, record }
       }),
@@ -200,6 +287,65 @@ export const memoryStore = (): Store => {
       return () => {
         set.delete(listener)
         if (set.size === 0) listeners.delete(id)
+      }
+    },
+    sendMessage: (message) =>
+      Effect.sync(() => {
+        const entry = workflows.get(message.destination)
+        return entry ? deliver(entry, message) : { _tag: "NotFound" as const }
+      }),
+    sendFromWorkflow: (sender, epoch, message, checkpoint) =>
+      Effect.suspend(() => {
+        // Stays Duplicate when a done checkpoint is already there: the message went with it.
+        let result: SendResult = { _tag: "Duplicate" }
+        const write = fencedWrite(sender, epoch, checkpoint.stepId, () => {
+          const destination = workflows.get(message.destination)
+          result = destination ? deliver(destination, message) : { _tag: "NotFound" }
+          return result._tag === "NotFound" ? undefined : checkpoint
+        })
+        return Effect.map(write, () => result)
+      }),
+    receiveMessage: (id, epoch, topic, checkpoint) =>
+      fencedWrite(id, epoch, checkpoint.stepId, (entry) => {
+        const payload = entry.inbox.get(topic)?.shift()
+        return payload === undefined ? undefined : { ...checkpoint, output: payload }
+      }),
+    setEvent: (id, epoch, key, value, checkpoint) =>
+      Effect.map(
+        fencedWrite(id, epoch, checkpoint.stepId, (entry) => {
+          entry.events.set(key, value)
+          entry.eventHistory.push({ key, stepId: checkpoint.stepId, value })
+          wake({ kind: "event", workflowId: id, key })
+          return checkpoint
+        }),
+        (written) => written!,
+      ),
+    getEvent: (workflowId, key) => Effect.sync(() => workflows.get(workflowId)?.events.get(key)),
+    appendStream: (id, epoch, entries, checkpoint) =>
+      Effect.suspend(() => {
+        let closed: StreamClosedError | undefined
+        const write = fencedWrite(id, epoch, checkpoint.stepId, (entry) => {
+          closed = append(entry, entries)
+          return closed ? undefined : checkpoint
+        })
+        return Effect.flatMap(write, (written) => (closed ? Effect.fail(closed) : Effect.succeed(written!)))
+      }),
+    readStream: (workflowId, key, from, limit) =>
+      Effect.sync(() => {
+        const stream = workflows.get(workflowId)?.streams.get(key)
+        if (!stream) return { values: [], closed: false }
+        const start = Math.max(0, from)
+        const values = stream.values.slice(start, start + limit).map((value, i) => ({ offset: start + i, value }))
+        return { values, closed: stream.closed && start + values.length >= stream.values.length }
+      }),
+    subscribe: (w, listener) => {
+      const key = wakeKey(w)
+      let set = subscribers.get(key)
+      if (!set) subscribers.set(key, (set = new Set()))
+      set.add(listener)
+      return () => {
+        set.delete(listener)
+        if (set.size === 0) subscribers.delete(key)
       }
     },
     close: () => Effect.void,

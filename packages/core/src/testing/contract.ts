@@ -8,13 +8,16 @@
  * ```
  *
  * It covers every port method, races on one workflow, and engine scenarios on the store: replay after a
- * crash, two engines taking over from each other, attach on duplicate start, cancel from another engine.
+ * crash, two engines taking over from each other, attach on duplicate start, cancel from another engine,
+ * and messages, events and streams between engines.
  */
 import assert from "node:assert/strict"
 import { randomUUID } from "node:crypto"
 import { Effect } from "effect"
 import type { Store } from "../store/Store.ts"
 import { engineScenarios } from "./contractEngine.ts"
+import { messagesContract } from "./contractMessages.ts"
+import { messagesEngineScenarios } from "./contractMessagesEngine.ts"
 import { portContract } from "./contractPort.ts"
 
 export interface ContractOptions {
@@ -70,6 +73,8 @@ export const storeContract = (options: ContractOptions): void => {
     for (const [group, tests] of [
       ["port", portContract],
       ["engine", engineScenarios],
+      ["messages, events and streams", messagesContract],
+      ["messages, events and streams between engines", messagesEngineScenarios],
     ] as const) {
       options.describe(group, () => {
         for (const [name, body] of Object.entries(tests)) options.it(name, caseOf(body))

@@ -9,6 +9,7 @@ import { fromEngine, type Durably } from "../Durably.ts"
 import { toMillis, type DurationInput } from "../duration.ts"
 import { Engine, type EngineConfig } from "../engine/Engine.ts"
 import type { WorkflowHandle } from "../engine/handle.ts"
+import type { ReadStreamOptions } from "../engine/streams.ts"
 import { InvalidArgument, NonDeterminismError, WorkflowNotFound } from "../errors.ts"
 import { memoryStore } from "../store/memory.ts"
 import type { Store } from "../store/Store.ts"
@@ -141,6 +142,13 @@ export const testEngine = async <W extends AnyWorkflow>(options: TestEngineOptio
     run: (wf, input, opts) => api.run(wf, input, opts),
     handle: (id) => lasting(id),
     cancel: (id) => api.cancel(id),
+    send: (workflowId, topic, message, opts) => api.send(workflowId, topic, message, opts),
+    getEvent: (workflowId, key, opts) => api.getEvent(workflowId, key, opts),
+    // Like handles, a stream outlives restarts: each iteration reads through the engine running then.
+    readStream: <A>(workflowId: string, key: string, opts?: ReadStreamOptions): AsyncIterable<A> => {
+      api.readStream(workflowId, key, opts) // validates the arguments now
+      return { [Symbol.asyncIterator]: () => api.readStream<A>(workflowId, key, opts)[Symbol.asyncIterator]() }
+    },
     recover: () => api.recover(),
     shutdown: (opts) => api.shutdown(opts),
     store,

@@ -1,0 +1,101 @@
+/**
+ * Waiting for something another party does (a message, an event, stream values, a workflow's end): look,
+ * and while it is not there, sleep until the store says something changed (`store.subscribe`: in-process
+ * for memory, NOTIFY for Postgres), until the deadline passes on the engine's clock (virtual in tests), or
+ * until a slow real-time poll fires as a safety net for a lost notification. Never a fast poll.
+ */
+import { Effect } from "effect"
+import { toMillis, type DurationInput } from "../duration.ts"
+import { InvalidArgument } from "../errors.ts"
+import { terminalStatuses, type Wake, type WorkflowStatus } from "../store/Store.ts"
+import type { Host } from "./Host.ts"
+
+/** The safety-net poll, in real time: notifications are best effort, so a waiter looks again this often. */
+export const fallbackPollMs = 1000
+
+/** What to wait for, and for how long. */
+export interface WaitOptions<A> {
+  readonly host: Host
+  /** What may change the answer. */
+  readonly wakes: ReadonlyArray<Wake>
+  /** Looks once: the answer, or undefined to keep waiting. */
+  readonly check: () => Promise<A | undefined>
+  /** Engine-clock instant after which the wait gives up (after one last look); none waits indefinitely. */
+  readonly deadline?: number | undefined
+  /** Stops the wait, which rejects with the signal's reason. */
+  readonly signal?: AbortSignal | undefined
+  /** Runs once, the first time the answer is not there, before waiting (e.g. to record the deadline). */
+  readonly onFirstMiss?: (() => Promise<void>) | undefined
+  /** An execution steps out of the engine's activity count while it waits (see the test kit's settle). */
+  readonly idle?: { readonly exit: () => void; readonly enter: () => void } | undefined
+}
+
+/** Resolves with the answer, or undefined when the deadline passed without one. */
+export const waitFor = async <A>(o: WaitOptions<A>): Promise<A | undefined> => {
+  let woken = false
+  let wake: (() => void) | undefined
+  const listener = () => {
+    woken = true
+    wake?.()
+  }
+  // Subscribed before the first look, so that nothing happening between a look and the wait is missed.
+  const unsubscribes = o.wakes.map((w) => o.host.store.subscribe(w, listener))
+  try {
+    let first = true
+    for (;;) {
+      o.signal?.throwIfAborted()
+      woken = false
+      const found = await o.check()
+      if (found !== undefined) return found
+      if (first) {
+        first = false
+        await o.onFirstMiss?.()
+      }
+      if (o.deadline !== undefined && o.host.clock.currentTimeMillisUnsafe() >= o.deadline) return undefined
+      if (woken) continue
+      o.idle?.exit()
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const timers = new AbortController()
+          const finish = (settle: () => void) => {
+            wake = undefined
+            clearTimeout(poll)
+            timers.abort()
+            o.signal?.removeEventListener("abort", onAbort)
+            settle()
+          }
+          const onAbort = () => finish(() => reject(o.signal?.reason as Error))
+          wake = () => finish(resolve)
+          // Never the only thing keeping the process alive: whatever could wake the waiter holds it open.
+          const poll = setTimeout(() => finish(resolve), fallbackPollMs).unref()
+          if (o.deadline !== undefined)
+            o.host
+              .runEffect(Effect.sleep(Math.max(0, o.deadline - o.host.clock.currentTimeMillisUnsafe())), timers.signal)
+              .then(
+                () => finish(resolve),
+                () => undefined,
+              )
+          if (o.signal?.aborted) onAbort()
+          else o.signal?.addEventListener("abort", onAbort, { once: true })
+        })
+      } finally {
+        o.idle?.enter()
+      }
+    }
+  } finally {
+    for (const unsubscribe of unsubscribes) unsubscribe()
+  }
+}
+
+/** The workflow will not change any more by itself: finished, or DEAD (only an operator resumes it). */
+export const hasEnded = (status: WorkflowStatus): boolean => terminalStatuses.has(status) || status === "DEAD"
+
+/** Milliseconds of an optional `{ timeout }` option, validated (InvalidArgument naming `what`). */
+export const timeoutOf = (
+  options: { readonly timeout?: DurationInput } | undefined,
+  what: string,
+): number | undefined => {
+  if (options !== undefined && (typeof options !== "object" || options === null))
+    throw new InvalidArgument({ reason: `${what}: the options must be an object such as { timeout: "1 hour" }` })
+  return options?.timeout === undefined ? undefined : toMillis(options.timeout, `${what} timeout`)
+}
