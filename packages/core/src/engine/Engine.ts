@@ -2,30 +2,23 @@
  * The engine: starts workflows, runs their executions on this executor, recovers the ones it owns, and
  * answers handles. An engine is a value: several can run in one process, on one store or on several.
  */
-import { Clock, Context, Effect, Schedule } from "effect"
+import { Clock, Context, Effect } from "effect"
 import { toMillis, type DurationInput } from "../duration.ts"
-import {
-  ConflictingWorkflowError,
-  EngineStopped,
-  FencedError,
-  InvalidArgument,
-  StoreError,
-  WorkflowNotFound,
-} from "../errors.ts"
+import { ConflictingWorkflowError, EngineStopped, InvalidArgument, WorkflowNotFound } from "../errors.ts"
 import type { Serializer } from "../serialization/Serializer.ts"
 import type { Checkpoint, Store, WorkflowRecord } from "../store/Store.ts"
 import { validateName, type AnyWorkflow, type InputOf, type OutputOf } from "../workflow.ts"
 import { uuidv7 } from "../ids.ts"
-import { makeContext } from "./context.ts"
 import { Execution, type ExecutionMode } from "./Execution.ts"
-import { afterContinuations } from "./Sequencer.ts"
+import { runToEnd, type ExecutionEnd } from "./runToEnd.ts"
+import { makeStoreCall, releaseStore, retainStore } from "./storeAccess.ts"
 import { makeHandle, type HandleHost, type WorkflowHandle } from "./handle.ts"
 import type { Activity, Host } from "./Host.ts"
 import { Lease } from "./Lease.ts"
 import type { LogSink } from "./log.ts"
 import { getEventFromOutside, type GetEventOptions } from "./events.ts"
 import { sendMessage, type SendOptions } from "./messages.ts"
-import { decodeError, decodeValue, encodeError, encodeValue, type PayloadContext } from "./payload.ts"
+import { decodeError, decodeValue, encodeValue, type PayloadContext } from "./payload.ts"
 import { readStream, type ReadStreamOptions } from "./streams.ts"
 import { hasEnded, waitFor } from "./waiting.ts"
 
@@ -53,22 +46,6 @@ export interface StartOptions {
   readonly timeout?: DurationInput
 }
 
-/**
- * How many engines use each store: a store is closed when the last engine on it shuts down, so engines that
- * share a store (the only way to run two on one embedded directory) do not close it under each other.
- */
-const storeUsers = new WeakMap<Store, number>()
-
-const releaseStore = (store: Store): boolean => {
-  const users = (storeUsers.get(store) ?? 1) - 1
-  storeUsers.set(store, users)
-  return users <= 0
-}
-
-const transientRetry = Schedule.min([Schedule.exponential("50 millis", 2), Schedule.spaced("5 seconds")]).pipe(
-  Schedule.while(({ input }) => input instanceof StoreError && input.retryable),
-)
-
 export class Engine {
   readonly store: Store
   readonly executorId: string
@@ -92,7 +69,7 @@ export class Engine {
   constructor(config: EngineConfig) {
     this.config = config
     this.store = config.store
-    storeUsers.set(config.store, (storeUsers.get(config.store) ?? 0) + 1)
+    retainStore(config.store)
     this.executorId = config.executorId
     this.appVersion = config.appVersion
     for (const wf of config.workflows) {
@@ -123,21 +100,7 @@ export class Engine {
       activity,
       stopSignal: this.halt.signal,
       stepGate: () => (this.lease ? this.lease.gate() : Promise.resolve()),
-      storeCall: async (effect, signal) => {
-        if (this.state === "stopped") throw new EngineStopped({ reason: "the engine was shut down" })
-        activity.enter()
-        try {
-          try {
-            return await runEffect(effect, signal)
-          } catch (e) {
-            // Only a transient failure pays for the retry machinery.
-            if (!(e instanceof StoreError && e.retryable) || signal?.aborted) throw e
-            return await runEffect(Effect.retry(effect, transientRetry), signal)
-          }
-        } finally {
-          activity.exit()
-        }
-      },
+      storeCall: makeStoreCall(runEffect, activity, () => this.state === "stopped"),
     }
     this.lease =
       config.heartbeat === false
@@ -388,78 +351,8 @@ export class Engine {
   }
 
   /** Run the workflow function to its end and record the outcome (unless the execution stopped). */
-  async runExecution(
-    exec: Execution,
-  ): Promise<
-    { readonly status: "SUCCESS" | "ERROR"; readonly text: string; readonly record?: WorkflowRecord } | undefined
-  > {
-    const { store } = this
-    const unwatch = store.watch(exec.id, (status) => {
-      if (status === "CANCELLED") exec.stop("cancelled")
-    })
-    const deadlineTimer = new AbortController()
-    if (exec.record.deadline !== undefined && exec.mode === "run")
-      this.armDeadline(exec, exec.record.deadline, deadlineTimer.signal)
-    try {
-      const def = exec.definition
-      // Starting counts as activity until the function has had the chance to make its first ctx call.
-      this.host.activity.enter()
-      afterContinuations(this.host.activity.exit)
-      const outcome = await exec.runBody(async () => {
-        const input = decodeValue(exec.record.input, def.schemas.input, "input", exec.payload)
-        return def.execute(
-          { ctx: makeContext(exec), execution: exec, runEffect: this.host.runEffect, services: this.config.services },
-          input,
-        )
-      })
-      if (!outcome) return undefined
-      let completion: { readonly status: "SUCCESS" | "ERROR"; readonly text: string }
-      try {
-        completion = outcome.ok
-          ? { status: "SUCCESS", text: encodeValue(outcome.value, def.schemas.output, "output", exec.payload) }
-          : { status: "ERROR", text: encodeError(outcome.error, def.schemas.error, "error", exec.payload) }
-      } catch (e) {
-        completion = { status: "ERROR", text: encodeError(e, undefined, "error", exec.payload) }
-      }
-      if (exec.mode === "verify") return completion
-      try {
-        const record = await this.host.storeCall(
-          store.completeWorkflow(
-            exec.id,
-            exec.epoch,
-            completion.status === "SUCCESS"
-              ? { status: "SUCCESS", output: completion.text }
-              : { status: "ERROR", error: completion.text },
-          ),
-        )
-        return { ...completion, record }
-      } catch (e) {
-        if (!(e instanceof FencedError)) throw e
-      }
-      return completion
-    } finally {
-      deadlineTimer.abort()
-      unwatch()
-    }
-  }
-
-  private armDeadline(exec: Execution, deadline: number, signal: AbortSignal) {
-    const expire = async () => {
-      if (exec.stopped) return
-      const record = await this.host.storeCall(this.store.cancelWorkflow(exec.id, "timeout"))
-      if (record?.status === "CANCELLED") exec.stop(record.cancelReason ?? "timeout")
-    }
-    const remaining = deadline - this.host.clock.currentTimeMillisUnsafe()
-    const fire = () =>
-      expire().catch((e: unknown) =>
-        this.config.log({
-          level: "error",
-          message: `could not time out the workflow: ${String(e)}`,
-          workflowId: exec.id,
-        }),
-      )
-    if (remaining <= 0) void fire()
-    else this.host.runEffect(Effect.sleep(remaining), signal).then(fire, () => undefined)
+  runExecution(exec: Execution): Promise<ExecutionEnd | undefined> {
+    return runToEnd(this.host, exec)
   }
 
   /** Resolve when the workflow is finished (or DEAD); waits on store notifications, polling slowly as a fallback. */

@@ -1,0 +1,92 @@
+/**
+ * One execution from start to end: decode the input, run the workflow function, encode its outcome and
+ * complete the workflow in the store; time it out at its deadline and stop it when it is cancelled.
+ */
+import { Effect } from "effect"
+import { FencedError } from "../errors.ts"
+import type { WorkflowRecord } from "../store/Store.ts"
+import { makeContext } from "./context.ts"
+import type { Execution } from "./Execution.ts"
+import type { Host } from "./Host.ts"
+import { decodeValue, encodeError, encodeValue } from "./payload.ts"
+import { afterContinuations } from "./Sequencer.ts"
+
+export interface ExecutionEnd {
+  readonly status: "SUCCESS" | "ERROR"
+  /** The encoded output or error. */
+  readonly text: string
+  /** The final record, when this execution completed the workflow. */
+  readonly record?: WorkflowRecord
+}
+
+/** Run the workflow function to its end and record the outcome (unless the execution stopped). */
+export const runToEnd = async (host: Host, exec: Execution): Promise<ExecutionEnd | undefined> => {
+  const { store } = host
+  const unwatch = store.watch(exec.id, (status) => {
+    if (status === "CANCELLED") exec.stop("cancelled")
+  })
+  const deadlineTimer = new AbortController()
+  if (exec.record.deadline !== undefined && exec.mode === "run")
+    armDeadline(host, exec, exec.record.deadline, deadlineTimer.signal)
+  try {
+    const def = exec.definition
+    // Starting counts as activity until the function has had the chance to make its first ctx call.
+    host.activity.enter()
+    afterContinuations(host.activity.exit)
+    const outcome = await exec.runBody(async () => {
+      const input = decodeValue(exec.record.input, def.schemas.input, "input", exec.payload)
+      return def.execute(
+        { ctx: makeContext(exec), execution: exec, runEffect: host.runEffect, services: host.services },
+        input,
+      )
+    })
+    if (!outcome) return undefined
+    let completion: { readonly status: "SUCCESS" | "ERROR"; readonly text: string }
+    try {
+      completion = outcome.ok
+        ? { status: "SUCCESS", text: encodeValue(outcome.value, def.schemas.output, "output", exec.payload) }
+        : { status: "ERROR", text: encodeError(outcome.error, def.schemas.error, "error", exec.payload) }
+    } catch (e) {
+      completion = { status: "ERROR", text: encodeError(e, undefined, "error", exec.payload) }
+    }
+    if (exec.mode === "verify") return completion
+    try {
+      const record = await host.storeCall(
+        store.completeWorkflow(
+          exec.id,
+          exec.epoch,
+          completion.status === "SUCCESS"
+            ? { status: "SUCCESS", output: completion.text }
+            : { status: "ERROR", error: completion.text },
+        ),
+      )
+      return { ...completion, record }
+    } catch (e) {
+      if (!(e instanceof FencedError)) throw e
+    }
+    return completion
+  } finally {
+    deadlineTimer.abort()
+    unwatch()
+  }
+}
+
+/** Time the workflow out at its recorded deadline: cancel it in the store, then stop the execution here. */
+const armDeadline = (host: Host, exec: Execution, deadline: number, signal: AbortSignal) => {
+  const expire = async () => {
+    if (exec.stopped) return
+    const record = await host.storeCall(host.store.cancelWorkflow(exec.id, "timeout"))
+    if (record?.status === "CANCELLED") exec.stop(record.cancelReason ?? "timeout")
+  }
+  const remaining = deadline - host.clock.currentTimeMillisUnsafe()
+  const fire = () =>
+    expire().catch((e: unknown) =>
+      host.log({
+        level: "error",
+        message: `could not time out the workflow: ${String(e)}`,
+        workflowId: exec.id,
+      }),
+    )
+  if (remaining <= 0) void fire()
+  else host.runEffect(Effect.sleep(remaining), signal).then(fire, () => undefined)
+}
