@@ -216,9 +216,10 @@ export class Engine {
 
   /** Heartbeat once (failing fast if the store is unreachable), then take back this executor's workflows. */
   async launch(recover: boolean): Promise<void> {
-    // The first store call is not retried: a wrong URL or a stopped server must fail the launch, clearly.
+    // The first store call is not retried: a wrong URL or a stopped server must fail the launch, clearly. It
+    // also opens the store (migrations, an embedded database's start), so the first heartbeat is timed fairly.
+    await this.host.runEffect(this.store.listWorkflows({ limit: 1 }))
     if (this.lease) await this.lease.begin()
-    else await this.host.runEffect(this.store.listWorkflows({ limit: 1 }))
     if (recover) await this.recover()
   }
 

@@ -74,7 +74,13 @@ export class Lease {
     // The store measures the lease from when the heartbeat ran; count from when it was sent, to be safe.
     const sentAt = now()
     try {
-      const result = await runEffect(store.heartbeat({ executorId, appVersion, nonce: this.nonce, leaseMs }))
+      // A heartbeat that does not answer within the lease has failed: never let a hung connection stall the loop.
+      const result = await runEffect(
+        Effect.timeoutOrElse(store.heartbeat({ executorId, appVersion, nonce: this.nonce, leaseMs }), {
+          duration: leaseMs,
+          orElse: () => Effect.fail(new Error(`no answer within the lease (${leaseMs} ms)`)),
+        }),
+      )
       const lapsed = this.lastOk !== undefined && sentAt - this.lastOk > leaseMs
       // Others may have taken our workflows while we were silent: find out before any step starts again.
       if (lapsed) await this.config.onLapse()
