@@ -120,7 +120,7 @@ export class SchemaMismatchError extends Data.TaggedError("SchemaMismatchError")
   readonly issue: string
 }> {
   override get message() {
-    return `${this.what} of workflow ${this.workflowName} does not match its schema: ${this.issue}`
+    return `${this.what} does not match its schema (workflow ${this.workflowName}): ${this.issue}`
   }
 }
 

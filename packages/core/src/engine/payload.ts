@@ -3,7 +3,7 @@
  * the encoding; otherwise the engine's Serializer does. Every value the workflow sees has made this round trip,
  * so live and replayed runs see the same thing.
  */
-import { Exit, Schema } from "effect"
+import { Cause, Exit, Schema } from "effect"
 import { InvalidArgument, PayloadTooLargeError, SchemaMismatchError, SerializationError } from "../errors.ts"
 import type { Serializer } from "../serialization/Serializer.ts"
 
@@ -137,6 +137,8 @@ export const decodeError = (text: string, codec: Codec<unknown> | undefined, p: 
 
 const schemaIssue = (exit: Exit.Exit<unknown, unknown>) => {
   if (Exit.isSuccess(exit)) return ""
-  const text = String(exit.cause)
+  // The schema's own words ("Expected boolean at ["approved"]"), not the Cause wrapped around them.
+  const failure = Cause.squash(exit.cause)
+  const text = (failure instanceof Error ? failure.message : String(failure)).replace(/\s*\n\s*/g, " ")
   return text.length > 500 ? `${text.slice(0, 500)}…` : text
 }
