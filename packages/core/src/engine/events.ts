@@ -11,7 +11,7 @@ import { OperationAbandoned, type Execution } from "./Execution.ts"
 import type { Host } from "./Host.ts"
 import { encodeArgument } from "./payload.ts"
 import { reviveNotFound } from "./messages.ts"
-import { hasEnded, timeoutOf, waitFor } from "./waiting.ts"
+import { durableDeadline, hasEnded, timeoutOf, waitFor } from "./waiting.ts"
 
 /** Options of `getEvent`. */
 export interface GetEventOptions {
@@ -100,8 +100,7 @@ export const getEvent = async (
   const timeoutMs = timeoutOf(options, `ctx.getEvent(${JSON.stringify(key)})`)
   const host = exec.host
   const outcome = await exec.operation<unknown>("getEvent", key, {}, async (stepId, pending) => {
-    const startedAt = pending?.startedAt ?? host.clock.currentTimeMillisUnsafe()
-    const deadline = pending?.wakeAt ?? (timeoutMs === undefined ? undefined : startedAt + timeoutMs)
+    const { deadline, onFirstMiss } = durableDeadline(exec, { stepId, name: key, kind: "getEvent" }, pending, timeoutMs)
     const look = await waitFor({
       host,
       wakes: wakesOf(workflowId, key),
@@ -112,20 +111,7 @@ export const getEvent = async (
       deadline,
       signal: exec.waitingSignal,
       idle: host.activity,
-      onFirstMiss:
-        pending !== undefined || deadline === undefined
-          ? undefined
-          : async () => {
-              await exec.write({
-                stepId,
-                name: key,
-                kind: "getEvent",
-                state: "pending",
-                attempts: 1,
-                wakeAt: deadline,
-                startedAt,
-              })
-            },
+      onFirstMiss,
     })
     if (look?._tag === "NotFound")
       return { error: exec.encodeError(new WorkflowNotFound({ workflowId }), undefined, `getEvent "${key}"`) }

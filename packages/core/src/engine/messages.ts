@@ -12,7 +12,7 @@ import { validateName } from "../workflow.ts"
 import { OperationAbandoned, type Execution, type OperationResult } from "./Execution.ts"
 import type { Host } from "./Host.ts"
 import { encodeArgument, type PayloadContext } from "./payload.ts"
-import { timeoutOf, waitFor } from "./waiting.ts"
+import { durableDeadline, timeoutOf, waitFor } from "./waiting.ts"
 
 /** Options of `durably.send`. */
 export interface SendOptions {
@@ -101,8 +101,12 @@ export const recv = async (exec: Execution, topic: unknown, options?: RecvOption
     t.name,
     { output: t.codec },
     async (stepId, pending, prepare, retract) => {
-      const startedAt = pending?.startedAt ?? host.clock.currentTimeMillisUnsafe()
-      const deadline = pending?.wakeAt ?? (timeoutMs === undefined ? undefined : startedAt + timeoutMs)
+      const { deadline, onFirstMiss } = durableDeadline(
+        exec,
+        { stepId, name: t.name, kind: "recv" },
+        pending,
+        timeoutMs,
+      )
       const received = await waitFor({
         host,
         wakes: [{ kind: "message", workflowId: exec.id, topic: t.name }],
@@ -116,21 +120,7 @@ export const recv = async (exec: Execution, topic: unknown, options?: RecvOption
         deadline,
         signal: exec.waitingSignal,
         idle: host.activity,
-        // Nothing waiting: record the deadline, so that after a restart only the remainder is waited.
-        onFirstMiss:
-          pending !== undefined || deadline === undefined
-            ? undefined
-            : async () => {
-                await exec.write({
-                  stepId,
-                  name: t.name,
-                  kind: "recv",
-                  state: "pending",
-                  attempts: 1,
-                  wakeAt: deadline,
-                  startedAt,
-                })
-              },
+        onFirstMiss,
       })
       // Timed out: a done checkpoint with no output.
       const timedOut: OperationResult = {}

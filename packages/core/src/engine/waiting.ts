@@ -7,7 +7,14 @@
 import { Effect } from "effect"
 import { toMillis, type DurationInput } from "../duration.ts"
 import { InvalidArgument } from "../errors.ts"
-import { terminalStatuses, type Wake, type WorkflowStatus } from "../store/Store.ts"
+import {
+  terminalStatuses,
+  type Checkpoint,
+  type OperationKind,
+  type Wake,
+  type WorkflowStatus,
+} from "../store/Store.ts"
+import type { Execution } from "./Execution.ts"
 import type { Host } from "./Host.ts"
 
 /** The safety-net poll, in real time: notifications are best effort, so a waiter looks again this often. */
@@ -98,4 +105,28 @@ export const timeoutOf = (
   if (options !== undefined && (typeof options !== "object" || options === null))
     throw new InvalidArgument({ reason: `${what}: the options must be an object such as { timeout: "1 hour" }` })
   return options?.timeout === undefined ? undefined : toMillis(options.timeout, `${what} timeout`)
+}
+
+/**
+ * The durable deadline of a waiting operation (recv, getEvent): the recorded one after a restart, else now
+ * plus the timeout. `onFirstMiss` records it in a pending checkpoint the first time the wait finds nothing,
+ * so that after a restart only the remainder is waited.
+ */
+export const durableDeadline = (
+  exec: Execution,
+  op: { readonly stepId: number; readonly name: string; readonly kind: OperationKind },
+  pending: Checkpoint | undefined,
+  timeoutMs: number | undefined,
+): { readonly deadline: number | undefined; readonly onFirstMiss: (() => Promise<void>) | undefined } => {
+  const startedAt = pending?.startedAt ?? exec.host.clock.currentTimeMillisUnsafe()
+  const deadline = pending?.wakeAt ?? (timeoutMs === undefined ? undefined : startedAt + timeoutMs)
+  return {
+    deadline,
+    onFirstMiss:
+      pending !== undefined || deadline === undefined
+        ? undefined
+        : async () => {
+            await exec.write({ ...op, state: "pending", attempts: 1, wakeAt: deadline, startedAt })
+          },
+  }
 }
