@@ -7,32 +7,20 @@
  * Runs on the embedded store (PGlite in .durably/progress-stream, wiped first), or on Postgres when
  * DATABASE_URL is set (with a workflow id of this run's own, as that database is not wiped).
  */
-import { rmSync } from "node:fs"
-import { relative } from "node:path"
-import { fileURLToPath } from "node:url"
-import { consoleLogger, Durably, type LogSink } from "@durably/core"
-import { postgresStore } from "@durably/postgres"
-import { embeddedStore } from "@durably/postgres/embedded"
+import { setUpExample } from "../shared/setup.ts"
+import { Durably, type LogSink } from "@durably/core"
 import { makeEmbedder, makeIndexer, type Progress } from "./workflow.ts"
 
-const t0 = Date.now()
-const say = (line: string) => console.log(`${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s  ${line}`)
-
-const url = process.env["DATABASE_URL"]
-const dir = fileURLToPath(new URL("../../.durably/progress-stream", import.meta.url))
-const id = url ? `index-job-${Date.now().toString(36)}` : "index-job"
-if (!url) rmSync(dir, { recursive: true, force: true })
-const store = url ? postgresStore({ url }) : embeddedStore({ dir })
-
-// What the workflow says through ctx.log goes to the narrative; the engine's warnings and errors to stderr.
-const warnings = consoleLogger("warn")
+const {
+  store,
+  run,
+  say,
+  logger: narrate,
+} = setUpExample("progress-stream", "progress on a stream, with a step that fails once and is retried")
+const id = `index-job${run}`
+// The only workflow here narrates as "workflow [step]".
 const logger: LogSink = (e) =>
-  e.level === "info" && e.workflowId ? say(`workflow [${e.step ?? "-"}]: ${e.message}`) : warnings(e)
-
-console.log("Durably example: progress on a stream, with a step that fails once and is retried")
-console.log(
-  url ? "Store: Postgres at DATABASE_URL\n" : `Store: embedded Postgres (PGlite) in ${relative(process.cwd(), dir)}\n`,
-)
+  e.level === "info" && e.workflowId ? say(`workflow [${e.step ?? "-"}]: ${e.message}`) : narrate(e)
 
 const flaky = "pricing.md"
 const embedder = makeEmbedder(flaky)

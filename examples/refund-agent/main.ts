@@ -10,12 +10,8 @@
  * Runs on the embedded store (PGlite in .durably/refund-agent, wiped first), or on Postgres when DATABASE_URL
  * is set (with workflow ids of this run's own, as that database is not wiped).
  */
-import { rmSync } from "node:fs"
-import { relative } from "node:path"
-import { fileURLToPath } from "node:url"
-import { consoleLogger, Durably, type LogSink } from "@durably/core"
-import { postgresStore } from "@durably/postgres"
-import { embeddedStore } from "@durably/postgres/embedded"
+import { setUpExample } from "../shared/setup.ts"
+import { Durably } from "@durably/core"
 import {
   approval,
   dollars,
@@ -26,24 +22,7 @@ import {
   type RefundRequest,
 } from "./workflow.ts"
 
-const t0 = Date.now()
-const say = (line: string) => console.log(`${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s  ${line}`)
-
-const url = process.env["DATABASE_URL"]
-const dir = fileURLToPath(new URL("../../.durably/refund-agent", import.meta.url))
-const run = url ? `-${Date.now().toString(36)}` : ""
-if (!url) rmSync(dir, { recursive: true, force: true })
-const store = url ? postgresStore({ url }) : embeddedStore({ dir })
-
-// What the workflows say through ctx.log goes to the narrative; the engine's warnings and errors to stderr.
-const warnings = consoleLogger("warn")
-const logger: LogSink = (e) =>
-  e.level === "info" && e.workflowId ? say(`${e.workflowId}${e.step ? ` [${e.step}]` : ""}: ${e.message}`) : warnings(e)
-
-console.log("Durably example: a refund agent with a human in the loop")
-console.log(
-  url ? "Store: Postgres at DATABASE_URL\n" : `Store: embedded Postgres (PGlite) in ${relative(process.cwd(), dir)}\n`,
-)
+const { store, run, say, logger } = setUpExample("refund-agent", "a refund agent with a human in the loop")
 
 const office = makeBackOffice({
   "order-7": { totalCents: 3900, daysAgo: 4 },
