@@ -19,10 +19,11 @@ import {
   type Row,
   type Scenario,
 } from "./harness.ts"
+import { latency } from "./scenarios/latency.ts"
 import { perStep } from "./scenarios/perStep.ts"
 
 /** One module per scenario under ./scenarios; add new ones here. */
-const scenarios: ReadonlyArray<Scenario> = [perStep]
+const scenarios: ReadonlyArray<Scenario> = [perStep, latency]
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url))
 const quick = ["1", "true", "yes"].includes((process.env["BENCH_QUICK"] ?? "").toLowerCase())

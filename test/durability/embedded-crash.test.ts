@@ -164,9 +164,14 @@ describe("embedded store, crash anywhere", () => {
       if (index === 0) {
         // One process per directory: while this one holds it (its workflows not started yet, so its fault
         // cannot fire), a second process is refused with an error naming it.
-        await waitFor("the first worker to take the lock", () => lockOwner() === worker.pid || worker.exited(), {
-          detail: () => worker.tail(),
-        })
+        await waitFor(
+          "the first worker to take the lock",
+          () => {
+            if (worker.exited()) throw new Error(`worker ${worker.pid} exited before taking the lock${worker.tail()}`)
+            return lockOwner() === worker.pid
+          },
+          { detail: () => worker.tail() },
+        )
         const intruder = spawnEmbeddedWorker(config(undefined, []))
         expect(await intruder.exit, intruder.tail()).toEqual({ code: 3, signal: null })
         const locked = await waitFor("the refused process's LOCKED line", () => intruder.events("LOCKED")[0])
