@@ -12,6 +12,8 @@ export interface SqlClient {
   /** Run `fn` in a transaction on one connection; commit when it resolves, roll back when it throws. */
   readonly transaction: <A>(fn: (tx: SqlClient) => Promise<A>) => Promise<A>
   readonly close: () => Promise<void>
+  /** Drop the connections so the next query opens fresh ones (after a query hung on a dead connection). */
+  readonly reset?: () => void
   /** Where it connects, for error messages (never the password). */
   readonly describe: string
 }

@@ -63,3 +63,23 @@ export const pgClient = (options: PgClientOptions): PgClient => {
   })
   return { ...wrap(sql, describeUrl(options.url), true, sql), sql }
 }
+
+/**
+ * A pool that can be dropped and reopened, for heartbeats: on a one-connection pool, a query hung on a dead
+ * connection would hold up every later heartbeat.
+ */
+export const resettablePgClient = (options: PgClientOptions): SqlClient => {
+  let current = pgClient(options)
+  return {
+    describe: current.describe,
+    query: (text, params) => current.query(text, params),
+    exec: (text) => current.exec(text),
+    transaction: (fn) => current.transaction(fn),
+    close: () => current.close(),
+    reset: () => {
+      const old = current
+      current = pgClient(options)
+      old.sql.end({ timeout: 0 }).catch(() => undefined)
+    },
+  }
+}

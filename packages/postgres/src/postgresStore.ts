@@ -3,7 +3,7 @@ import type { Store } from "@durably/core"
 import type postgres from "postgres"
 import { migrateWith } from "./migrate.ts"
 import { channelOf } from "./notify.ts"
-import { pgClient } from "./pgClient.ts"
+import { pgClient, resettablePgClient } from "./pgClient.ts"
 import { pgListen } from "./pgListen.ts"
 import { schemaIdent } from "./queries.ts"
 import { makeSqlStore } from "./sqlStore.ts"
@@ -46,7 +46,7 @@ export const postgresStore = (options: PostgresStoreOptions = {}): Store => {
   // Heartbeats get their own connection so a saturated pool cannot make a live executor look dead.
   const heartbeatClient = options.sql
     ? client
-    : pgClient({ ...(options.url === undefined ? {} : { url: options.url }), max: 1 })
+    : resettablePgClient({ ...(options.url === undefined ? {} : { url: options.url }), max: 1 })
   let ready: Promise<void> | undefined
   return makeSqlStore({
     kind: "postgres",

@@ -61,17 +61,17 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
   const where = client.describe
 
   /** One store operation: after migrations, at the engine clock's now, with driver errors made typed. */
-  const statement = <A, E>(run: (now: number) => Promise<A>, onError: (e: unknown) => E) =>
+  const statement = <A, E>(run: (now: number, signal: AbortSignal) => Promise<A>, onError: (e: unknown) => E) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Effect.tryPromise({
-        try: async () => {
+        try: async (signal) => {
           await options.ready()
-          return await run(now)
+          return await run(now, signal)
         },
         catch: onError,
       }),
     )
-  const op = <A>(operation: string, run: (now: number) => Promise<A>) =>
+  const op = <A>(operation: string, run: (now: number, signal: AbortSignal) => Promise<A>) =>
     statement(run, (e) => toStoreError(operation, e, where))
   /** For the writes that carry an epoch: a refusal stays a FencedError. */
   const fencedOr = <A>(operation: string, run: (now: number) => Promise<A>) =>
@@ -218,8 +218,17 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
         return rows.length
       }),
     heartbeat: (beat) =>
-      op("heartbeat", async () => {
-        const [row] = await beatClient.query(q.heartbeat, [beat.executorId, beat.appVersion, beat.nonce, beat.leaseMs])
+      op("heartbeat", async (_now, signal) => {
+        // Abandoned (it did not answer within the lease) or failed: reopen the heartbeat connection.
+        const reset = () => beatClient.reset?.()
+        signal.addEventListener("abort", reset, { once: true })
+        const [row] = await beatClient
+          .query(q.heartbeat, [beat.executorId, beat.appVersion, beat.nonce, beat.leaseMs])
+          .catch((e: unknown) => {
+            reset()
+            throw e
+          })
+          .finally(() => signal.removeEventListener("abort", reset))
         const previous = row?.["previous_nonce"] as string | null | undefined
         if (!previous || previous === beat.nonce) return {}
         return { previousNonce: previous, previousAgeMs: Number(row?.["previous_age_ms"]) }

@@ -74,12 +74,16 @@ export class Lease {
     // The store measures the lease from when the heartbeat ran; count from when it was sent, to be safe.
     const sentAt = now()
     try {
-      // A heartbeat that does not answer within the lease has failed: never let a hung connection stall the loop.
+      const beat = store.heartbeat({ executorId, appVersion, nonce: this.nonce, leaseMs })
+      // Later heartbeats that do not answer within the lease have failed: a hung connection must not stall the
+      // loop (interrupting the call lets the store drop that connection). The first one, at launch, may be slow.
       const result = await runEffect(
-        Effect.timeoutOrElse(store.heartbeat({ executorId, appVersion, nonce: this.nonce, leaseMs }), {
-          duration: leaseMs,
-          orElse: () => Effect.fail(new Error(`no answer within the lease (${leaseMs} ms)`)),
-        }),
+        first
+          ? beat
+          : Effect.timeoutOrElse(beat, {
+              duration: leaseMs,
+              orElse: () => Effect.fail(new Error(`no answer within the lease (${leaseMs} ms)`)),
+            }),
       )
       const lapsed = this.lastOk !== undefined && sentAt - this.lastOk > leaseMs
       // Others may have taken our workflows while we were silent: find out before any step starts again.
