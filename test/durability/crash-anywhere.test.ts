@@ -9,20 +9,11 @@
  *
  * Scale: DURABILITY_WORKFLOWS (default 20) and DURABILITY_ROUNDS (default 12, at least 10).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { databaseUrl, dropSchema, freshSchema } from "../../packages/postgres/test/pg.ts"
-import {
-  allSucceeded,
-  connect,
-  createLedger,
-  readLedger,
-  readSteps,
-  readWorkflows,
-  waitAllSucceeded,
-  type Sql,
-} from "./support/db.ts"
+import { describe, expect, it } from "vitest"
+import { allSucceeded, readLedger, readSteps, readWorkflows, waitAllSucceeded } from "./support/db.ts"
 import { between, prng, runSeed, shuffle } from "./support/prng.ts"
 import type { Fault, FaultEvent, FaultKind, WorkerConfig } from "./support/protocol.ts"
+import { useLedgerDb } from "./support/ledgerDb.ts"
 import { verifyDurability } from "./support/verify.ts"
 import { waitFor } from "./support/wait.ts"
 import { killAllWorkers, spawnWorker, type Exit } from "./support/workers.ts"
@@ -56,23 +47,7 @@ interface Round {
 }
 
 describe("crash anywhere", () => {
-  let url: string
-  let schema: string
-  let sql: Sql
-  let ledger: string
-
-  beforeAll(async () => {
-    url = await databaseUrl()
-    schema = freshSchema("dur_crash")
-    sql = connect(url)
-    ledger = await createLedger(sql, schema)
-  })
-
-  afterAll(async () => {
-    await killAllWorkers()
-    await sql?.end({ timeout: 1 })
-    if (url && schema) await dropSchema(url, schema)
-  })
+  const db = useLedgerDb("dur_crash", killAllWorkers)
 
   it(`SIGKILLed ${ROUNDS} times at every phase, ${WORKFLOWS} workflows × ${STEPS} steps end SUCCESS and no recorded step runs again`, async () => {
     const seed = runSeed("crash anywhere")
@@ -80,10 +55,10 @@ describe("crash anywhere", () => {
     const plan = makePlan(random, ROUNDS)
     const ids = Array.from({ length: WORKFLOWS }, (_, i) => `wf-${String(i).padStart(2, "0")}`)
     const config = (fault?: Fault): WorkerConfig => ({
-      url,
-      schema,
-      ledgerUrl: url,
-      ledgerTable: ledger,
+      url: db.url,
+      schema: db.schema,
+      ledgerUrl: db.url,
+      ledgerTable: db.ledger,
       executorId: "crash-worker",
       heartbeat: { intervalMs: 200, leaseMs: 1000 },
       start: { ids, steps: STEPS },
@@ -93,8 +68,8 @@ describe("crash anywhere", () => {
 
     const rounds: Round[] = []
     for (const [index, kind] of plan.entries()) {
-      const workflows = await readWorkflows(sql, schema)
-      const checkpoints = (await readSteps(sql, schema)).length
+      const workflows = await readWorkflows(db.sql, db.schema)
+      const checkpoints = (await readSteps(db.sql, db.schema)).length
       const remainingSteps = WORKFLOWS * STEPS - checkpoints
       const pending = workflows.filter((w) => w.status === "PENDING").length
       const unfinished = WORKFLOWS - workflows.filter((w) => w.status === "SUCCESS").length
@@ -119,7 +94,7 @@ describe("crash anywhere", () => {
       const worker = spawnWorker(config(fault))
       const exit = await waitFor(
         `round ${index} (${kind} #${nth}) to kill worker ${worker.pid}, or every workflow to finish`,
-        async () => worker.exited() ?? ((await allSucceeded(sql, schema, ids)) && ("finished" as const)),
+        async () => worker.exited() ?? ((await allSucceeded(db.sql, db.schema, ids)) && ("finished" as const)),
         { intervalMs: 25, detail: () => worker.tail() },
       )
       if (exit === "finished") await worker.stop()
@@ -131,13 +106,13 @@ describe("crash anywhere", () => {
     }
 
     const last = spawnWorker(config())
-    await waitAllSucceeded(sql, schema, ids, { context: () => last.tail() })
+    await waitAllSucceeded(db.sql, db.schema, ids, { context: () => last.tail() })
     const lastExit = await last.stop()
     expect(lastExit.code, last.tail()).toBe(0)
 
-    const workflows = await readWorkflows(sql, schema)
-    const checkpoints = await readSteps(sql, schema)
-    const rows = await readLedger(sql, ledger)
+    const workflows = await readWorkflows(db.sql, db.schema)
+    const checkpoints = await readSteps(db.sql, db.schema)
+    const rows = await readLedger(db.sql, db.ledger)
     const killed = rounds.filter((r) => r.exit !== "finished")
     const order = new Map([...rounds.map((r) => [r.pid, r.index] as const), [last.pid, rounds.length]])
     // For the faults whose outcome is open: did the write on the wire commit before the kill?
@@ -229,7 +204,7 @@ describe("crash anywhere", () => {
       interrupted: new Set(killed.map((r) => r.pid)),
     })
     console.log(
-      `[crash anywhere] body runs per step: ${JSON.stringify(verdict.runsHistogram)}; ${killed.length} kills; ${rows.length} ledger rows for ${WORKFLOWS * STEPS} steps`,
+      `[crash anywhere] body runs per step: ${JSON.stringify(verdict.runsHistogram)}; ${killed.length} kills; ${rows.length} db.ledger rows for ${WORKFLOWS * STEPS} steps`,
     )
     expect([...violations, ...verdict.violations], `seed ${seed}\n${summary}`).toEqual([])
   }, 240_000)

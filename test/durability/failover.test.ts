@@ -4,18 +4,10 @@
  * expired (judged by the database clock) and finishes them: they end SUCCESS, owned by the survivor, and no
  * recorded step ran again.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { databaseUrl, dropSchema, freshSchema } from "../../packages/postgres/test/pg.ts"
-import {
-  connect,
-  createLedger,
-  readLedger,
-  readSteps,
-  readWorkflows,
-  waitAllSucceeded,
-  type Sql,
-} from "./support/db.ts"
+import { describe, expect, it } from "vitest"
+import { readLedger, readSteps, readWorkflows, waitAllSucceeded } from "./support/db.ts"
 import type { WorkerConfig } from "./support/protocol.ts"
+import { useLedgerDb } from "./support/ledgerDb.ts"
 import { verifyDurability } from "./support/verify.ts"
 import { waitFor } from "./support/wait.ts"
 import { killAllWorkers, spawnWorker } from "./support/workers.ts"
@@ -25,32 +17,16 @@ const STEPS = 10
 const LEASE_MS = 1000
 
 describe("failover", () => {
-  let url: string
-  let schema: string
-  let sql: Sql
-  let ledger: string
-
-  beforeAll(async () => {
-    url = await databaseUrl()
-    schema = freshSchema("dur_failover")
-    sql = connect(url)
-    ledger = await createLedger(sql, schema)
-  })
-
-  afterAll(async () => {
-    await killAllWorkers()
-    await sql?.end({ timeout: 1 })
-    if (url && schema) await dropSchema(url, schema)
-  })
+  const db = useLedgerDb("dur_failover", killAllWorkers)
 
   it("a SIGKILLed worker's workflows are finished by the survivor after its lease expires", async () => {
     const idsA = Array.from({ length: PER_WORKER }, (_, i) => `a-${String(i).padStart(2, "0")}`)
     const idsB = Array.from({ length: PER_WORKER }, (_, i) => `b-${String(i).padStart(2, "0")}`)
     const config = (executorId: string, ids: string[]): WorkerConfig => ({
-      url,
-      schema,
-      ledgerUrl: url,
-      ledgerTable: ledger,
+      url: db.url,
+      schema: db.schema,
+      ledgerUrl: db.url,
+      ledgerTable: db.ledger,
       executorId,
       heartbeat: { intervalMs: 200, leaseMs: LEASE_MS },
       start: { ids, steps: STEPS },
@@ -64,25 +40,25 @@ describe("failover", () => {
     // Mid-run: A has recorded a good part of its work, and none of its workflows is finished.
     await waitFor(
       "worker A to record 25 steps",
-      async () => (await readSteps(sql, schema)).filter((s) => s.workflowId.startsWith("a-")).length >= 25,
+      async () => (await readSteps(db.sql, db.schema)).filter((s) => s.workflowId.startsWith("a-")).length >= 25,
       { intervalMs: 10, detail: () => a.tail() },
     )
     a.signal("SIGKILL")
     const exitA = await a.exit
     expect(exitA.signal).toBe("SIGKILL")
-    const [killedAt] = await sql`SELECT clock_timestamp() AS t`
-    const atKill = await readWorkflows(sql, schema)
+    const [killedAt] = await db.sql`SELECT clock_timestamp() AS t`
+    const atKill = await readWorkflows(db.sql, db.schema)
     const unfinishedA = atKill.filter((w) => w.id.startsWith("a-") && w.status !== "SUCCESS").map((w) => w.id)
     expect(unfinishedA.length, "A's workflows were all finished before the kill: the test needs slower steps").toBe(
       PER_WORKER,
     )
 
-    await waitAllSucceeded(sql, schema, [...idsA, ...idsB], { context: () => b.tail() })
+    await waitAllSucceeded(db.sql, db.schema, [...idsA, ...idsB], { context: () => b.tail() })
     expect((await b.stop()).code, b.tail()).toBe(0)
 
-    const workflows = await readWorkflows(sql, schema)
-    const checkpoints = await readSteps(sql, schema)
-    const rows = await readLedger(sql, ledger)
+    const workflows = await readWorkflows(db.sql, db.schema)
+    const checkpoints = await readSteps(db.sql, db.schema)
+    const rows = await readLedger(db.sql, db.ledger)
     const violations: string[] = []
     for (const id of unfinishedA) {
       const w = workflows.find((x) => x.id === id)
@@ -92,7 +68,7 @@ describe("failover", () => {
         violations.push(`${id}: the survivor recorded none of its steps`)
     }
     // The survivor touched A's work only after A's lease ran out (database clock).
-    const [beat] = await sql`SELECT heartbeat_at FROM ${sql(schema)}.executors WHERE id = 'failover-a'`
+    const [beat] = await db.sql`SELECT heartbeat_at FROM ${db.sql(db.schema)}.executors WHERE id = 'failover-a'`
     const expiry = new Date((beat?.["heartbeat_at"] as Date).getTime() + LEASE_MS)
     const early = rows.filter((r) => r.workflowId.startsWith("a-") && r.pid === b.pid && r.at < expiry)
     if (early.length > 0)

@@ -9,9 +9,8 @@
  * workflow's output, the record steps and the ledger agree), each sender's in the order it sent them, and
  * nothing is left waiting. Scale: DURABILITY_SENDERS (default 4), DURABILITY_SENDER_MESSAGES (default 1000).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { databaseUrl, dropSchema, freshSchema } from "../../packages/postgres/test/pg.ts"
-import { connect, createLedger, waitAllSucceeded, type Sql } from "./support/db.ts"
+import { describe, expect, it } from "vitest"
+import { waitAllSucceeded } from "./support/db.ts"
 import { killAllFixtures, spawnFixture } from "./support/fixtureProcess.ts"
 import {
   senderBase,
@@ -22,6 +21,7 @@ import {
   type SenderEvents,
 } from "./support/inbox.ts"
 import { verifyInbox } from "./support/inboxVerify.ts"
+import { useLedgerDb } from "./support/ledgerDb.ts"
 
 const SENDERS = Number(process.env["DURABILITY_SENDERS"] ?? 4)
 const PER_SENDER = Number(process.env["DURABILITY_SENDER_MESSAGES"] ?? 1000)
@@ -29,32 +29,16 @@ const TOPIC = "jobs"
 const RECORD_EVERY = 50
 
 describe("many sender processes, one receiving workflow", () => {
-  let url: string
-  let schema: string
-  let sql: Sql
-  let ledger: string
-
-  beforeAll(async () => {
-    url = await databaseUrl()
-    schema = freshSchema("dur_senders")
-    sql = connect(url)
-    ledger = await createLedger(sql, schema)
-  })
-
-  afterAll(async () => {
-    await killAllFixtures()
-    await sql?.end({ timeout: 1 })
-    if (url && schema) await dropSchema(url, schema)
-  })
+  const db = useLedgerDb("dur_senders", killAllFixtures)
 
   it(`${SENDERS} sender processes × ${PER_SENDER} messages: the workflow receives each once, each sender's in order`, async () => {
     const id = "bulk-inbox"
     const total = SENDERS * PER_SENDER
     const config: InboxWorkerConfig = {
-      url,
-      schema,
-      ledgerUrl: url,
-      ledgerTable: ledger,
+      url: db.url,
+      schema: db.schema,
+      ledgerUrl: db.url,
+      ledgerTable: db.ledger,
       executorId: "bulk-worker",
       heartbeat: { intervalMs: 500, leaseMs: 5000 },
       start: { ids: [id], input: { messages: total, topic: TOPIC, recordEvery: RECORD_EVERY } },
@@ -67,7 +51,14 @@ describe("many sender processes, one receiving workflow", () => {
     // all sent off at once.
     const senders = []
     for (let sender = 0; sender < SENDERS; sender++) {
-      const c: SenderConfig = { url, schema, sender, destination: id, topic: TOPIC, count: PER_SENDER }
+      const c: SenderConfig = {
+        url: db.url,
+        schema: db.schema,
+        sender,
+        destination: id,
+        topic: TOPIC,
+        count: PER_SENDER,
+      }
       const s = spawnFixture<SenderEvents>("sender.ts", c, `sender ${sender}`)
       await s.waitForEvent("READY")
       senders.push(s)
@@ -78,7 +69,7 @@ describe("many sender processes, one receiving workflow", () => {
     const sendMs = performance.now() - started
     for (const s of senders) expect((await s.exit).code, s.tail()).toBe(0)
 
-    await waitAllSucceeded(sql, schema, [id], { timeoutMs: 90_000, context: () => worker.tail() })
+    await waitAllSucceeded(db.sql, db.schema, [id], { timeoutMs: 90_000, context: () => worker.tail() })
     const receiveMs = performance.now() - started
     await worker.waitForEvent("FINISHED")
     expect((await worker.stop()).code, worker.tail()).toBe(0)
@@ -86,8 +77,8 @@ describe("many sender processes, one receiving workflow", () => {
     // Messages of different senders interleave in any way; each sender's keep their order.
     const bySender = (n: number) => Math.floor(n / senderBase(1))
     const got = (
-      await sql.unsafe(
-        `SELECT output FROM "${schema}".steps WHERE workflow_id = $1 AND kind = 'recv' AND state = 'done' ORDER BY step_id`,
+      await db.sql.unsafe(
+        `SELECT output FROM "${db.schema}".steps WHERE workflow_id = $1 AND kind = 'recv' AND state = 'done' ORDER BY step_id`,
         [id],
       )
     ).map((r) => (JSON.parse(r["output"] as string) as InboxMessage).n)
@@ -103,9 +94,9 @@ describe("many sender processes, one receiving workflow", () => {
     // The interleaving that happened is the order the workflow must have seen them in: verify against it.
     const received = got.map((n): InboxMessage => ({ n, to: id, topic: TOPIC }))
     const verdict = await verifyInbox({
-      sql,
-      schema,
-      ledgerTable: ledger,
+      sql: db.sql,
+      schema: db.schema,
+      ledgerTable: db.ledger,
       sent: new Map([[id, received]]),
       messagesPerWorkflow: total,
       topic: TOPIC,

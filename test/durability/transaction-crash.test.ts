@@ -10,21 +10,12 @@
  *
  * Scale: DURABILITY_WORKFLOWS (default 16) and DURABILITY_ROUNDS (default 12, at least 10).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { databaseUrl, dropSchema, freshSchema } from "../../packages/postgres/test/pg.ts"
+import { describe, expect, it } from "vitest"
 import { stepName } from "./support/chain.ts"
-import {
-  allSucceeded,
-  connect,
-  createLedger,
-  readLedger,
-  readSteps,
-  readWorkflows,
-  waitAllSucceeded,
-  type Sql,
-} from "./support/db.ts"
+import { allSucceeded, readLedger, readSteps, readWorkflows, waitAllSucceeded } from "./support/db.ts"
 import { between, prng, runSeed, shuffle } from "./support/prng.ts"
 import type { Fault, FaultEvent, FaultKind, WorkerConfig } from "./support/protocol.ts"
+import { useLedgerDb } from "./support/ledgerDb.ts"
 import { verifyDurability } from "./support/verify.ts"
 import { waitFor } from "./support/wait.ts"
 import { killAllWorkers, spawnWorker, type Exit } from "./support/workers.ts"
@@ -54,23 +45,7 @@ interface Round {
 }
 
 describe("transactions, crash anywhere", () => {
-  let url: string
-  let schema: string
-  let sql: Sql
-  let ledger: string
-
-  beforeAll(async () => {
-    url = await databaseUrl()
-    schema = freshSchema("dur_txcrash")
-    sql = connect(url)
-    ledger = await createLedger(sql, schema)
-  })
-
-  afterAll(async () => {
-    await killAllWorkers()
-    await sql?.end({ timeout: 1 })
-    if (url && schema) await dropSchema(url, schema)
-  })
+  const db = useLedgerDb("dur_txcrash", killAllWorkers)
 
   it(`SIGKILLed ${ROUNDS} times in and around transactions, ${WORKFLOWS} workflows × ${STEPS} transactions: every step's ledger row commits exactly once`, async () => {
     const seed = runSeed("transaction crash")
@@ -78,10 +53,10 @@ describe("transactions, crash anywhere", () => {
     const plan = makePlan(random, ROUNDS)
     const ids = Array.from({ length: WORKFLOWS }, (_, i) => `tx-${String(i).padStart(2, "0")}`)
     const config = (fault?: Fault): WorkerConfig => ({
-      url,
-      schema,
-      ledgerUrl: url,
-      ledgerTable: ledger,
+      url: db.url,
+      schema: db.schema,
+      ledgerUrl: db.url,
+      ledgerTable: db.ledger,
       executorId: "tx-crash-worker",
       heartbeat: { intervalMs: 200, leaseMs: 1000 },
       start: { ids, steps: STEPS },
@@ -92,8 +67,8 @@ describe("transactions, crash anywhere", () => {
 
     const rounds: Round[] = []
     for (const [index, kind] of plan.entries()) {
-      const workflows = await readWorkflows(sql, schema)
-      const remainingSteps = WORKFLOWS * STEPS - (await readSteps(sql, schema)).length
+      const workflows = await readWorkflows(db.sql, db.schema)
+      const remainingSteps = WORKFLOWS * STEPS - (await readSteps(db.sql, db.schema)).length
       const pending = workflows.filter((w) => w.status === "PENDING").length
       const unfinished = WORKFLOWS - workflows.filter((w) => w.status === "SUCCESS").length
       const earlyLeft = plan.slice(index).filter((k) => !completionKinds.includes(k)).length
@@ -117,7 +92,7 @@ describe("transactions, crash anywhere", () => {
       const worker = spawnWorker(config(fault))
       const exit = await waitFor(
         `round ${index} (${kind} #${nth}) to kill worker ${worker.pid}, or every workflow to finish`,
-        async () => worker.exited() ?? ((await allSucceeded(sql, schema, ids)) && ("finished" as const)),
+        async () => worker.exited() ?? ((await allSucceeded(db.sql, db.schema, ids)) && ("finished" as const)),
         { intervalMs: 25, detail: () => worker.tail() },
       )
       if (exit === "finished") await worker.stop()
@@ -129,12 +104,12 @@ describe("transactions, crash anywhere", () => {
     }
 
     const last = spawnWorker(config())
-    await waitAllSucceeded(sql, schema, ids, { context: () => last.tail() })
+    await waitAllSucceeded(db.sql, db.schema, ids, { context: () => last.tail() })
     expect((await last.stop()).code, last.tail()).toBe(0)
 
-    const workflows = await readWorkflows(sql, schema)
-    const checkpoints = await readSteps(sql, schema)
-    const rows = await readLedger(sql, ledger)
+    const workflows = await readWorkflows(db.sql, db.schema)
+    const checkpoints = await readSteps(db.sql, db.schema)
+    const rows = await readLedger(db.sql, db.ledger)
     const killed = rounds.filter((r) => r.exit !== "finished")
     const order = new Map([...rounds.map((r) => [r.pid, r.index] as const), [last.pid, rounds.length]])
     const checkpointOf = (workflowId: string, step: string | undefined) =>
@@ -176,14 +151,15 @@ describe("transactions, crash anywhere", () => {
         const mine = rowsOf(id, step)
         const cp = checkpointOf(id, step)
         const show = mine.map((l) => `#${l.id} pid=${l.pid} v=${l.value}`).join(" | ")
-        if (mine.length !== 1) violations.push(`${id} ${step}: ${mine.length} ledger rows, expected exactly 1: ${show}`)
+        if (mine.length !== 1)
+          violations.push(`${id} ${step}: ${mine.length} db.ledger rows, expected exactly 1: ${show}`)
         else if (mine[0]!.pid !== cp?.output?.pid || mine[0]!.value !== cp.output.v)
           violations.push(
             `${id} ${step}: the ledger row (${show}) is not the checkpoint's ${JSON.stringify(cp?.output)}`,
           )
       }
     if (rows.length !== WORKFLOWS * STEPS)
-      violations.push(`${rows.length} ledger rows in all, expected ${WORKFLOWS * STEPS}`)
+      violations.push(`${rows.length} db.ledger rows in all, expected ${WORKFLOWS * STEPS}`)
 
     // What each fault implies for the step (or workflow) it hit.
     for (const r of killed) {
@@ -203,7 +179,7 @@ describe("transactions, crash anywhere", () => {
         case "duringCommit":
           if (rowHere !== (writer === r.pid))
             violations.push(
-              `${at}: half a transaction: ledger row ${rowHere}, checkpoint by the killed pid ${writer === r.pid}`,
+              `${at}: half a transaction: db.ledger row ${rowHere}, checkpoint by the killed pid ${writer === r.pid}`,
             )
           break
         case "afterCommit":
@@ -234,7 +210,9 @@ describe("transactions, crash anywhere", () => {
       ledger: rows,
       interrupted: new Set(killed.map((r) => r.pid)),
     })
-    console.log(`[transaction crash] ${killed.length} kills; ${rows.length} ledger rows for ${WORKFLOWS * STEPS} steps`)
+    console.log(
+      `[transaction crash] ${killed.length} kills; ${rows.length} db.ledger rows for ${WORKFLOWS * STEPS} steps`,
+    )
     expect([...violations, ...verdict.violations], `seed ${seed}\n${summary}`).toEqual([])
   }, 120_000)
 })
