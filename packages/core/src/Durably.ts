@@ -8,6 +8,8 @@ import type { WorkflowHandle } from "./engine/handle.ts"
 import type { SendOptions } from "./engine/messages.ts"
 import type { ReadStreamOptions } from "./engine/streams.ts"
 import type { TopicRef } from "./topics.ts"
+import type { EnqueueManyOptions, EnqueueOptions } from "./engine/enqueue.ts"
+import type { QueueRef } from "./queues.ts"
 import type { AnyWorkflow, InputOf, OutputOf, WorkflowDefinition } from "./workflow.ts"
 
 /** A running engine. Several may live in one process, on one store or on several. */
@@ -22,6 +24,24 @@ export interface Durably {
   ) => Promise<WorkflowHandle<OutputOf<W>>>
   /** Start and await the result. */
   readonly run: <W extends AnyWorkflow>(workflow: W, input: InputOf<W>, options?: StartOptions) => Promise<OutputOf<W>>
+  /**
+   * Put a workflow on a queue; it starts when the queue's limits allow, on a process that serves the queue.
+   * Rejects with QueueFull past the queue's maxLength, and with DuplicateEnqueue when an active workflow of
+   * the queue has the same `deduplicationId` (unless `onDuplicate: "attach"`). An existing `id` attaches.
+   */
+  readonly enqueue: <W extends AnyWorkflow>(
+    queue: QueueRef,
+    workflow: W,
+    input: InputOf<W>,
+    options?: EnqueueOptions,
+  ) => Promise<WorkflowHandle<OutputOf<W>>>
+  /** Enqueue many inputs in one store round trip, all or nothing; options for all, or per input. */
+  readonly enqueueMany: <W extends AnyWorkflow>(
+    queue: QueueRef,
+    workflow: W,
+    inputs: ReadonlyArray<InputOf<W>>,
+    options?: EnqueueManyOptions<InputOf<W>>,
+  ) => Promise<Array<WorkflowHandle<OutputOf<W>>>>
   /** A handle to any workflow by id, e.g. one started by another process. */
   readonly handle: <O = unknown>(id: string) => WorkflowHandle<O>
   /** Cancel a workflow: a sleeping or waiting one at once, a running one at its next ctx call. */
@@ -60,6 +80,8 @@ export const fromEngine = (engine: Engine): Durably => ({
   start: (workflow, input, options) => engine.start(workflow, input, options),
   run: async (workflow, input, options) => (await engine.start(workflow, input, options)).result(),
   handle: (id) => engine.handle(id),
+  enqueue: (queue, workflow, input, options) => engine.enqueue(queue, workflow, input, options),
+  enqueueMany: (queue, workflow, inputs, options) => engine.enqueueMany(queue, workflow, inputs, options),
   cancel: (id) => engine.cancel(id),
   send: (workflowId, topic, message, options) => engine.send(workflowId, topic, message, options),
   getEvent: async <A>(workflowId: string, key: string, options?: GetEventOptions) =>

@@ -10,6 +10,7 @@ import { jsonSerializer } from "./serialization/json.ts"
 import type { Serializer } from "./serialization/Serializer.ts"
 import type { Store } from "./store/Store.ts"
 import { isWorkflowDefinition, type AnyWorkflow } from "./workflow.ts"
+import { isQueueDefinition, queueName, type QueueDefinition, type QueueRef } from "./queues.ts"
 
 export interface LaunchOptions<W extends AnyWorkflow = AnyWorkflow> {
   /** Where state lives: `memoryStore()`, or a Postgres / embedded store from `@durably/postgres`. */
@@ -38,8 +39,15 @@ export interface LaunchOptions<W extends AnyWorkflow = AnyWorkflow> {
    * takes over theirs. Default: every 2 seconds, with a 10-second lease. `false` for a single process.
    */
   readonly heartbeat?: { readonly interval?: DurationInput; readonly lease?: DurationInput } | false
-  /** Most workflows this executor takes over from others at once. Default 1000. */
+  /** Most workflows this executor runs at once that it took from others or from queues. Default 1000. */
   readonly maxRunningWorkflows?: number
+  /**
+   * Queues this process knows (from `defineQueue` in `@durably/scheduler`): their settings are stored at
+   * launch (the last launch wins), and the process serves them, claiming and running their work.
+   */
+  readonly queues?: ReadonlyArray<QueueDefinition>
+  /** Which of `queues` this process claims work from: all (default, `true`), none (`false`), or these. */
+  readonly serveQueues?: boolean | ReadonlyArray<QueueRef>
 }
 
 export const defaultAppVersion = (): string => {
@@ -99,6 +107,32 @@ const validate = (options: LaunchOptions, services: Context.Context<never>): Eng
     throw new InvalidArgument({
       reason: `maxRunningWorkflows must be a whole number ≥ 1; got ${String(options.maxRunningWorkflows)}`,
     })
+  const queues = options.queues ?? []
+  if (!Array.isArray(queues) || !queues.every(isQueueDefinition))
+    throw new InvalidArgument({
+      reason: "Durably.launch: `queues` must be an array of definitions made by defineQueue (from @durably/scheduler)",
+    })
+  const names = new Set<string>()
+  for (const q of queues) {
+    if (names.has(q.name))
+      throw new InvalidArgument({ reason: `Durably.launch: two queues are named ${JSON.stringify(q.name)}` })
+    names.add(q.name)
+  }
+  const serve = options.serveQueues ?? true
+  const served =
+    serve === true
+      ? names
+      : serve === false
+        ? new Set<string>()
+        : Array.isArray(serve)
+          ? new Set(serve.map((q: unknown) => queueName(q, "Durably.launch: serveQueues")))
+          : undefined
+  if (!served) throw new InvalidArgument({ reason: "Durably.launch: serveQueues must be true, false or a list of queues" })
+  for (const name of served)
+    if (!names.has(name))
+      throw new InvalidArgument({
+        reason: `Durably.launch: serveQueues names ${JSON.stringify(name)}, which is not in \`queues\``,
+      })
   const executorId = options.executorId ?? process.env["DURABLY_EXECUTOR_ID"] ?? "local"
   if (typeof executorId !== "string" || executorId === "" || executorId.length > 200)
     throw new InvalidArgument({ reason: `executorId must be a non-empty string; got ${JSON.stringify(executorId)}` })
@@ -112,6 +146,8 @@ const validate = (options: LaunchOptions, services: Context.Context<never>): Eng
     serializer: options.serializer ?? jsonSerializer,
     heartbeat,
     maxRunningWorkflows,
+    queues,
+    servedQueues: served,
     log: options.logger === false ? () => undefined : (options.logger ?? consoleLogger()),
     services,
   }

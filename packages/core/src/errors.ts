@@ -192,3 +192,27 @@ export class EngineStopped extends Data.TaggedError("EngineStopped")<{ readonly 
     return this.reason
   }
 }
+
+/** An enqueue would make the queue's backlog longer than its `maxLength`; nothing was enqueued. */
+export class QueueFull extends Data.TaggedError("QueueFull")<{
+  readonly queue: string
+  readonly waiting: number
+  readonly maxLength: number
+}> {
+  override get message() {
+    return `queue ${JSON.stringify(this.queue)} is full: ${this.waiting} workflows are waiting and its maxLength is ${this.maxLength}; try again later`
+  }
+}
+
+/** A workflow of the queue with this deduplication id is still queued or running; nothing was enqueued. */
+export class DuplicateEnqueue extends Data.TaggedError("DuplicateEnqueue")<{
+  readonly queue: string
+  readonly deduplicationId: string
+  /** The workflow that holds the deduplication id (attach to it with `durably.handle(existingId)`). */
+  readonly existingId?: string
+}> {
+  override get message() {
+    const holder = this.existingId === undefined ? "" : ` (workflow ${this.existingId})`
+    return `queue ${JSON.stringify(this.queue)} already has an active workflow with deduplication id ${JSON.stringify(this.deduplicationId)}${holder}; pass onDuplicate: "attach" to get its handle instead`
+  }
+}

@@ -35,6 +35,19 @@ export type {
   WorkflowOptions,
 } from "./workflow.ts"
 export type { DurationInput } from "./duration.ts"
+export type { EnqueueOptions, EnqueueManyOptions } from "./engine/enqueue.ts"
+export type { ChildHandle, ChildOptions } from "./engine/children.ts"
+export {
+  queueConfig,
+  isQueueDefinition,
+  type QueueSettings,
+  type QueueDefinition,
+  type QueueRef,
+  type RateLimit,
+  type DispatchHost,
+  type Dispatcher,
+  type DispatcherFactory,
+} from "./queues.ts"
 export * from "./errors.ts"
 export { memoryStore } from "./store/memory.ts"
 export type * from "./store/Store.ts"

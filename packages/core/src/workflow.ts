@@ -10,6 +10,9 @@ import type { ExecutionApi } from "./engine/ExecutionApi.ts"
 import type { GetEventOptions } from "./engine/events.ts"
 import type { RecvOptions } from "./engine/messages.ts"
 import type { TopicRef } from "./topics.ts"
+import type { ChildHandle, ChildOptions } from "./engine/children.ts"
+import type { EnqueueOptions } from "./engine/enqueue.ts"
+import type { QueueRef } from "./queues.ts"
 
 export type { Codec } from "./engine/payload.ts"
 
@@ -104,6 +107,28 @@ export interface WorkflowContext {
   readonly writeStream: (key: string, value: unknown) => Promise<void>
   /** Close stream `key`: readers end after its last value; writing to it afterwards fails with StreamClosedError. */
   readonly closeStream: (key: string) => Promise<void>
+  /**
+   * Start a child workflow on this executor. Its id derives from this workflow's id and this step (unless
+   * `id` is given), and the start is recorded, so a replay attaches to the same child. Awaiting the handle's
+   * `result()` is recorded too. Cancelling this workflow cancels the child unless it is `detached`.
+   */
+  readonly start: <W extends AnyWorkflow>(
+    workflow: W,
+    input: InputOf<W>,
+    options?: ChildOptions,
+  ) => Promise<ChildHandle<OutputOf<W>>>
+  /** Start a child workflow and await its result (both recorded). */
+  readonly run: <W extends AnyWorkflow>(workflow: W, input: InputOf<W>, options?: ChildOptions) => Promise<OutputOf<W>>
+  /**
+   * Put a child workflow on a queue (exactly once across replays); it starts when the queue's limits allow,
+   * on whichever worker serves the queue. Rejects with QueueFull or DuplicateEnqueue as `durably.enqueue` does.
+   */
+  readonly enqueue: <W extends AnyWorkflow>(
+    queue: QueueRef,
+    workflow: W,
+    input: InputOf<W>,
+    options?: EnqueueOptions,
+  ) => Promise<ChildHandle<OutputOf<W>>>
 }
 
 /** A workflow, ready to be launched. `I`/`O`/`E` are its input, output and declared error; `R` its Effect services. */

@@ -1,7 +1,7 @@
 /**
  * What a wake-up says, in SQL (the NOTIFY sent by a write) and in TypeScript (the subscriber it is for).
  *
- * One channel per schema. A payload is a JSON array `[kind, workflowId, name]` built by the database
+ * One channel per schema. A payload is a JSON array `[kind, workflowId, name]` (a queue's wake: `["q", queue, ""]`) built by the database
  * (`json_build_array`), so any id or name survives it; a status payload carries the new status as its name.
  * Ids and names are at most 200 characters, far under NOTIFY's 8000 bytes; should a payload ever be
  * longer, `"*"` is sent instead, which means "something changed: look at everything".
@@ -11,7 +11,7 @@ import type { Wake } from "@durably/core"
 /** The NOTIFY channel of a schema (already validated as a lower-case identifier). */
 export const channelOf = (schema: string): string => `durably_${schema}`
 
-const letters = { status: "s", message: "m", event: "e", stream: "t" } as const
+const letters = { status: "s", message: "m", event: "e", stream: "t", queue: "q" } as const
 export type WakeLetter = (typeof letters)[keyof typeof letters]
 
 /** The letter, workflow and name of a wake (name: topic, event key, stream key; "" for status). */
@@ -25,6 +25,8 @@ export const wakeParts = (wake: Wake): readonly [WakeLetter, string, string] => 
       return [letters.event, wake.workflowId, wake.key]
     case "stream":
       return [letters.stream, wake.workflowId, wake.key]
+    case "queue":
+      return [letters.queue, wake.queue, ""]
   }
 }
 

@@ -15,7 +15,7 @@ export const schemaIdent = (schema: string): string => {
 }
 
 export const workflowColumns =
-  "id, name, status, input, output, error, cancel_reason, executor_id, epoch, app_version, recovery_attempts, deadline_ms, created_ms, updated_ms, completed_ms"
+  "id, name, status, input, output, error, cancel_reason, executor_id, epoch, app_version, recovery_attempts, deadline_ms, created_ms, updated_ms, completed_ms, queue, partition_key, parent_id, parent_step"
 
 export const stepColumns =
   "step_id, name, kind, state, seq, output, error, attempts, attempt_errors, wake_at_ms, started_ms, completed_ms"
@@ -58,12 +58,16 @@ export const makeQueries = (schema: string, channel?: string) => {
   const E = `${s}.executors`
   const wakeStatus = (w: string) => notifySql(channel, "s", `${w}id`, `${w}status`)
   const wakeIfDead = (w: string) => `CASE WHEN ${w}status = 'DEAD' THEN ${wakeStatus(w)} END AS notified`
+  // A queued workflow that ends frees a place on its queue: its dispatchers look again.
+  const wakeQueue = (w: string) =>
+    `CASE WHEN ${w}queue IS NOT NULL THEN ${notifySql(channel, "q", `${w}queue`, "''")} END AS queue_notified`
   return {
     channel,
     schema: s,
-    /** $1 id, $2 name, $3 input, $4 executor, $5 app version, $6 deadline, $7 now */
-    createWorkflow: `INSERT INTO ${W} (id, name, status, input, executor_id, app_version, deadline_ms, created_ms, updated_ms)
-      VALUES ($1, $2, 'PENDING', $3, $4, $5, $6, $7, $7)
+    /** $1 id, $2 name, $3 input, $4 executor, $5 app version, $6 deadline, $7 now, $8 parent, $9 parent step, $10 detached */
+    createWorkflow: `INSERT INTO ${W} (id, name, status, input, executor_id, app_version, deadline_ms, created_ms, updated_ms,
+        parent_id, parent_step, detached)
+      VALUES ($1, $2, 'PENDING', $3, $4, $5, $6, $7, $7, $8, $9, $10)
       ON CONFLICT (id) DO NOTHING
       RETURNING ${workflowColumns}`,
     getWorkflow: `SELECT ${workflowColumns} FROM ${W} WHERE id = $1`,
@@ -109,11 +113,22 @@ export const makeQueries = (schema: string, channel?: string) => {
     /** $1 id, $2 epoch, $3 status, $4 output, $5 error, $6 now */
     completeWorkflow: `UPDATE ${W} SET status = $3, output = $4, error = $5, completed_ms = $6, updated_ms = $6
       WHERE id = $1 AND CASE WHEN status = 'PENDING' THEN epoch = $2 ELSE false END
-      RETURNING ${workflowColumns}, ${wakeStatus("")} AS notified`,
-    /** $1 id, $2 reason, $3 now */
-    cancelWorkflow: `UPDATE ${W} SET status = 'CANCELLED', cancel_reason = $2, completed_ms = $3, updated_ms = $3
-      WHERE id = $1 AND status IN ('PENDING', 'ENQUEUED', 'DELAYED')
-      RETURNING ${workflowColumns}, ${wakeStatus("")} AS notified`,
+      RETURNING ${workflowColumns}, ${wakeStatus("")} AS notified, ${wakeQueue("")}`,
+    /**
+     * The workflow and its descendants that are not detached (through finished ones too), all at once.
+     * $1 id, $2 reason, $3 now
+     */
+    cancelWorkflow: `WITH RECURSIVE tree AS (
+        SELECT $1::text AS id
+        UNION
+        SELECT c.id FROM ${W} c JOIN tree t ON c.parent_id = t.id WHERE NOT c.detached
+      ), prior AS (
+        SELECT w.id, w.status FROM ${W} w JOIN tree t ON t.id = w.id
+      )
+      UPDATE ${W} w SET status = 'CANCELLED', cancel_reason = $2, completed_ms = $3, updated_ms = $3
+      FROM prior p WHERE w.id = p.id AND w.status IN ('PENDING', 'ENQUEUED', 'DELAYED')
+      RETURNING ${workflowColumns.replace(/(^|, )/g, "$1w.")}, ${wakeStatus("w.")} AS notified,
+        CASE WHEN p.status = 'PENDING' AND w.queue IS NOT NULL THEN ${notifySql(channel, "q", "w.queue", "''")} END AS queue_notified`,
     /** $1 executor, $2 ids (null for all), $3 now */
     releaseWorkflows: `UPDATE ${W} SET executor_id = NULL, updated_ms = $3
       WHERE executor_id = $1 AND status = 'PENDING' AND ($2::text[] IS NULL OR id = ANY($2::text[]))`,

@@ -24,6 +24,10 @@ export const toWorkflow = (r: Row): WorkflowRecord => ({
   createdAt: num(r["created_ms"]),
   updatedAt: num(r["updated_ms"]),
   ...optNum("completedAt", r["completed_ms"]),
+  ...opt("queue", r["queue"] as string | null),
+  ...opt("partitionKey", r["partition_key"] as string | null),
+  ...opt("parentId", r["parent_id"] as string | null),
+  ...optNum("parentStep", r["parent_step"]),
 })
 
 export const toCheckpoint = (r: Row): Checkpoint => ({

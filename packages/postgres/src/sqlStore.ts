@@ -17,6 +17,7 @@ import { doneIn, fencedBy } from "./fencing.ts"
 import { makeMessageQueries } from "./messageQueries.ts"
 import { makeMessageOps } from "./messageStore.ts"
 import { makeQueries, type Queries } from "./queries.ts"
+import { makeQueueOps } from "./queueStore.ts"
 import { checkpointParams, toCheckpoint, toWorkflow } from "./rows.ts"
 import { makeWakeups, type ListenSource } from "./wakeups.ts"
 
@@ -97,8 +98,9 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
   })
 
   /** A status this process wrote: the ones someone waits for (finished, cancelled, dead) wake them. */
-  const changed = (record: WorkflowRecord | undefined) => {
+  const changed = (record: WorkflowRecord | undefined, freedQueue = false) => {
     if (record && record.status !== "PENDING") wakeups.local({ kind: "status", workflowId: record.id }, record.status)
+    if (record?.queue !== undefined && freedQueue) wakeups.local({ kind: "queue", queue: record.queue })
     return record
   }
 
@@ -125,7 +127,18 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
     [sqlStoreInternals]: { client, queries: q, writeCheckpointIn },
     createWorkflow: (init) =>
       op("createWorkflow", async (now) => {
-        const params = [init.id, init.name, init.input, init.executorId, init.appVersion, init.deadline ?? null, now]
+        const params = [
+          init.id,
+          init.name,
+          init.input,
+          init.executorId,
+          init.appVersion,
+          init.deadline ?? null,
+          now,
+          init.parent?.id ?? null,
+          init.parent?.step ?? null,
+          init.parent?.detached ?? false,
+        ]
         const [created] = await client.query(q.createWorkflow, params)
         if (created) return { _tag: "Created" as const, record: changed(toWorkflow(created))! }
         const [existing] = await client.query(q.getWorkflow, [init.id])
@@ -175,7 +188,7 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
           c.error ?? null,
           now,
         ])
-        if (row) return changed(toWorkflow(row))!
+        if (row) return changed(toWorkflow(row), true)!
         const [current] = await client.query(q.getWorkflow, [id])
         const record = current ? toWorkflow(current) : undefined
         // Already completed at this epoch (our own completion, retried after an ambiguous commit): it stands.
@@ -189,8 +202,13 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
       }),
     cancelWorkflow: (id, reason) =>
       op("cancelWorkflow", async (now) => {
-        const [row] = await client.query(q.cancelWorkflow, [id, reason, now])
-        if (row) return changed(toWorkflow(row))
+        const rows = await client.query(q.cancelWorkflow, [id, reason, now])
+        let root: WorkflowRecord | undefined
+        for (const row of rows) {
+          const record = changed(toWorkflow(row), true)!
+          if (record.id === id) root = record
+        }
+        if (root) return root
         const [current] = await client.query(q.getWorkflow, [id])
         return current ? toWorkflow(current) : undefined
       }),
@@ -250,6 +268,7 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
       explain: (id, epoch, stepId) => explain(client, id, epoch, stepId),
       wrote: (wake) => wakeups.local(wake),
     }),
+    ...makeQueueOps({ client, schema: options.schema, channel, op, wrote: (wake) => wakeups.local(wake) }),
     subscribe: (wake, listener) => wakeups.subscribe(wake, () => listener()),
     close: () =>
       Effect.promise(async () => {

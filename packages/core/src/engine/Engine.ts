@@ -21,6 +21,11 @@ import { sendMessage, type SendOptions } from "./messages.ts"
 import { decodeError, decodeValue, encodeValue, type PayloadContext } from "./payload.ts"
 import { readStream, type ReadStreamOptions } from "./streams.ts"
 import { hasEnded, waitFor } from "./waiting.ts"
+import type { ParentLink } from "../store/Store.ts"
+import type { QueueDefinition, QueueRef } from "../queues.ts"
+import { enqueueWorkflows, registerQueue, type EnqueueManyOptions, type EnqueueOptions } from "./enqueue.ts"
+import { validateUserId } from "./ids.ts"
+import { startDispatch, type QueueDispatch } from "./dispatch.ts"
 
 export interface EngineConfig {
   readonly store: Store
@@ -37,6 +42,9 @@ export interface EngineConfig {
   readonly maxRunningWorkflows: number
   /** Services for Effect-flavour workflows, and the clock. */
   readonly services: Context.Context<never>
+  /** Queues whose settings this engine stores at launch, and the names of those it claims work from. */
+  readonly queues: ReadonlyArray<QueueDefinition>
+  readonly servedQueues: ReadonlySet<string>
 }
 
 export interface StartOptions {
@@ -65,6 +73,7 @@ export class Engine {
   private readonly lease: Lease | undefined
   /** Aborted when the engine has stopped: waits outside workflows (results, events, streams) end. */
   private readonly halt = new AbortController()
+  private dispatch: QueueDispatch | undefined
 
   constructor(config: EngineConfig) {
     this.config = config
@@ -101,7 +110,15 @@ export class Engine {
       stopSignal: this.halt.signal,
       stepGate: () => (this.lease ? this.lease.gate() : Promise.resolve()),
       storeCall: makeStoreCall(runEffect, activity, () => this.state === "stopped"),
+      children: {
+        start: async (workflow, input, options) => (await this.startWorkflow(workflow, input, options)).id,
+        enqueue: (request) => enqueueWorkflows(this.host, this.appVersion, request),
+        get handles() {
+          return handles()
+        },
+      },
     }
+    const handles = () => this.handles
     this.lease =
       config.heartbeat === false
         ? undefined
@@ -168,13 +185,22 @@ export class Engine {
     input: InputOf<W>,
     options: StartOptions = {},
   ): Promise<WorkflowHandle<OutputOf<W>>> {
+    if (options.id !== undefined) validateUserId(options.id, "workflow id")
+    return this.startWorkflow(workflow, input, options)
+  }
+
+  /** Start (or attach to) a workflow here; `parent` makes it a child. */
+  private async startWorkflow<W extends AnyWorkflow>(
+    workflow: W,
+    input: InputOf<W>,
+    options: StartOptions & { readonly parent?: ParentLink },
+  ): Promise<WorkflowHandle<OutputOf<W>>> {
     this.assertRunning("start a workflow")
     const def = this.definitions.get(workflow?.name)
     if (!def)
       throw new InvalidArgument({
         reason: `workflow ${JSON.stringify(workflow?.name)} is not one this engine was launched with; pass it in Durably.launch({ workflows })`,
       })
-    if (options.id !== undefined) validateName(options.id, "workflow id")
     const id = options.id ?? uuidv7(this.host.clock.currentTimeMillisUnsafe())
     const timeoutMs = options.timeout === undefined ? undefined : toMillis(options.timeout, "start timeout")
     const encoded = encodeValue(input, def.schemas.input, "input", this.payloadOf({ id, name: def.name }))
@@ -187,6 +213,7 @@ export class Engine {
         appVersion: this.appVersion,
         executorId: this.executorId,
         ...(timeoutMs === undefined ? {} : { deadline: now + timeoutMs }),
+        ...(options.parent ? { parent: options.parent } : {}),
       }),
     )
     if (created.record.name !== def.name)
@@ -220,7 +247,67 @@ export class Engine {
     // also opens the store (migrations, an embedded database's start), so the first heartbeat is timed fairly.
     await this.host.runEffect(this.store.listWorkflows({ limit: 1 }))
     if (this.lease) await this.lease.begin()
+    for (const q of this.config.queues) await registerQueue(this.store, this.host, q.config, this.appVersion)
     if (recover) await this.recover()
+    this.dispatch = startDispatch(this, this.config.queues.filter((q) => this.config.servedQueues.has(q.name)))
+  }
+
+  /** `durably.enqueue`: put a workflow on a queue; resolves with its handle once it is stored. */
+  async enqueue<W extends AnyWorkflow>(
+    queue: QueueRef,
+    workflow: W,
+    input: InputOf<W>,
+    options: EnqueueOptions = {},
+  ): Promise<WorkflowHandle<OutputOf<W>>> {
+    const [handle] = await this.enqueueMany(queue, workflow, [input], options, "durably.enqueue")
+    return handle!
+  }
+
+  /** `durably.enqueueMany`: many inputs in one store call (all or nothing); handles in input order. */
+  async enqueueMany<W extends AnyWorkflow>(
+    queue: QueueRef,
+    workflow: W,
+    inputs: ReadonlyArray<InputOf<W>>,
+    options: EnqueueManyOptions<InputOf<W>> = {},
+    api = "durably.enqueueMany",
+  ): Promise<Array<WorkflowHandle<OutputOf<W>>>> {
+    this.assertRunning("enqueue")
+    if (!Array.isArray(inputs)) throw new InvalidArgument({ reason: `${api}: inputs must be an array` })
+    const ids = await enqueueWorkflows(this.host, this.appVersion, {
+      queue,
+      workflow,
+      inputs,
+      options: typeof options === "function" ? (i, n) => options(i as InputOf<W>, n) : () => options,
+      api,
+    })
+    return ids.map((id) => makeHandle<OutputOf<W>>(this.handles, id))
+  }
+
+  /**
+   * Claim up to `max` workflows of a queue (the store enforces its limits) and run them here. For the
+   * dispatcher; returns how many started and when a rate limit or delay next lets more start.
+   */
+  async claimQueued(queue: string, max: number): Promise<{ readonly started: number; readonly retryAt?: number }> {
+    if (this.state !== "running" || max <= 0) return { started: 0 }
+    const claim = await this.host.storeCall(
+      this.store.claimQueue({
+        queue,
+        executorId: this.executorId,
+        max,
+        names: [...this.definitions.keys()],
+        appVersion: this.appVersion,
+      }),
+    )
+    for (const record of claim.claimed) {
+      const def = this.definitions.get(record.name)
+      if (def && !this.executions.has(record.id)) this.execute(def, record, [])
+    }
+    return { started: claim.claimed.length, ...(claim.retryAt === undefined ? {} : { retryAt: claim.retryAt }) }
+  }
+
+  /** How many more workflows this executor may take from queues and from others now. */
+  get room(): number {
+    return this.state === "running" ? this.config.maxRunningWorkflows - this.executions.size : 0
   }
 
   /**
@@ -339,6 +426,8 @@ export class Engine {
     this.executions.set(record.id, { exec, done })
     void done.finally(() => {
       if (this.executions.get(record.id)?.exec === exec) this.executions.delete(record.id)
+      // A place is free here: queued work may start (the store's wake-up covers completions elsewhere).
+      this.dispatch?.freed(record.queue)
     })
   }
 
@@ -400,6 +489,7 @@ export class Engine {
   async shutdown(options: { readonly timeout?: DurationInput } = {}): Promise<void> {
     if (this.state !== "running") return
     this.state = "stopping"
+    await this.dispatch?.stop()
     const timeoutMs = toMillis(options.timeout ?? "10 seconds", "shutdown timeout")
     const running = [...this.executions.values()]
     for (const { exec } of running) exec.stop("shutdown", true)
@@ -426,6 +516,7 @@ export class Engine {
 
   /** Give up after a failed launch: stop heartbeating and close the store. */
   async abandon(): Promise<void> {
+    await this.dispatch?.stop()
     this.stopped()
     await this.lease?.end(false)
     if (releaseStore(this.store)) await this.host.runEffect(this.store.close())
@@ -433,6 +524,7 @@ export class Engine {
 
   /** Drop every execution at once, as a SIGKILL would: no further write leaves this engine. For the test kit. */
   crash(): void {
+    void this.dispatch?.stop()
     void this.lease?.end(false)
     this.stopped()
     for (const { exec } of this.executions.values()) exec.stop("crash")

@@ -2,7 +2,11 @@
 import type { Clock, Context, Effect } from "effect"
 import type { FencedError, StoreError } from "../errors.ts"
 import type { Serializer } from "../serialization/Serializer.ts"
-import type { Store } from "../store/Store.ts"
+import type { ParentLink, Store } from "../store/Store.ts"
+import type { AnyWorkflow } from "../workflow.ts"
+import type { DurationInput } from "../duration.ts"
+import type { EnqueueRequestOf } from "./enqueue.ts"
+import type { HandleHost } from "./handle.ts"
 import type { LogSink } from "./log.ts"
 
 export interface Host {
@@ -24,6 +28,19 @@ export interface Host {
   readonly activity: Activity
   /** Aborted (with EngineStopped) when the engine stops: callers waiting outside workflows give up. */
   readonly stopSignal: AbortSignal
+  /** Starting and enqueueing child workflows, and reading their outcomes. */
+  readonly children: ChildHost
+}
+
+export interface ChildHost {
+  /** Start (or attach to) a workflow on this executor; resolves with its id once it is stored. */
+  readonly start: (
+    workflow: AnyWorkflow,
+    input: unknown,
+    options: { readonly id: string; readonly timeout?: DurationInput; readonly parent: ParentLink },
+  ) => Promise<string>
+  readonly enqueue: (request: EnqueueRequestOf) => Promise<string[]>
+  readonly handles: HandleHost
 }
 
 export interface Activity {

@@ -6,6 +6,7 @@ import { getEvent, setEvent, type GetEventOptions } from "./events.ts"
 import { recv, send, type RecvOptions } from "./messages.ts"
 import { currentTime, randomId, randomNumber, runStep, sleepFor, sleepUntil } from "./operations.ts"
 import { writeStream } from "./streams.ts"
+import { enqueueChild, runChild, startChild } from "./children.ts"
 
 const executions = new WeakMap<object, Execution>()
 
@@ -39,6 +40,9 @@ const buildContext = (exec: Execution): WorkflowContext => ({
     (await getEvent(exec, workflowId, key, options)) as A | undefined,
   writeStream: async (key, value) => writeStream(exec, { key, value }, stepScope.getStore()),
   closeStream: async (key) => writeStream(exec, { key, close: true }, stepScope.getStore()),
+  start: async (workflow, input, options) => startChild(exec, workflow, input, options),
+  run: async (workflow, input, options) => runChild(exec, workflow, input, options),
+  enqueue: async (queue, workflow, input, options) => enqueueChild(exec, queue, workflow, input, options),
 })
 
 /** Quiet while replaying: a recovered workflow does not log again what it logged before the crash. */

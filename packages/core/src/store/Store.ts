@@ -37,6 +37,20 @@ export interface WorkflowRecord {
   readonly createdAt: number
   readonly updatedAt: number
   readonly completedAt?: number
+  /** The queue it was enqueued on, and its partition there. */
+  readonly queue?: string
+  readonly partitionKey?: string
+  /** The workflow that started or enqueued it (a child), and that operation's step. */
+  readonly parentId?: string
+  readonly parentStep?: number
+}
+
+/** A child's link to the workflow that started it. */
+export interface ParentLink {
+  readonly id: string
+  readonly step: number
+  /** A detached child outlives the cancellation of its parent. */
+  readonly detached: boolean
 }
 
 export interface NewWorkflow {
@@ -47,6 +61,85 @@ export interface NewWorkflow {
   /** The executor that will run it right away (status PENDING, epoch 1). */
   readonly executorId: string
   readonly deadline?: number
+  readonly parent?: ParentLink
+}
+
+/** The settings of a queue, as stored (periods in milliseconds). Every worker applies the stored ones. */
+export interface QueueConfig {
+  readonly name: string
+  /** Most workflows of the queue running at once, across every executor. */
+  readonly concurrency?: number
+  /** Most running at once on one executor. */
+  readonly workerConcurrency?: number
+  /** Most starts in any window of `periodMs`, across every executor. */
+  readonly rateLimit?: { readonly limit: number; readonly periodMs: number }
+  /** Present: every enqueue needs a partition key, and these limits hold per key. */
+  readonly partition?: {
+    readonly concurrency?: number
+    readonly rateLimit?: { readonly limit: number; readonly periodMs: number }
+  }
+  /** Enqueues may give a priority (lower runs first). */
+  readonly priority: boolean
+  /** Most workflows waiting (ENQUEUED or DELAYED); enqueues beyond it fail with QueueFull. */
+  readonly maxLength?: number
+}
+
+/** One workflow to put on a queue. */
+export interface NewQueued {
+  readonly id: string
+  readonly name: string
+  readonly input: string
+  readonly partitionKey?: string
+  readonly priority?: number
+  readonly deduplicationId?: string
+  /** Not startable before this instant (status DELAYED until then). */
+  readonly delayUntil?: number
+  /** Timed out this long after it starts (the clock starts at the claim, not at the enqueue). */
+  readonly timeoutMs?: number
+  readonly parentStep?: number
+  readonly detached?: boolean
+}
+
+export interface EnqueueRequest {
+  readonly queue: string
+  readonly items: ReadonlyArray<NewQueued>
+  readonly appVersion: string
+  /** The enqueuing workflow, for `ctx.enqueue` (every item is its child). */
+  readonly parentId?: string
+}
+
+export type EnqueueOutcome =
+  | { readonly _tag: "Created"; readonly id: string }
+  /** A workflow with this id exists already (of `name`): the enqueue attaches to it. */
+  | { readonly _tag: "Existing"; readonly id: string; readonly name: string }
+  /** An active workflow of the queue has this deduplication id: nothing was added. */
+  | { readonly _tag: "Duplicate"; readonly id: string; readonly existingId?: string }
+
+export type EnqueueResult =
+  | { readonly _tag: "Enqueued"; readonly outcomes: ReadonlyArray<EnqueueOutcome> }
+  /** The whole batch was refused; nothing was added. */
+  | {
+      readonly _tag: "Refused"
+      readonly reason: "unknown_queue" | "partition_required" | "partition_not_allowed" | "priority_disabled"
+    }
+  | { readonly _tag: "QueueFull"; readonly waiting: number; readonly maxLength: number }
+
+export interface QueueClaimRequest {
+  readonly queue: string
+  readonly executorId: string
+  /** At most this many (the executor's free room). */
+  readonly max: number
+  /** Only workflows this executor has code for. */
+  readonly names: ReadonlyArray<string>
+  /** Claimed workflows are stamped with the claiming executor's version (they have no history yet). */
+  readonly appVersion: string
+}
+
+export interface QueueClaim {
+  /** Now PENDING, owned by the claimer, epoch bumped; in the order they should start. */
+  readonly claimed: ReadonlyArray<WorkflowRecord>
+  /** When a rate limit or a delay next lets more start (undefined: only a completion or an enqueue will). */
+  readonly retryAt?: number
 }
 
 export type CreateResult =
@@ -71,6 +164,11 @@ export type OperationKind =
    * close from a write of the same key (both are named by the key).
    */
   | "closeStream"
+  /** `ctx.start` / `ctx.enqueue`: the child's id is the output. */
+  | "start"
+  | "enqueue"
+  /** Awaiting a child: its outcome is the output. */
+  | "result"
 
 /**
  * The record of one `ctx` operation, keyed by (workflow, stepId).
@@ -201,6 +299,8 @@ export type Wake =
   | { readonly kind: "message"; readonly workflowId: string; readonly topic: string }
   | { readonly kind: "event"; readonly workflowId: string; readonly key: string }
   | { readonly kind: "stream"; readonly workflowId: string; readonly key: string }
+  /** Work was enqueued on the queue, or a workflow of it finished (a place may be free). */
+  | { readonly kind: "queue"; readonly queue: string }
 
 export interface Store {
   /** A short name for logs and errors ("memory", "postgres", …). */
@@ -231,7 +331,10 @@ export interface Store {
     epoch: number,
     completion: Completion,
   ) => Effect.Effect<WorkflowRecord, FencedError | StoreError>
-  /** Cancel a workflow that is not finished; returns the record as it now is (undefined when absent). */
+  /**
+   * Cancel a workflow that is not finished, and its children that are not detached (transitively); returns the
+   * record as it now is (undefined when absent).
+   */
   readonly cancelWorkflow: (id: string, reason: CancelReason) => Effect.Effect<WorkflowRecord | undefined, StoreError>
   readonly getWorkflow: (id: string) => Effect.Effect<WorkflowRecord | undefined, StoreError>
   readonly listWorkflows: (filter: ListFilter) => Effect.Effect<ReadonlyArray<WorkflowRecord>, StoreError>
@@ -326,6 +429,18 @@ export interface Store {
    * poll (≥ 1 s) as fallback when notifications are unavailable. Returns an unsubscribe.
    */
   readonly subscribe: (wake: Wake, listener: () => void) => () => void
+  // ---- queues ---------------------------------------------------------------------------------------------
+
+  /** Store a queue's settings (the last launch that defines a queue wins); returns the settings it replaced. */
+  readonly registerQueue: (config: QueueConfig, appVersion: string) => Effect.Effect<QueueConfig | undefined, StoreError>
+  /** Put workflows on a queue in one go (all or nothing), waking the queue's dispatchers. */
+  readonly enqueue: (request: EnqueueRequest) => Effect.Effect<EnqueueResult, StoreError>
+  /**
+   * Atomically take up to `max` startable workflows of a queue while enforcing every limit of its stored
+   * settings; claims of one queue are serialized, so racing executors never exceed a limit together.
+   */
+  readonly claimQueue: (request: QueueClaimRequest) => Effect.Effect<QueueClaim, StoreError>
+
   /** Release connections and resources. */
   readonly close: () => Effect.Effect<void>
 }

@@ -4,13 +4,14 @@
  */
 import { Clock, Effect } from "effect"
 import { FencedError, StreamClosedError } from "../errors.ts"
+import { queueClaim, queueEnqueue } from "./memoryQueues.ts"
 import {
-  terminalStatuses,
   type ChangeListener,
   type Checkpoint,
   type ClaimOptions,
   type ClaimResult,
   type ListFilter,
+  type QueueConfig,
   type NewMessage,
   type SendResult,
   type Store,
@@ -19,7 +20,7 @@ import {
   type WorkflowRecord,
 } from "./Store.ts"
 
-interface Entry {
+export interface Entry {
   record: WorkflowRecord
   readonly checkpoints: Map<number, Checkpoint>
   /** Checkpoints counted at the last claim. */
@@ -32,12 +33,33 @@ interface Entry {
   /** Every value each event key was set to, with the step that set it. */
   readonly eventHistory: Array<{ readonly key: string; readonly stepId: number; readonly value: string }>
   readonly streams: Map<string, { readonly values: string[]; closed: boolean }>
+  /** Queue bookkeeping of a queued workflow. */
+  queued?: QueuedFacts
+  detached: boolean
 }
 
-const wakeKey = (w: Wake) =>
-  w.kind === "status"
-    ? `status\u0000${w.workflowId}`
-    : `${w.kind}\u0000${w.workflowId}\u0000${w.kind === "message" ? w.topic : w.key}`
+export interface QueuedFacts {
+  readonly priority: number
+  readonly deduplicationId?: string
+  readonly delayUntil?: number
+  readonly timeoutMs?: number
+  startedAt?: number
+}
+
+const activeStatuses = new Set(["ENQUEUED", "DELAYED", "PENDING"])
+
+const wakeKey = (w: Wake) => {
+  switch (w.kind) {
+    case "status":
+      return `status\u0000${w.workflowId}`
+    case "queue":
+      return `queue\u0000${w.queue}`
+    case "message":
+      return `message\u0000${w.workflowId}\u0000${w.topic}`
+    default:
+      return `${w.kind}\u0000${w.workflowId}\u0000${w.key}`
+  }
+}
 
 interface ExecutorRow {
   readonly appVersion: string
@@ -156,6 +178,30 @@ export const memoryStore = (): Store => {
     return undefined
   }
 
+  const newEntry = (record: WorkflowRecord, detached: boolean, queued?: QueuedFacts): Entry => ({
+    record,
+    checkpoints: new Map(),
+    progressMark: 0,
+    inbox: new Map(),
+    delivered: new Set(),
+    events: new Map(),
+    eventHistory: [],
+    streams: new Map(),
+    detached,
+    ...(queued ? { queued } : {}),
+  })
+
+  /** The workflow and its descendants that are not detached, through finished ones too. */
+  const cancelTree = (root: Entry): Entry[] => {
+    const out = [root]
+    for (let i = 0; i < out.length; i++)
+      for (const e of workflows.values())
+        if (e.record.parentId === out[i]!.record.id && !e.detached && !out.includes(e)) out.push(e)
+    return out
+  }
+
+  const queueState = { queues: new Map<string, QueueConfig>(), workflows, newEntry, update, wake }
+
   const matches = (r: WorkflowRecord, f: ListFilter) =>
     (!f.ids || f.ids.includes(r.id)) &&
     (!f.status || f.status.includes(r.status)) &&
@@ -178,19 +224,11 @@ export const memoryStore = (): Store => {
           appVersion: init.appVersion,
           recoveryAttempts: 0,
           ...(init.deadline === undefined ? {} : { deadline: init.deadline }),
+          ...(init.parent ? { parentId: init.parent.id, parentStep: init.parent.step } : {}),
           createdAt: now,
           updatedAt: now,
         }
-        workflows.set(init.id, {
-          record,
-          checkpoints: new Map(),
-          progressMark: 0,
-          inbox: new Map(),
-          delivered: new Set(),
-          events: new Map(),
-          eventHistory: [],
-          streams: new Map(),
-        })
+        workflows.set(init.id, newEntry(record, init.parent?.detached ?? false))
         notify(init.id)
         return { _tag: "Created" as const, record }
       }),
@@ -249,14 +287,21 @@ export const memoryStore = (): Store => {
         if (r && r.epoch === epoch && (r.status === "SUCCESS" || r.status === "ERROR")) return Effect.succeed(r)
         const refused = fenced(entry, id, epoch)
         if (refused || !entry) return Effect.fail(refused!)
-        return Effect.succeed(update(entry, { ...completion, completedAt: now }, now))
+        const done = update(entry, { ...completion, completedAt: now }, now)
+        if (done.queue !== undefined) wake({ kind: "queue", queue: done.queue })
+        return Effect.succeed(done)
       }),
     cancelWorkflow: (id, reason) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         const entry = workflows.get(id)
         if (!entry) return undefined
-        if (terminalStatuses.has(entry.record.status)) return entry.record
-        return update(entry, { status: "CANCELLED", cancelReason: reason, completedAt: now }, now)
+        for (const e of cancelTree(entry))
+          if (activeStatuses.has(e.record.status)) {
+            const wasRunning = e.record.status === "PENDING"
+            update(e, { status: "CANCELLED", cancelReason: reason, completedAt: now }, now)
+            if (wasRunning && e.record.queue !== undefined) wake({ kind: "queue", queue: e.record.queue })
+          }
+        return entry.record
       }),
     getWorkflow: (id) => Effect.sync(() => workflows.get(id)?.record),
     listWorkflows: (filter) =>
@@ -348,6 +393,14 @@ export const memoryStore = (): Store => {
         if (set.size === 0) subscribers.delete(key)
       }
     },
+    registerQueue: (config) =>
+      Effect.sync(() => {
+        const previous = queueState.queues.get(config.name)
+        queueState.queues.set(config.name, config)
+        return previous
+      }),
+    enqueue: (request) => Effect.map(Clock.currentTimeMillis, (now) => queueEnqueue(queueState, request, now)),
+    claimQueue: (request) => Effect.map(Clock.currentTimeMillis, (now) => queueClaim(queueState, request, now)),
     close: () => Effect.void,
   }
 }

@@ -1,0 +1,209 @@
+/**
+ * Child workflows: `ctx.start`, `ctx.run` and `ctx.enqueue`. A child's id is derived from its parent's id
+ * and the starting operation's step (unless the code names one), so a replay that runs the start again finds
+ * the same child and attaches to it: one child per start, whatever crashes. The start is recorded; awaiting
+ * the child is an operation of its own that records the child's outcome, so a restarted parent neither waits
+ * again nor loses the result. Cancelling a parent cancels its children unless they were started detached.
+ */
+import type { DurationInput } from "../duration.ts"
+import {
+  ConflictingWorkflowError,
+  DuplicateEnqueue,
+  InvalidArgument,
+  PayloadTooLargeError,
+  QueueFull,
+  SchemaMismatchError,
+  SerializationError,
+  WorkflowFailed,
+  WorkflowNotFound,
+} from "../errors.ts"
+import type { QueueRef } from "../queues.ts"
+import type { CancelReason, WorkflowRecord, WorkflowStatus } from "../store/Store.ts"
+import type { AnyWorkflow } from "../workflow.ts"
+import type { EnqueueOptions } from "./enqueue.ts"
+import type { Execution } from "./Execution.ts"
+import { toOutcome, type WorkflowOutcome } from "./handle.ts"
+import { childId, validateUserId } from "./ids.ts"
+import { hasEnded, waitFor } from "./waiting.ts"
+
+export interface ChildOptions {
+  /** Defaults to an id derived from the parent's id and this step (stable across replays). */
+  readonly id?: string
+  /** A detached child is not cancelled with its parent. */
+  readonly detached?: boolean
+  /** Cancelled as timed out if not finished this long after it started. */
+  readonly timeout?: DurationInput
+}
+
+/** A child as its parent sees it: awaiting it is recorded, so a replay returns the same answer at once. */
+export interface ChildHandle<O = unknown> {
+  readonly id: string
+  /** The child's output; rejects like `WorkflowHandle.result`. Recorded. */
+  readonly result: () => Promise<O>
+  /** How the child ended; never rejects for the child's own failure. Recorded. */
+  readonly outcome: () => Promise<WorkflowOutcome<O>>
+}
+
+/** Errors that answer the request itself (bad input, a full queue …): recorded, so a replay gets the same. */
+const requestErrors = new Set([
+  ConflictingWorkflowError,
+  DuplicateEnqueue,
+  InvalidArgument,
+  PayloadTooLargeError,
+  QueueFull,
+  SchemaMismatchError,
+  SerializationError,
+])
+const isRequestError = (e: unknown) => [...requestErrors].some((cls) => e instanceof cls)
+
+/** A recorded request error comes back as a plain object with its tag: make it its class again. */
+const revive = (e: unknown): unknown => {
+  const tagged = e as { _tag?: unknown } | null
+  for (const cls of requestErrors)
+    if (tagged?._tag === cls.name && !(e instanceof cls)) return Object.assign(new cls(tagged as never), tagged)
+  return e
+}
+
+/** Run `start` as a recorded operation whose output is the child's id. */
+const recordedStart = async (
+  exec: Execution,
+  kind: "start" | "enqueue",
+  workflow: AnyWorkflow,
+  start: (id: string, stepId: number) => Promise<string>,
+  explicitId: string | undefined,
+): Promise<string> => {
+  const outcome = await exec.operation<string>(kind, workflow.name, {}, async (stepId) => {
+    try {
+      const id = await start(explicitId ?? childId(exec.id, stepId), stepId)
+      return { output: exec.encode(id, undefined, "child id") }
+    } catch (e) {
+      if (isRequestError(e)) return { error: exec.encodeError(e, undefined, `ctx.${kind}(${workflow.name})`) }
+      throw exec.onWriteFailure(e)
+    }
+  })
+  if (!outcome.ok) throw revive(outcome.error)
+  return outcome.value
+}
+
+const checkWorkflow = (workflow: unknown, api: string): AnyWorkflow => {
+  if (typeof workflow !== "object" || workflow === null || (workflow as { _tag?: unknown })._tag !== "WorkflowDefinition")
+    throw new InvalidArgument({ reason: `${api}: the child must be a workflow definition made by defineWorkflow` })
+  return workflow as AnyWorkflow
+}
+
+/** `ctx.start`: start a child workflow on this executor; the start is recorded. */
+export const startChild = async <O>(
+  exec: Execution,
+  workflow: AnyWorkflow,
+  input: unknown,
+  options: ChildOptions = {},
+): Promise<ChildHandle<O>> => {
+  exec.guard("start")
+  const def = checkWorkflow(workflow, "ctx.start")
+  if (options.id !== undefined) validateUserId(options.id, "ctx.start: id")
+  const id = await recordedStart(
+    exec,
+    "start",
+    def,
+    (id, stepId) =>
+      exec.host.children.start(def, input, {
+        id,
+        ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
+        parent: { id: exec.id, step: stepId, detached: options.detached === true },
+      }),
+    options.id,
+  )
+  return childHandle<O>(exec, id)
+}
+
+/** `ctx.enqueue`: put a child workflow on a queue; the enqueue is recorded (exactly one across replays). */
+export const enqueueChild = async <O>(
+  exec: Execution,
+  queue: QueueRef,
+  workflow: AnyWorkflow,
+  input: unknown,
+  options: EnqueueOptions = {},
+): Promise<ChildHandle<O>> => {
+  exec.guard("enqueue")
+  const def = checkWorkflow(workflow, "ctx.enqueue")
+  if (options.id !== undefined) validateUserId(options.id, "ctx.enqueue: id")
+  const id = await recordedStart(
+    exec,
+    "enqueue",
+    def,
+    async (id, stepId) => {
+      const [enqueued] = await exec.host.children.enqueue({
+        queue,
+        workflow: def,
+        inputs: [input],
+        options: () => options,
+        parent: { id: exec.id, step: stepId, childId: id },
+        api: "ctx.enqueue",
+      })
+      return enqueued!
+    },
+    options.id,
+  )
+  return childHandle<O>(exec, id)
+}
+
+interface RecordedEnd {
+  readonly name: string
+  readonly status: WorkflowStatus
+  readonly output?: string
+  readonly error?: string
+  readonly cancelReason?: CancelReason
+  readonly deadline?: number
+  readonly recoveryAttempts: number
+}
+
+const childHandle = <O>(exec: Execution, id: string): ChildHandle<O> => {
+  const ended = async (): Promise<{ readonly name: string; readonly outcome: WorkflowOutcome<O> }> => {
+    exec.guard("result")
+    const recorded = await exec.operation<RecordedEnd>("result", id, {}, async () => {
+      const record = await waitFor({
+        host: exec.host,
+        wakes: [{ kind: "status", workflowId: id }],
+        check: async () => {
+          const r = await exec.commit(() => exec.host.store.getWorkflow(id))
+          if (!r) throw new WorkflowNotFound({ workflowId: id })
+          return hasEnded(r.status) ? r : undefined
+        },
+        signal: exec.waitingSignal,
+        idle: exec.host.activity,
+      })
+      const end: RecordedEnd = {
+        name: record!.name,
+        status: record!.status,
+        recoveryAttempts: record!.recoveryAttempts,
+        ...(record!.output === undefined ? {} : { output: record!.output }),
+        ...(record!.error === undefined ? {} : { error: record!.error }),
+        ...(record!.cancelReason === undefined ? {} : { cancelReason: record!.cancelReason }),
+        ...(record!.deadline === undefined ? {} : { deadline: record!.deadline }),
+      }
+      return { output: exec.encode(end, undefined, `outcome of child ${id}`) }
+    })
+    if (!recorded.ok) throw recorded.error
+    const end = recorded.value
+    const record: WorkflowRecord = { id, input: "", epoch: 0, appVersion: "", createdAt: 0, updatedAt: 0, ...end }
+    return { name: end.name, outcome: toOutcome<O>(exec.host.children.handles, record) }
+  }
+  return {
+    id,
+    outcome: async () => (await ended()).outcome,
+    result: async () => {
+      const { name, outcome: o } = await ended()
+      if (o.status === "SUCCESS") return o.value
+      if (o.status === "ERROR") throw new WorkflowFailed({ workflowId: id, workflowName: name, cause: o.error })
+      throw o.error
+    },
+  }
+}
+
+/** `ctx.run`: start a child and await its result. */
+export const runChild = async <O>(
+  exec: Execution,
+  workflow: AnyWorkflow,
+  input: unknown,
+  options?: ChildOptions,
+): Promise<O> => (await startChild<O>(exec, workflow, input, options)).result()

@@ -1,0 +1,40 @@
+/**
+ * The engine's side of queue dispatch: the DispatchHost a dispatcher (from `@durably/scheduler`) works
+ * through, and the wiring that starts one dispatcher per factory with the queues this engine serves.
+ */
+import { Effect } from "effect"
+import type { Dispatcher, DispatchHost, DispatcherFactory, QueueDefinition } from "../queues.ts"
+import type { Engine } from "./Engine.ts"
+
+export interface QueueDispatch {
+  /** A workflow ended here (of `queue`, if queued): this process has room again. */
+  readonly freed: (queue: string | undefined) => void
+  readonly stop: () => Promise<void>
+}
+
+export const startDispatch = (engine: Engine, queues: ReadonlyArray<QueueDefinition>): QueueDispatch | undefined => {
+  if (queues.length === 0) return undefined
+  const freedListeners = new Set<(queue: string | undefined) => void>()
+  const host: DispatchHost = {
+    executorId: engine.executorId,
+    log: engine.config.log,
+    claim: (queue, max) => engine.claimQueued(queue, max),
+    room: () => engine.room,
+    subscribe: (queue, listener) => engine.store.subscribe({ kind: "queue", queue }, listener),
+    now: () => engine.host.clock.currentTimeMillisUnsafe(),
+    sleep: (ms, signal) => engine.host.runEffect(Effect.sleep(Math.max(0, ms)), signal),
+    onFreed: (l) => {
+      freedListeners.add(l)
+      return () => freedListeners.delete(l)
+    },
+  }
+  const groups = new Map<DispatcherFactory, QueueDefinition[]>()
+  for (const q of queues) groups.set(q.dispatcher, [...(groups.get(q.dispatcher) ?? []), q])
+  const dispatchers: Dispatcher[] = [...groups].map(([factory, qs]) => factory(host, qs))
+  return {
+    freed: (queue) => freedListeners.forEach((l) => l(queue)),
+    stop: async () => {
+      await Promise.all(dispatchers.map((d) => d.stop()))
+    },
+  }
+}
