@@ -127,7 +127,8 @@ const validate = (options: LaunchOptions, services: Context.Context<never>): Eng
         : Array.isArray(serve)
           ? new Set(serve.map((q: unknown) => queueName(q, "Durably.launch: serveQueues")))
           : undefined
-  if (!served) throw new InvalidArgument({ reason: "Durably.launch: serveQueues must be true, false or a list of queues" })
+  if (!served)
+    throw new InvalidArgument({ reason: "Durably.launch: serveQueues must be true, false or a list of queues" })
   for (const name of served)
     if (!names.has(name))
       throw new InvalidArgument({

@@ -99,7 +99,9 @@ export const queueConfig = (name: string, settings: QueueSettings = {}): QueueCo
   const known = new Set(["concurrency", "workerConcurrency", "rateLimit", "partition", "priority", "maxLength"])
   for (const key of Object.keys(settings))
     if (!known.has(key))
-      throw new InvalidArgument({ reason: `${where}: unknown setting ${JSON.stringify(key)} (known: ${[...known].join(", ")})` })
+      throw new InvalidArgument({
+        reason: `${where}: unknown setting ${JSON.stringify(key)} (known: ${[...known].join(", ")})`,
+      })
   const s = settings
   const partition = s.partition
   if (partition !== undefined && (typeof partition !== "object" || partition === null))

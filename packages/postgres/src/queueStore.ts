@@ -39,7 +39,7 @@ export const makeQueueOps = (deps: QueueOpsDeps): QueueOps => {
         partition_rate_period_ms = EXCLUDED.partition_rate_period_ms, priority_enabled = EXCLUDED.priority_enabled,
         max_length = EXCLUDED.max_length, app_version = EXCLUDED.app_version, updated_ms = EXCLUDED.updated_ms
       RETURNING (SELECT row_to_json(prev)::text FROM prev) AS previous`
-  const enqueueSql = `SELECT ${s}.enqueue($1, $2::jsonb, $3, $4, $5, $6)::text AS r`
+  const enqueueSql = `SELECT ${s}.enqueue($1, $2::text::jsonb, $3, $4, $5, $6)::text AS r`
   const claimSql = `SELECT ${s}.claim_queue($1, $2, $3, $4::text[], $5, $6)::text AS r`
 
   return {

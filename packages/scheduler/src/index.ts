@@ -18,4 +18,9 @@ export type { QueueDefinition, QueueSettings, RateLimit } from "@durably/core"
  * one launched wins (a warning names the change).
  */
 export const defineQueue = (name: string, settings: QueueSettings = {}): QueueDefinition =>
-  Object.freeze({ _tag: "QueueDefinition" as const, name, config: queueConfig(name, settings), dispatcher: dispatchQueues })
+  Object.freeze({
+    _tag: "QueueDefinition" as const,
+    name,
+    config: queueConfig(name, settings),
+    dispatcher: dispatchQueues,
+  })

@@ -249,7 +249,10 @@ export class Engine {
     if (this.lease) await this.lease.begin()
     for (const q of this.config.queues) await registerQueue(this.store, this.host, q.config, this.appVersion)
     if (recover) await this.recover()
-    this.dispatch = startDispatch(this, this.config.queues.filter((q) => this.config.servedQueues.has(q.name)))
+    this.dispatch = startDispatch(
+      this,
+      this.config.queues.filter((q) => this.config.servedQueues.has(q.name)),
+    )
   }
 
   /** `durably.enqueue`: put a workflow on a queue; resolves with its handle once it is stored. */

@@ -86,7 +86,11 @@ const recordedStart = async (
 }
 
 const checkWorkflow = (workflow: unknown, api: string): AnyWorkflow => {
-  if (typeof workflow !== "object" || workflow === null || (workflow as { _tag?: unknown })._tag !== "WorkflowDefinition")
+  if (
+    typeof workflow !== "object" ||
+    workflow === null ||
+    (workflow as { _tag?: unknown })._tag !== "WorkflowDefinition"
+  )
     throw new InvalidArgument({ reason: `${api}: the child must be a workflow definition made by defineWorkflow` })
   return workflow as AnyWorkflow
 }

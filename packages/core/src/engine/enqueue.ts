@@ -57,7 +57,8 @@ const refusals = {
 
 const item = (host: Host, req: EnqueueRequestOf, input: unknown, index: number, now: number): NewQueued => {
   const o = req.options(input, index)
-  if (typeof o !== "object" || o === null) throw new InvalidArgument({ reason: `${req.api}: options must be an object` })
+  if (typeof o !== "object" || o === null)
+    throw new InvalidArgument({ reason: `${req.api}: options must be an object` })
   const id = req.parent ? (o.id ?? req.parent.childId) : o.id === undefined ? uuidv7(now) : o.id
   if (o.id !== undefined) validateUserId(o.id, `${req.api}: id`)
   if (o.priority !== undefined && !(Number.isInteger(o.priority) && Math.abs(o.priority) <= 2 ** 31 - 1))
@@ -69,7 +70,12 @@ const item = (host: Host, req: EnqueueRequestOf, input: unknown, index: number, 
   const delayMs = o.delay === undefined ? 0 : toMillis(o.delay, `${req.api}: delay`)
   const timeoutMs = o.timeout === undefined ? undefined : toMillis(o.timeout, `${req.api}: timeout`)
   const def = req.workflow
-  const payload = { serializer: host.serializer, maxPayloadBytes: host.maxPayloadBytes, workflowId: id, workflowName: def.name }
+  const payload = {
+    serializer: host.serializer,
+    maxPayloadBytes: host.maxPayloadBytes,
+    workflowId: id,
+    workflowName: def.name,
+  }
   return {
     id,
     name: def.name,
@@ -144,7 +150,9 @@ const canonical = (c: Parameters<Store["registerQueue"]>[0]) => ({
   concurrency: c.concurrency ?? null,
   workerConcurrency: c.workerConcurrency ?? null,
   rateLimit: c.rateLimit ?? null,
-  partition: c.partition ? { concurrency: c.partition.concurrency ?? null, rateLimit: c.partition.rateLimit ?? null } : null,
+  partition: c.partition
+    ? { concurrency: c.partition.concurrency ?? null, rateLimit: c.partition.rateLimit ?? null }
+    : null,
   priority: c.priority,
   maxLength: c.maxLength ?? null,
 })

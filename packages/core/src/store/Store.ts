@@ -432,7 +432,10 @@ export interface Store {
   // ---- queues ---------------------------------------------------------------------------------------------
 
   /** Store a queue's settings (the last launch that defines a queue wins); returns the settings it replaced. */
-  readonly registerQueue: (config: QueueConfig, appVersion: string) => Effect.Effect<QueueConfig | undefined, StoreError>
+  readonly registerQueue: (
+    config: QueueConfig,
+    appVersion: string,
+  ) => Effect.Effect<QueueConfig | undefined, StoreError>
   /** Put workflows on a queue in one go (all or nothing), waking the queue's dispatchers. */
   readonly enqueue: (request: EnqueueRequest) => Effect.Effect<EnqueueResult, StoreError>
   /**

@@ -19,6 +19,7 @@ import { engineScenarios } from "./contractEngine.ts"
 import { messagesContract } from "./contractMessages.ts"
 import { messagesEngineScenarios } from "./contractMessagesEngine.ts"
 import { portContract } from "./contractPort.ts"
+import { queuesContract } from "./contractQueues.ts"
 
 export interface ContractOptions {
   /** Shown in test names. */
@@ -75,6 +76,7 @@ export const storeContract = (options: ContractOptions): void => {
       ["engine", engineScenarios],
       ["messages, events and streams", messagesContract],
       ["messages, events and streams between engines", messagesEngineScenarios],
+      ["queues", queuesContract],
     ] as const) {
       options.describe(group, () => {
         for (const [name, body] of Object.entries(tests)) options.it(name, caseOf(body))
