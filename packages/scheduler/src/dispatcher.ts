@@ -119,7 +119,7 @@ export const dispatchQueues = (host: DispatchHost, queues: ReadonlyArray<QueueDe
       unsubscribes.forEach((u) => u())
       unFreed()
       for (const s of states) s.timer?.abort()
-      await Promise.all(states.map((s) => s.claiming))
+      await Promise.all(states.flatMap((s) => (s.claiming ? [s.claiming] : [])))
     },
   }
 }

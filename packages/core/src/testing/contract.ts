@@ -20,6 +20,7 @@ import { messagesContract } from "./contractMessages.ts"
 import { messagesEngineScenarios } from "./contractMessagesEngine.ts"
 import { portContract } from "./contractPort.ts"
 import { queuesContract } from "./contractQueues.ts"
+import { childrenScenarios } from "./contractChildren.ts"
 
 export interface ContractOptions {
   /** Shown in test names. */
@@ -77,6 +78,7 @@ export const storeContract = (options: ContractOptions): void => {
       ["messages, events and streams", messagesContract],
       ["messages, events and streams between engines", messagesEngineScenarios],
       ["queues", queuesContract],
+      ["child workflows and enqueueing, with engines", childrenScenarios],
     ] as const) {
       options.describe(group, () => {
         for (const [name, body] of Object.entries(tests)) options.it(name, caseOf(body))

@@ -1,0 +1,206 @@
+/**
+ * Contract cases for child workflows and enqueueing, with engines on the store. Dispatching queued work is
+ * the scheduler's (another package), so these cases plug in the smallest dispatcher the extension point
+ * allows: claim whatever room there is whenever the store or the engine says something changed.
+ */
+import assert from "node:assert/strict"
+import { Durably } from "../Durably.ts"
+import { DuplicateEnqueue, InvalidArgument, QueueFull, WorkflowCancelled } from "../errors.ts"
+import { queueConfig, type DispatcherFactory, type QueueDefinition, type QueueSettings } from "../queues.ts"
+import type { Store } from "../store/Store.ts"
+import { defineWorkflow } from "../workflow.ts"
+import type { ContractTest } from "./contract.ts"
+
+const greedy: DispatcherFactory = (host, queues) => {
+  const claim = (q: string) => void host.claim(q, host.room()).catch(() => undefined)
+  const offs = queues.map((q) => host.subscribe(q.name, () => claim(q.name)))
+  const off = host.onFreed((q) => q !== undefined && claim(q))
+  for (const q of queues) claim(q.name)
+  return {
+    stop: async () => {
+      offs.forEach((o) => o())
+      off()
+    },
+  }
+}
+
+const testQueue = (name: string, settings: QueueSettings = {}): QueueDefinition => ({
+  _tag: "QueueDefinition",
+  name,
+  config: queueConfig(name, settings),
+  dispatcher: greedy,
+})
+
+const launch = (
+  store: Store,
+  executorId: string,
+  workflows: Parameters<typeof Durably.launch>[0]["workflows"],
+  queues: ReadonlyArray<QueueDefinition> = [],
+) => Durably.launch({ store, workflows, executorId, queues, logger: false })
+
+const until = async (check: () => Promise<boolean> | boolean, what: string, ms = 10_000) => {
+  const end = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 5))
+  }
+}
+
+export const childrenScenarios: Record<string, ContractTest> = {
+  "ctx.run starts a child with a derived id and returns its result": async ({ store, id, run }) => {
+    const child = defineWorkflow(id("child"), async (ctx, n: number) => ctx.step("double", () => n * 2))
+    const parent = defineWorkflow(id("parent"), async (ctx, n: number) => {
+      const a = await ctx.run(child, n)
+      const h = await ctx.start(child, a)
+      return { a, b: await h.result(), childId: h.id }
+    })
+    const durably = await launch(store, id("exec"), [parent, child])
+    try {
+      const h = await durably.start(parent, 5, { id: id("p") })
+      const out = await h.result()
+      assert.equal(out.a, 10)
+      assert.equal(out.b, 20)
+      assert.equal(out.childId, `@child:${id("p")}:2`)
+      const first = await run(store.getWorkflow(`@child:${id("p")}:0`))
+      assert.equal(first?.status, "SUCCESS")
+      assert.equal(first?.parentId, id("p"))
+      assert.equal(first?.parentStep, 0)
+    } finally {
+      await durably.shutdown()
+    }
+  },
+
+  "user ids may not take the engine's reserved form": async ({ store, id }) => {
+    const wf = defineWorkflow(id("wf"), async () => 1)
+    const durably = await launch(store, id("exec"), [wf])
+    try {
+      await assert.rejects(durably.start(wf, undefined, { id: "@child:x:1" }), InvalidArgument)
+    } finally {
+      await durably.shutdown()
+    }
+  },
+
+  "a restarted parent neither starts its child again nor loses its result": async ({ store, id, run, another }) => {
+    let childRuns = 0
+    let release!: () => void
+    const blocked = new Promise<void>((r) => (release = r))
+    const child = defineWorkflow(id("child"), async (ctx) =>
+      ctx.step("work", async () => {
+        childRuns++
+        if (childRuns === 1) await blocked
+        return "made"
+      }),
+    )
+    const parent = defineWorkflow(id("parent"), async (ctx) => `got ${await ctx.run(child, undefined)}`)
+    const exec = id("exec")
+    const first = await launch(store, exec, [parent, child])
+    const h = await first.start(parent, undefined, { id: id("p") })
+    await until(() => childRuns === 1, "the child to start")
+    // As after a crash: an engine with the same executor id takes both back.
+    const second = await launch(await another(), exec, [parent, child])
+    try {
+      assert.equal(await second.handle(h.id).result(), "got made")
+      const steps = await run(store.loadCheckpoints(h.id))
+      assert.deepEqual(
+        steps.map((s) => s.kind),
+        ["start", "result"],
+      )
+      const children = await run(store.listWorkflows({ name: id("child") }))
+      assert.equal(children.length, 1)
+    } finally {
+      release()
+      await second.shutdown()
+      await first.shutdown().catch(() => undefined)
+    }
+  },
+
+  "cancelling a parent cancels its children, except detached ones": async ({ store, id }) => {
+    const waiter = defineWorkflow(id("waiter"), async (ctx) => ctx.recv("go"))
+    const parent = defineWorkflow(id("parent"), async (ctx) => {
+      await ctx.start(waiter, undefined)
+      await ctx.start(waiter, undefined, { detached: true })
+      await ctx.recv("never")
+    })
+    const durably = await launch(store, id("exec"), [parent, waiter])
+    try {
+      const h = await durably.start(parent, undefined, { id: id("p") })
+      const attached = durably.handle(`@child:${id("p")}:0`)
+      const detached = durably.handle(`@child:${id("p")}:1`)
+      await until(async () => (await detached.status().catch(() => undefined)) !== undefined, "the children")
+      await h.cancel()
+      const o = await attached.outcome()
+      assert.equal(o.status, "CANCELLED")
+      assert.ok(o.status === "CANCELLED" && o.error instanceof WorkflowCancelled)
+      assert.equal((await detached.status()).status, "PENDING")
+      await durably.send(detached.id, "go", "free")
+      assert.equal(await detached.result(), "free")
+    } finally {
+      await durably.shutdown()
+    }
+  },
+
+  "ctx.enqueue fans out on a limited queue and gathers the results, once each": async ({ store, id, run }) => {
+    let running = 0
+    let peak = 0
+    const task = defineWorkflow(id("task"), async (ctx, n: number) =>
+      ctx.step("work", async () => {
+        peak = Math.max(peak, ++running)
+        await new Promise((r) => setTimeout(r, 10))
+        running--
+        return n * n
+      }),
+    )
+    const q = testQueue(id("q"), { concurrency: 2 })
+    const fanOut = defineWorkflow(id("fan"), async (ctx, n: number) => {
+      const handles = []
+      for (let i = 1; i <= n; i++) handles.push(await ctx.enqueue(q, task, i))
+      return Promise.all(handles.map((h) => h.result()))
+    })
+    const durably = await launch(store, id("exec"), [fanOut, task], [q])
+    try {
+      assert.deepEqual(await durably.run(fanOut, 6, { id: id("f") }), [1, 4, 9, 16, 25, 36])
+      assert.ok(peak <= 2, `peak ${peak}`)
+      const children = await run(store.listWorkflows({ name: id("task") }))
+      assert.equal(children.length, 6)
+      assert.ok(children.every((c) => c.parentId === id("f") && c.queue === q.name))
+    } finally {
+      await durably.shutdown()
+    }
+  },
+
+  "durably.enqueue: duplicates fail or attach, a full queue refuses, a partitioned one needs a key": async ({
+    store,
+    id,
+  }) => {
+    const task = defineWorkflow(id("task"), async (ctx) => ctx.recv("go"))
+    const q = testQueue(id("q"), { maxLength: 2 })
+    const parted = testQueue(id("parted"), { partition: { concurrency: 1 } })
+    // Enqueue only: this process serves no queue, so the work stays queued.
+    const durably = await Durably.launch({
+      store,
+      workflows: [task],
+      executorId: id("exec"),
+      queues: [q, parted],
+      serveQueues: false,
+      logger: false,
+    })
+    try {
+      const a = await durably.enqueue(q, task, undefined, { deduplicationId: "d" })
+      await assert.rejects(durably.enqueue(q, task, undefined, { deduplicationId: "d" }), (e: unknown) => {
+        assert.ok(e instanceof DuplicateEnqueue)
+        assert.equal(e.existingId, a.id)
+        return true
+      })
+      const same = await durably.enqueue(q, task, undefined, { deduplicationId: "d", onDuplicate: "attach" })
+      assert.equal(same.id, a.id)
+      await durably.enqueue(q, task, undefined)
+      await assert.rejects(durably.enqueue(q, task, undefined), QueueFull)
+      await assert.rejects(durably.enqueue(parted, task, undefined), /needs a partitionKey/)
+      const many = await durably.enqueueMany(parted, task, [1, 2, 3], (n) => ({ partitionKey: `k${String(n)}` }))
+      assert.equal(many.length, 3)
+      assert.equal((await many[0]!.status()).status, "ENQUEUED")
+    } finally {
+      await durably.shutdown()
+    }
+  },
+}
