@@ -41,7 +41,9 @@ export const dispatchQueues = (host: DispatchHost, queues: ReadonlyArray<QueueDe
   const byName = new Map(states.map((s) => [s.name, s]))
   const stopping = new AbortController()
   /** Queues that wanted more while this process had no room, in the order they asked. */
-  const starved: QueueState[] = []
+  let starved: QueueState[] = []
+  /** Room promised to claims in flight: not free for another queue's claim meanwhile. */
+  let reserved = 0
 
   const arm = (s: QueueState, at: number) => {
     if (stopping.signal.aborted || (s.timerAt !== undefined && s.timerAt <= at)) return
@@ -65,14 +67,15 @@ export const dispatchQueues = (host: DispatchHost, queues: ReadonlyArray<QueueDe
   const claimLoop = async (s: QueueState) => {
     do {
       s.again = false
-      const room = host.room()
+      const room = host.room() - reserved
       if (room <= 0) {
         if (!starved.includes(s)) starved.push(s)
         return
       }
       const max = Math.min(room, claimBatch)
+      reserved += max
       try {
-        const { started, retryAt } = await host.claim(s.name, max)
+        const { started, retryAt } = await host.claim(s.name, max).finally(() => (reserved -= max))
         s.failures = 0
         if (retryAt !== undefined) arm(s, retryAt)
         // A full batch: there may be more waiting.
@@ -104,11 +107,13 @@ export const dispatchQueues = (host: DispatchHost, queues: ReadonlyArray<QueueDe
 
   const unsubscribes = states.map((s) => host.subscribe(s.name, () => wake(s)))
   const unFreed = host.onFreed((queue) => {
+    // Room freed: the starved queues first, in the order they asked, then the queue it came from. Those
+    // that find no room left queue up again at the back, so the turns rotate.
     const own = queue === undefined ? undefined : byName.get(queue)
-    if (own) wake(own)
-    // Room freed: the longest-waiting starved queue goes first, then takes its turn at the back.
-    const next = starved.shift()
-    if (next && next !== own) wake(next)
+    const waiting = starved
+    starved = []
+    for (const s of waiting) wake(s)
+    if (own && !waiting.includes(own)) wake(own)
   })
   // Work may have been waiting before this process launched.
   for (const s of states) wake(s)
