@@ -8,14 +8,18 @@ import { fromEngine, type Durably as PromiseDurably } from "../Durably.ts"
 import { Engine, type StartOptions } from "../engine/Engine.ts"
 import {
   ConflictingWorkflowError,
+  DuplicateEnqueue,
   EngineStopped,
   InvalidArgument,
   PayloadTooLargeError,
+  QueueFull,
   SchemaMismatchError,
   SerializationError,
   StoreError,
   WorkflowNotFound,
 } from "../errors.ts"
+import type { EnqueueManyOptions, EnqueueOptions } from "../engine/enqueue.ts"
+import type { QueueRef } from "../queues.ts"
 import type { GetEventOptions } from "../engine/events.ts"
 import type { SendOptions } from "../engine/messages.ts"
 import type { ReadStreamOptions } from "../engine/streams.ts"
@@ -51,6 +55,12 @@ const isStartError = instanceOf(
   EngineStopped,
 )
 const isAwaitError = instanceOf(WorkflowNotFound, StoreError, EngineStopped)
+
+/** Why an enqueue was refused: a start error, a full queue, or a duplicate deduplication id. */
+export type EnqueueError = StartError | QueueFull | DuplicateEnqueue
+
+const isEnqueueError = (u: unknown): u is EnqueueError =>
+  isStartError(u) || u instanceof QueueFull || u instanceof DuplicateEnqueue
 const isStoreError = instanceOf(StoreError, EngineStopped)
 
 /** Why a message could not be sent (no such workflow, a message that cannot be stored …). */
@@ -87,6 +97,20 @@ export interface DurablyService {
     input: InputOf<W>,
     options?: StartOptions,
   ) => Effect.Effect<OutputOf<W>, DeclaredError<W> | StartError | EndError | AwaitError>
+  /** Put a workflow on a queue (see the Promise API's `enqueue`). */
+  readonly enqueue: <W extends AnyWorkflow>(
+    queue: QueueRef,
+    workflow: W,
+    input: InputOf<W>,
+    options?: EnqueueOptions,
+  ) => Effect.Effect<EffectHandle<OutputOf<W>, DeclaredError<W>>, EnqueueError>
+  /** Enqueue many inputs in one store round trip, all or nothing. */
+  readonly enqueueMany: <W extends AnyWorkflow>(
+    queue: QueueRef,
+    workflow: W,
+    inputs: ReadonlyArray<InputOf<W>>,
+    options?: EnqueueManyOptions<InputOf<W>>,
+  ) => Effect.Effect<Array<EffectHandle<OutputOf<W>, DeclaredError<W>>>, EnqueueError>
   /** A handle to any workflow by id; pass its definition to get its output type and declared error back. */
   readonly handle: {
     <W extends AnyWorkflow>(
@@ -139,6 +163,16 @@ const makeService = (durably: PromiseDurably): DurablyService => {
     start,
     run: (workflow, input, options) => Effect.flatMap(start(workflow, input, options), (h) => h.result),
     handle: handle as DurablyService["handle"],
+    enqueue: (queue, workflow, input, options) =>
+      Effect.map(
+        fromPromise(() => durably.enqueue(queue, workflow, input, options), isEnqueueError),
+        (h) => makeEffectHandle(h, workflow),
+      ),
+    enqueueMany: (queue, workflow, inputs, options) =>
+      Effect.map(
+        fromPromise(() => durably.enqueueMany(queue, workflow, inputs, options), isEnqueueError),
+        (hs) => hs.map((h) => makeEffectHandle(h, workflow)),
+      ),
     cancel: (id) => fromPromise(() => durably.cancel(id), isAwaitError),
     send: (workflowId, topic, message, options) =>
       fromPromise(() => durably.send(workflowId, topic, message, options), isSendError),

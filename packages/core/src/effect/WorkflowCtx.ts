@@ -6,9 +6,34 @@ import { Context, type Effect, type Option, type Schedule } from "effect"
 import type { DurationInput } from "../duration.ts"
 import type { GetEventOptions } from "../engine/events.ts"
 import type { RecvOptions } from "../engine/messages.ts"
-import type { WorkflowNotFound } from "../errors.ts"
+import type { ChildOptions } from "../engine/children.ts"
+import type { EnqueueOptions } from "../engine/enqueue.ts"
+import type { WorkflowOutcome } from "../engine/handle.ts"
+import type {
+  ConflictingWorkflowError,
+  DuplicateEnqueue,
+  QueueFull,
+  WorkflowCancelled,
+  WorkflowDead,
+  WorkflowFailed,
+  WorkflowNotFound,
+  WorkflowTimedOut,
+} from "../errors.ts"
+import type { QueueRef } from "../queues.ts"
 import type { TopicRef } from "../topics.ts"
-import type { Codec, RetryPolicy, StepInfo, WorkflowLogger } from "../workflow.ts"
+import type { AnyWorkflow, Codec, InputOf, OutputOf, RetryPolicy, StepInfo, WorkflowLogger } from "../workflow.ts"
+
+/** How a child can end other than with its output. */
+export type ChildEndError = WorkflowFailed | WorkflowCancelled | WorkflowTimedOut | WorkflowDead
+
+/** A child as its parent sees it, in the Effect flavour; awaiting it is recorded. */
+export interface EffectChildHandle<O = unknown> {
+  readonly id: string
+  /** The child's output; fails with how it ended otherwise. */
+  readonly result: Effect.Effect<O, ChildEndError>
+  /** How the child ended (never fails for the child's own failure). */
+  readonly outcome: Effect.Effect<WorkflowOutcome<O>>
+}
 
 /** A step body: an Effect, or a function of the attempt's info that returns one. */
 export type StepBody<A, E, R> = Effect.Effect<A, E, R> | ((info: StepInfo) => Effect.Effect<A, E, R>)
@@ -90,6 +115,25 @@ export interface EffectWorkflowContext {
   readonly writeStream: (key: string, value: unknown) => Effect.Effect<void>
   /** Close stream `key`: readers end after its last value. Writing to it afterwards is a defect (StreamClosedError). */
   readonly closeStream: (key: string) => Effect.Effect<void>
+  /** Start a child workflow on this executor (recorded; see the Promise ctx's `start`). */
+  readonly start: <W extends AnyWorkflow>(
+    workflow: W,
+    input: InputOf<W>,
+    options?: ChildOptions,
+  ) => Effect.Effect<EffectChildHandle<OutputOf<W>>, ConflictingWorkflowError>
+  /** Start a child workflow and await its result (both recorded). */
+  readonly run: <W extends AnyWorkflow>(
+    workflow: W,
+    input: InputOf<W>,
+    options?: ChildOptions,
+  ) => Effect.Effect<OutputOf<W>, ConflictingWorkflowError | ChildEndError>
+  /** Put a child workflow on a queue (recorded: exactly one enqueue across replays). */
+  readonly enqueue: <W extends AnyWorkflow>(
+    queue: QueueRef,
+    workflow: W,
+    input: InputOf<W>,
+    options?: EnqueueOptions,
+  ) => Effect.Effect<EffectChildHandle<OutputOf<W>>, ConflictingWorkflowError | QueueFull | DuplicateEnqueue>
 }
 
 /**

@@ -7,7 +7,17 @@
  * InvalidArgument) is a defect.
  */
 import { Cause, Context, Data, Effect, Exit, Option, Result, Schedule, Schema } from "effect"
-import { WorkflowNotFound } from "../errors.ts"
+import {
+  ConflictingWorkflowError,
+  DuplicateEnqueue,
+  QueueFull,
+  WorkflowCancelled,
+  WorkflowDead,
+  WorkflowFailed,
+  WorkflowNotFound,
+  WorkflowTimedOut,
+} from "../errors.ts"
+import { enqueueChild, startChild, type ChildHandle, type ChildOptions } from "../engine/children.ts"
 import { makeLogger } from "../engine/context.ts"
 import { getEvent, setEvent } from "../engine/events.ts"
 import { ExecutionStopped, stepScope, type Execution, type StepScope } from "../engine/Execution.ts"
@@ -15,8 +25,14 @@ import { recv, send, type RecvOptions } from "../engine/messages.ts"
 import { currentTime, randomId, randomNumber, runStep, sleepFor, sleepUntil } from "../engine/operations.ts"
 import { writeStream } from "../engine/streams.ts"
 import type { DurationInput } from "../duration.ts"
-import type { StepInfo, StepOptions } from "../workflow.ts"
-import type { EffectStepOptions, EffectWorkflowContext, StepBody } from "./WorkflowCtx.ts"
+import type { AnyWorkflow, InputOf, OutputOf, StepInfo, StepOptions } from "../workflow.ts"
+import type {
+  ChildEndError,
+  EffectChildHandle,
+  EffectStepOptions,
+  EffectWorkflowContext,
+  StepBody,
+} from "./WorkflowCtx.ts"
 
 /**
  * The step attempt an Effect step body runs in, for `ctx.writeStream` inside it: carried by the fiber, since
@@ -82,6 +98,26 @@ const engineOpOr = <A, E>(operation: () => Promise<A>, expected: (u: unknown) =>
   Effect.catchDefect(engineOp(operation), (defect) => (expected(defect) ? Effect.fail(defect) : Effect.die(defect)))
 
 const isNotFound = (u: unknown): u is WorkflowNotFound => u instanceof WorkflowNotFound
+const isConflict = (u: unknown): u is ConflictingWorkflowError => u instanceof ConflictingWorkflowError
+const isEnqueueRefusal = (u: unknown): u is ConflictingWorkflowError | QueueFull | DuplicateEnqueue =>
+  isConflict(u) || u instanceof QueueFull || u instanceof DuplicateEnqueue
+const isChildEnd = (u: unknown): u is ChildEndError =>
+  u instanceof WorkflowFailed ||
+  u instanceof WorkflowCancelled ||
+  u instanceof WorkflowTimedOut ||
+  u instanceof WorkflowDead
+
+const startEffect = <O>(exec: Execution, workflow: AnyWorkflow, input: unknown, options?: ChildOptions) =>
+  Effect.map(
+    engineOpOr(() => startChild<O>(exec, workflow, input, options), isConflict),
+    effectChild,
+  )
+
+const effectChild = <O>(h: ChildHandle<O>): EffectChildHandle<O> => ({
+  id: h.id,
+  result: engineOpOr(() => h.result(), isChildEnd),
+  outcome: engineOp(() => h.outcome()),
+})
 
 /** One attempt: the body runs with the caller's services on the attempt's signal; a failure rejects with `E`. */
 const runBody = async <A, E, R>(
@@ -172,4 +208,16 @@ export const makeEffectContext = (exec: Execution): EffectWorkflowContext => ({
     Effect.flatMap(CurrentStepScope, (scope) => engineOp(() => writeStream(exec, { key, value }, scope))),
   closeStream: (key) =>
     Effect.flatMap(CurrentStepScope, (scope) => engineOp(() => writeStream(exec, { key, close: true }, scope))),
+  start: <W extends AnyWorkflow>(workflow: W, input: InputOf<W>, options?: ChildOptions) =>
+    startEffect<OutputOf<W>>(exec, workflow, input, options),
+  run: <W extends AnyWorkflow>(workflow: W, input: InputOf<W>, options?: ChildOptions) =>
+    Effect.flatMap(startEffect<OutputOf<W>>(exec, workflow, input, options), (h) => h.result),
+  enqueue: (queue, workflow, input, options) =>
+    Effect.map(
+      engineOpOr(
+        () => enqueueChild<OutputOf<typeof workflow>>(exec, queue, workflow, input, options),
+        isEnqueueRefusal,
+      ),
+      effectChild,
+    ),
 })
