@@ -18,11 +18,15 @@ ALTER TABLE __SCHEMA__.workflows
   ADD COLUMN parent_id        text,
   ADD COLUMN parent_step      integer,
   -- a detached child outlives its parent's cancellation
-  ADD COLUMN detached         boolean NOT NULL DEFAULT false;
+  ADD COLUMN detached         boolean NOT NULL DEFAULT false,
+  -- the order enqueues happened in (a batch in input order): first in, first out within a priority
+  ADD COLUMN enqueue_order    bigint;
+
+CREATE SEQUENCE __SCHEMA__.enqueue_order;
 
 -- Queued work in the order it is taken, per queue and per partition.
-CREATE INDEX workflows_queued ON __SCHEMA__.workflows (queue, priority, created_ms) WHERE status = 'ENQUEUED';
-CREATE INDEX workflows_queued_by_partition ON __SCHEMA__.workflows (queue, partition_key, priority, created_ms)
+CREATE INDEX workflows_queued ON __SCHEMA__.workflows (queue, priority, enqueue_order) WHERE status = 'ENQUEUED';
+CREATE INDEX workflows_queued_by_partition ON __SCHEMA__.workflows (queue, partition_key, priority, enqueue_order)
   WHERE status = 'ENQUEUED';
 CREATE INDEX workflows_delayed ON __SCHEMA__.workflows (queue, delay_until_ms) WHERE status = 'DELAYED';
 -- What runs now, per queue, partition and executor (concurrency limits).
@@ -58,8 +62,9 @@ CREATE TABLE __SCHEMA__.queues (
 -- input, partition_key, priority, deduplication_id, delay_until_ms, timeout_ms, parent_step, detached.
 -- Returns {"error": …} for a request the queue refuses, else {"results": [{id, outcome, name?, existing?}]}
 -- in item order: outcome is created, existing (that id exists: attach) or duplicate (an active workflow of
--- this queue has that deduplication id; `existing` is its id). A bounded queue that would overflow raises
--- SQLSTATE DUR02, so nothing of the batch stays.
+-- this queue has that deduplication id; `existing` is its id). So that nothing of a refused batch stays, a
+-- bounded queue that would overflow raises SQLSTATE DUR02, and a duplicate of an item marked
+-- fail_on_duplicate or an existing id of another workflow raises DUR03 with the results as its detail.
 CREATE FUNCTION __SCHEMA__.enqueue(p_queue text, p_items jsonb, p_app_version text, p_parent_id text,
   p_now bigint, p_channel text) RETURNS jsonb LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -89,14 +94,17 @@ BEGIN
   WITH items AS (
     SELECT x.*, o.ord FROM jsonb_array_elements(p_items) WITH ORDINALITY AS o(item, ord),
       jsonb_to_record(o.item) AS x(id text, name text, input text, partition_key text, priority integer,
-        deduplication_id text, delay_until_ms bigint, timeout_ms bigint, parent_step integer, detached boolean)
+        deduplication_id text, delay_until_ms bigint, timeout_ms bigint, parent_step integer, detached boolean,
+        fail_on_duplicate boolean)
   ), ins AS (
     INSERT INTO __SCHEMA__.workflows (id, name, status, input, app_version, queue, partition_key, priority,
-        deduplication_id, delay_until_ms, timeout_ms, parent_id, parent_step, detached, created_ms, updated_ms)
+        deduplication_id, delay_until_ms, timeout_ms, parent_id, parent_step, detached, created_ms, updated_ms,
+        enqueue_order)
       SELECT id, name, CASE WHEN delay_until_ms > p_now THEN 'DELAYED' ELSE 'ENQUEUED' END, input, p_app_version,
         p_queue, partition_key, coalesce(priority, 0), deduplication_id, delay_until_ms, timeout_ms, p_parent_id,
-        parent_step, coalesce(detached, false), p_now, p_now
-      FROM items ORDER BY ord
+        parent_step, coalesce(detached, false), p_now, p_now, nextval('__SCHEMA__.enqueue_order')
+      -- numbered in input order: the subquery's order is the order its rows reach nextval
+      FROM (SELECT * FROM items ORDER BY ord) ordered
       ON CONFLICT DO NOTHING
       RETURNING id
   )
@@ -114,15 +122,22 @@ BEGIN
   -- a new statement: it sees what concurrent enqueues committed, so a lost race reads as existing or duplicate
   SELECT jsonb_agg(
       CASE WHEN x.id = ANY(created) THEN jsonb_build_object('id', x.id, 'outcome', 'created')
-        WHEN e.id IS NOT NULL THEN jsonb_build_object('id', x.id, 'outcome', 'existing', 'name', e.name)
+        WHEN e.id IS NOT NULL THEN jsonb_build_object('id', x.id, 'outcome', 'existing', 'name', e.name,
+          'refused', e.name <> x.name)
         ELSE jsonb_build_object('id', x.id, 'outcome', 'duplicate', 'existing', (
           SELECT d.id FROM __SCHEMA__.workflows d WHERE d.queue = p_queue AND d.deduplication_id = x.deduplication_id
-            AND d.status IN ('ENQUEUED', 'DELAYED', 'PENDING')))
+            AND d.status IN ('ENQUEUED', 'DELAYED', 'PENDING')), 'refused', coalesce(x.fail_on_duplicate, false))
       END ORDER BY o.ord)
     INTO results
     FROM jsonb_array_elements(p_items) WITH ORDINALITY AS o(item, ord),
-      jsonb_to_record(o.item) AS x(id text, deduplication_id text)
+      jsonb_to_record(o.item) AS x(id text, name text, deduplication_id text, fail_on_duplicate boolean)
       LEFT JOIN __SCHEMA__.workflows e ON e.id = x.id;
+
+  -- A duplicate the caller refuses, or an id taken by another workflow: nothing of the batch stays.
+  IF EXISTS (SELECT 1 FROM jsonb_array_elements(results) r WHERE (r ->> 'refused')::boolean) THEN
+    RAISE EXCEPTION USING ERRCODE = 'DUR03', MESSAGE = 'enqueue refused: a duplicate or a conflicting id',
+      DETAIL = results::text;
+  END IF;
 
   IF cardinality(created) > 0 AND p_channel IS NOT NULL THEN
     PERFORM pg_notify(p_channel, json_build_array('q', p_queue, '')::text);
@@ -182,7 +197,7 @@ BEGIN
     WITH picked AS (
       SELECT id FROM __SCHEMA__.workflows
         WHERE queue = p_queue AND status = 'ENQUEUED' AND name = ANY(p_names)
-        ORDER BY priority, created_ms
+        ORDER BY priority, enqueue_order
         LIMIT allowed
         FOR UPDATE SKIP LOCKED
     ), taken AS (
@@ -192,7 +207,7 @@ BEGIN
         FROM picked WHERE w.id = picked.id AND w.status = 'ENQUEUED'
         RETURNING w.*
     )
-    SELECT coalesce(jsonb_agg(to_jsonb(taken) ORDER BY taken.priority, taken.created_ms), '[]'::jsonb)
+    SELECT coalesce(jsonb_agg(to_jsonb(taken) ORDER BY taken.priority, taken.enqueue_order), '[]'::jsonb)
       INTO claimed FROM taken;
   ELSE
     WITH keys AS (
@@ -210,14 +225,14 @@ BEGIN
         FROM keys k
     ), picked AS (
       SELECT c.id FROM rooms p, LATERAL (
-          SELECT w.id, w.priority, w.created_ms, row_number() OVER (ORDER BY w.priority, w.created_ms) AS turn
+          SELECT w.id, w.priority, w.enqueue_order, row_number() OVER (ORDER BY w.priority, w.enqueue_order) AS turn
             FROM __SCHEMA__.workflows w
             WHERE w.queue = p_queue AND w.partition_key = p.partition_key AND w.status = 'ENQUEUED'
               AND w.name = ANY(p_names)
-            ORDER BY w.priority, w.created_ms
+            ORDER BY w.priority, w.enqueue_order
             LIMIT greatest(p.room, 0)
         ) c
-        ORDER BY c.turn, c.priority, c.created_ms
+        ORDER BY c.turn, c.priority, c.enqueue_order
         LIMIT allowed
     ), taken AS (
       UPDATE __SCHEMA__.workflows w SET status = 'PENDING', executor_id = p_executor, epoch = w.epoch + 1,
@@ -226,7 +241,7 @@ BEGIN
         FROM picked WHERE w.id = picked.id AND w.status = 'ENQUEUED'
         RETURNING w.*
     )
-    SELECT coalesce(jsonb_agg(to_jsonb(taken) ORDER BY taken.priority, taken.created_ms), '[]'::jsonb)
+    SELECT coalesce(jsonb_agg(to_jsonb(taken) ORDER BY taken.priority, taken.enqueue_order), '[]'::jsonb)
       INTO claimed FROM taken;
     IF q.partition_rate_limit IS NOT NULL THEN
       -- an early hint is harmless: the next claim looks again, and the window has moved on by then

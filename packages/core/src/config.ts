@@ -39,7 +39,10 @@ export interface LaunchOptions<W extends AnyWorkflow = AnyWorkflow> {
    * takes over theirs. Default: every 2 seconds, with a 10-second lease. `false` for a single process.
    */
   readonly heartbeat?: { readonly interval?: DurationInput; readonly lease?: DurationInput } | false
-  /** Most workflows this executor runs at once that it took from others or from queues. Default 1000. */
+  /**
+   * How many workflows this executor runs at once before it stops taking more from queues and from other
+   * executors (workflows it starts itself, and their children, always run). Default 1000.
+   */
   readonly maxRunningWorkflows?: number
   /**
    * Queues this process knows (from `defineQueue` in `@durably/scheduler`): their settings are stored at

@@ -4,7 +4,16 @@
  * that every limit holds across workers.
  */
 import type { Effect } from "effect"
-import type { EnqueueResult, QueueClaim, QueueConfig, StoreError, Store, Wake, WorkflowRecord } from "@durably/core"
+import type {
+  EnqueueOutcome,
+  EnqueueResult,
+  QueueClaim,
+  QueueConfig,
+  StoreError,
+  Store,
+  Wake,
+  WorkflowRecord,
+} from "@durably/core"
 import type { SqlClient } from "./client.ts"
 import { toWorkflow } from "./rows.ts"
 import { schemaIdent } from "./queries.ts"
@@ -23,6 +32,19 @@ export interface QueueOpsDeps {
 
 /** The SQLSTATE the enqueue function raises when a bounded queue would overflow; its detail is the backlog. */
 const queueFullState = "DUR02"
+/** …and when it refuses a batch for a duplicate or a conflicting id; its detail is the results. */
+const rejectedState = "DUR03"
+
+type Outcomes = Array<{ id: string; outcome: string; name?: string; existing?: string | null }>
+
+const toOutcomes = (results: Outcomes): EnqueueOutcome[] =>
+  results.map((o) =>
+    o.outcome === "created"
+      ? { _tag: "Created" as const, id: o.id }
+      : o.outcome === "existing"
+        ? { _tag: "Existing" as const, id: o.id, name: o.name ?? "" }
+        : { _tag: "Duplicate" as const, id: o.id, ...(o.existing ? { existingId: o.existing } : {}) },
+  )
 
 export const makeQueueOps = (deps: QueueOpsDeps): QueueOps => {
   const s = schemaIdent(deps.schema)
@@ -75,6 +97,7 @@ export const makeQueueOps = (deps: QueueOpsDeps): QueueOps => {
           timeout_ms: i.timeoutMs ?? null,
           parent_step: i.parentStep ?? null,
           detached: i.detached ?? false,
+          fail_on_duplicate: i.failOnDuplicate ?? false,
         }))
         let text: string
         try {
@@ -89,22 +112,18 @@ export const makeQueueOps = (deps: QueueOpsDeps): QueueOps => {
           text = row!.r
         } catch (e) {
           const err = e as { code?: unknown; detail?: unknown; message?: unknown }
+          if (err.code === rejectedState)
+            return { _tag: "Rejected", outcomes: toOutcomes(JSON.parse(String(err.detail)) as Outcomes) }
           if (err.code !== queueFullState) throw e
           const max = /at most (\d+)/.exec(String(err.message))?.[1]
           return { _tag: "QueueFull", waiting: Number(err.detail), maxLength: Number(max) }
         }
         const r = JSON.parse(text) as {
           error?: "unknown_queue" | "partition_required" | "partition_not_allowed" | "priority_disabled"
-          results?: Array<{ id: string; outcome: string; name?: string; existing?: string | null }>
+          results?: Outcomes
         }
         if (r.error) return { _tag: "Refused", reason: r.error }
-        const outcomes = (r.results ?? []).map((o) =>
-          o.outcome === "created"
-            ? { _tag: "Created" as const, id: o.id }
-            : o.outcome === "existing"
-              ? { _tag: "Existing" as const, id: o.id, name: o.name ?? "" }
-              : { _tag: "Duplicate" as const, id: o.id, ...(o.existing ? { existingId: o.existing } : {}) },
-        )
+        const outcomes = toOutcomes(r.results ?? [])
         if (outcomes.some((o) => o._tag === "Created")) deps.wrote({ kind: "queue", queue: request.queue })
         return { _tag: "Enqueued", outcomes }
       }),

@@ -86,6 +86,7 @@ const item = (host: Host, req: EnqueueRequestOf, input: unknown, index: number, 
     ...(delayMs > 0 ? { delayUntil: now + delayMs } : {}),
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
     ...(req.parent ? { parentStep: req.parent.step } : {}),
+    ...(o.deduplicationId !== undefined && o.onDuplicate !== "attach" ? { failOnDuplicate: true } : {}),
   }
 }
 
@@ -110,6 +111,7 @@ export const enqueueWorkflows = async (host: Host, appVersion: string, req: Enqu
 const answer = (queue: string, items: ReadonlyArray<NewQueued>, req: EnqueueRequestOf, result: EnqueueResult) => {
   if (result._tag === "Refused") throw new InvalidArgument({ reason: `${req.api}: ${refusals[result.reason](queue)}` })
   if (result._tag === "QueueFull") throw new QueueFull({ queue, waiting: result.waiting, maxLength: result.maxLength })
+  // Rejected: nothing was stored; the refusing outcome is found below like any other and thrown.
   return result.outcomes.map((o, i) => {
     const it = items[i]!
     if (o._tag === "Created") return o.id

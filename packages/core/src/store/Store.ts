@@ -98,6 +98,8 @@ export interface NewQueued {
   readonly timeoutMs?: number
   readonly parentStep?: number
   readonly detached?: boolean
+  /** A duplicate deduplication id refuses the whole batch (nothing is stored) instead of attaching. */
+  readonly failOnDuplicate?: boolean
 }
 
 export interface EnqueueRequest {
@@ -117,6 +119,11 @@ export type EnqueueOutcome =
 
 export type EnqueueResult =
   | { readonly _tag: "Enqueued"; readonly outcomes: ReadonlyArray<EnqueueOutcome> }
+  /**
+   * Nothing was stored: an item was a duplicate marked `failOnDuplicate`, or its id belongs to a workflow of
+   * another name. The outcomes say which (their Created entries were rolled back).
+   */
+  | { readonly _tag: "Rejected"; readonly outcomes: ReadonlyArray<EnqueueOutcome> }
   /** The whole batch was refused; nothing was added. */
   | {
       readonly _tag: "Refused"

@@ -43,6 +43,7 @@ export interface QueuedFacts {
   readonly deduplicationId?: string
   readonly delayUntil?: number
   readonly timeoutMs?: number
+  readonly order: number
   startedAt?: number
 }
 
@@ -200,7 +201,7 @@ export const memoryStore = (): Store => {
     return out
   }
 
-  const queueState = { queues: new Map<string, QueueConfig>(), workflows, newEntry, update, wake }
+  const queueState = { queues: new Map<string, QueueConfig>(), workflows, newEntry, update, wake, order: { value: 0 } }
 
   const matches = (r: WorkflowRecord, f: ListFilter) =>
     (!f.ids || f.ids.includes(r.id)) &&

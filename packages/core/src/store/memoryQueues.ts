@@ -21,6 +21,8 @@ export interface QueueState {
   readonly newEntry: (record: WorkflowRecord, detached: boolean, queued?: QueuedFacts) => Entry
   readonly update: (entry: Entry, patch: Partial<WorkflowRecord>, now: number) => WorkflowRecord
   readonly wake: (w: Wake) => void
+  /** The last enqueue's number: first in, first out within a priority. */
+  readonly order: { value: number }
 }
 
 const waiting = (e: Entry) => e.record.status === "ENQUEUED" || e.record.status === "DELAYED"
@@ -77,10 +79,15 @@ export const queueEnqueue = (state: QueueState, request: EnqueueRequest, now: nu
         ...(item.deduplicationId === undefined ? {} : { deduplicationId: item.deduplicationId }),
         ...(item.delayUntil === undefined ? {} : { delayUntil: item.delayUntil }),
         ...(item.timeoutMs === undefined ? {} : { timeoutMs: item.timeoutMs }),
+        order: ++state.order.value,
       }),
     )
     outcomes.push({ _tag: "Created", id: item.id })
   }
+  const refused = outcomes.some((o, i) =>
+    o._tag === "Duplicate" ? items[i]!.failOnDuplicate === true : o._tag === "Existing" && o.name !== items[i]!.name,
+  )
+  if (refused) return { _tag: "Rejected", outcomes }
   if (q.maxLength !== undefined) {
     const before = onQueue.filter(waiting).length
     if (before + created.length > q.maxLength) return { _tag: "QueueFull", waiting: before, maxLength: q.maxLength }
@@ -91,7 +98,7 @@ export const queueEnqueue = (state: QueueState, request: EnqueueRequest, now: nu
 }
 
 const byTurn = (a: Entry, b: Entry) =>
-  (a.queued?.priority ?? 0) - (b.queued?.priority ?? 0) || a.record.createdAt - b.record.createdAt
+  (a.queued?.priority ?? 0) - (b.queued?.priority ?? 0) || (a.queued?.order ?? 0) - (b.queued?.order ?? 0)
 
 export const queueClaim = (state: QueueState, request: QueueClaimRequest, now: number): QueueClaim => {
   const q = state.queues.get(request.queue)

@@ -171,6 +171,7 @@ export const childrenScenarios: Record<string, ContractTest> = {
   "durably.enqueue: duplicates fail or attach, a full queue refuses, a partitioned one needs a key": async ({
     store,
     id,
+    run,
   }) => {
     const task = defineWorkflow(id("task"), async (ctx) => ctx.recv("go"))
     const q = testQueue(id("q"), { maxLength: 2 })
@@ -193,6 +194,13 @@ export const childrenScenarios: Record<string, ContractTest> = {
       })
       const same = await durably.enqueue(q, task, undefined, { deduplicationId: "d", onDuplicate: "attach" })
       assert.equal(same.id, a.id)
+      // A batch with a duplicate stores nothing at all.
+      const before = (await run(store.listWorkflows({ name: id("task") }))).length
+      await assert.rejects(
+        durably.enqueueMany(q, task, [1, 2], (n) => (n === 2 ? { deduplicationId: "d" } : {})),
+        DuplicateEnqueue,
+      )
+      assert.equal((await run(store.listWorkflows({ name: id("task") }))).length, before)
       await durably.enqueue(q, task, undefined)
       await assert.rejects(durably.enqueue(q, task, undefined), QueueFull)
       await assert.rejects(durably.enqueue(parted, task, undefined), /needs a partitionKey/)

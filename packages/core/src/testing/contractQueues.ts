@@ -115,6 +115,33 @@ export const queuesContract: Record<string, ContractTest> = {
     assert.deepEqual(again, { _tag: "Enqueued", outcomes: [{ _tag: "Created", id: c.id("e") }] })
   },
 
+  "a refused duplicate or an id of another workflow rejects the whole batch, storing nothing": async (c) => {
+    const q = await queue(c)
+    await enqueue(c, q, [item(c.id("holder"), { deduplicationId: "d" }), item(c.id("other"), { name: "other" })])
+    const dup = await enqueue(c, q, [item(c.id("a")), item(c.id("b"), { deduplicationId: "d", failOnDuplicate: true })])
+    assert.equal(dup._tag, "Rejected")
+    assert.deepEqual(dup._tag === "Rejected" ? dup.outcomes[1] : undefined, {
+      _tag: "Duplicate",
+      id: c.id("b"),
+      existingId: c.id("holder"),
+    })
+    const conflict = await enqueue(c, q, [item(c.id("c")), item(c.id("other"))])
+    assert.equal(conflict._tag, "Rejected")
+    for (const id of ["a", "b", "c"]) assert.equal(await c.run(c.store.getWorkflow(c.id(id))), undefined)
+  },
+
+  "first in, first out: a batch in input order, then later enqueues": async (c) => {
+    const q = await queue(c)
+    const ids = Array.from({ length: 30 }, (_, i) => c.id(`f${i}`))
+    await enqueue(
+      c,
+      q,
+      ids.slice(0, 20).map((id) => item(id)),
+    )
+    for (const id of ids.slice(20)) await enqueue(c, q, [item(id)])
+    assert.deepEqual(await claimIds(c, q, "x", 30), ids)
+  },
+
   "a claim makes workflows PENDING for the claimer, bumps the epoch and stamps its version": async (c) => {
     const q = await queue(c)
     await enqueued(c, q, 3)
