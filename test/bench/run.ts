@@ -21,9 +21,10 @@ import {
 } from "./harness.ts"
 import { latency } from "./scenarios/latency.ts"
 import { perStep } from "./scenarios/perStep.ts"
+import { queue } from "./scenarios/queue.ts"
 
 /** One module per scenario under ./scenarios; add new ones here. */
-const scenarios: ReadonlyArray<Scenario> = [perStep, latency]
+const scenarios: ReadonlyArray<Scenario> = [perStep, latency, queue]
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url))
 const quick = ["1", "true", "yes"].includes((process.env["BENCH_QUICK"] ?? "").toLowerCase())
