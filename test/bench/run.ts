@@ -24,7 +24,10 @@ import { perStep } from "./scenarios/perStep.ts"
 import { queue } from "./scenarios/queue.ts"
 
 /** One module per scenario under ./scenarios; add new ones here. */
-const scenarios: ReadonlyArray<Scenario> = [perStep, latency, queue]
+const all: ReadonlyArray<Scenario> = [perStep, latency, queue]
+/** `pnpm bench queue latency`: only the scenarios named (default: all). */
+const only = process.argv.slice(2)
+const scenarios = only.length === 0 ? all : all.filter((s) => only.includes(s.name))
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url))
 const quick = ["1", "true", "yes"].includes((process.env["BENCH_QUICK"] ?? "").toLowerCase())

@@ -110,10 +110,15 @@ export const makeQueries = (schema: string, channel?: string) => {
     checkpointConflict: `SELECT w.status, w.epoch, st.step_id, st.name, st.kind, st.state, st.seq, st.output, st.error,
         st.attempts, st.attempt_errors, st.wake_at_ms, st.started_ms, st.completed_ms
       FROM ${W} w LEFT JOIN ${S} st ON st.workflow_id = w.id AND st.step_id = $2 WHERE w.id = $1`,
-    /** $1 id, $2 epoch, $3 status, $4 output, $5 error, $6 now */
-    completeWorkflow: `UPDATE ${W} SET status = $3, output = $4, error = $5, completed_ms = $6, updated_ms = $6
-      WHERE id = $1 AND CASE WHEN status = 'PENDING' THEN epoch = $2 ELSE false END
-      RETURNING ${workflowColumns}, ${wakeStatus("")} AS notified, ${wakeQueue("")}`,
+    /**
+     * Complete many workflows in one statement (group commit; see batcher.ts), each epoch-checked; rows that
+     * were not completed are absent from the result. $1 ids, $2 epochs, $3 statuses, $4 outputs, $5 errors, $6 now
+     */
+    completeWorkflows: `UPDATE ${W} w SET status = c.status, output = c.output, error = c.error, completed_ms = $6,
+        updated_ms = $6
+      FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[]) AS c(id, epoch, status, output, error)
+      WHERE w.id = c.id AND CASE WHEN w.status = 'PENDING' THEN w.epoch = c.epoch ELSE false END
+      RETURNING ${workflowColumns.replace(/(^|, )/g, "$1w.")}, ${wakeStatus("w.")} AS notified, ${wakeQueue("w.")}`,
     /**
      * The workflow and its descendants that are not detached (through finished ones too), all at once.
      * $1 id, $2 reason, $3 now

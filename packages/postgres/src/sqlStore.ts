@@ -7,6 +7,7 @@ import {
   FencedError,
   StreamClosedError,
   type Checkpoint,
+  type Completion,
   type Store,
   type WorkflowRecord,
   type WorkflowStatus,
@@ -18,6 +19,7 @@ import { makeMessageQueries } from "./messageQueries.ts"
 import { makeMessageOps } from "./messageStore.ts"
 import { makeQueries, type Queries } from "./queries.ts"
 import { makeQueueOps } from "./queueStore.ts"
+import { makeBatcher } from "./batcher.ts"
 import { checkpointParams, toCheckpoint, toWorkflow } from "./rows.ts"
 import { makeWakeups, type ListenSource } from "./wakeups.ts"
 
@@ -104,6 +106,22 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
     return record
   }
 
+  const completions = makeBatcher(
+    async (items: ReadonlyArray<{ id: string; epoch: number; c: Completion; now: number }>) => {
+      const rows = await client.query(q.completeWorkflows, [
+        items.map((i) => i.id),
+        items.map((i) => i.epoch),
+        items.map((i) => i.c.status),
+        items.map((i) => i.c.output ?? null),
+        items.map((i) => i.c.error ?? null),
+        // One instant for the batch: the latest of its requests'.
+        Math.max(...items.map((i) => i.now)),
+      ])
+      const byId = new Map(rows.map((r) => [r["id"] as string, toWorkflow(r)]))
+      return items.map((i) => byId.get(i.id))
+    },
+  )
+
   /** Why the checkpoint was not written: its done winner, or a FencedError thrown. */
   const explain = async (tx: SqlClient, id: string, epoch: number, stepId: number): Promise<Checkpoint> => {
     const [row] = await tx.query(q.checkpointConflict, [id, stepId])
@@ -180,15 +198,8 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
     writeCheckpoint: (id, epoch, cp) => fencedOr("writeCheckpoint", () => writeCheckpointIn(client, id, epoch, cp)),
     completeWorkflow: (id, epoch, c) =>
       fencedOr("completeWorkflow", async (now) => {
-        const [row] = await client.query(q.completeWorkflow, [
-          id,
-          epoch,
-          c.status,
-          c.output ?? null,
-          c.error ?? null,
-          now,
-        ])
-        if (row) return changed(toWorkflow(row), true)!
+        const done = await completions.submit({ id, epoch, c, now })
+        if (done) return changed(done, true)!
         const [current] = await client.query(q.getWorkflow, [id])
         const record = current ? toWorkflow(current) : undefined
         // Already completed at this epoch (our own completion, retried after an ambiguous commit): it stands.
