@@ -24,10 +24,11 @@ import { perStep } from "./scenarios/perStep.ts"
 import { queue } from "./scenarios/queue.ts"
 
 /** One module per scenario under ./scenarios; add new ones here. */
-const all: ReadonlyArray<Scenario> = [perStep, latency, queue]
-/** `pnpm bench queue latency`: only the scenarios named (default: all). */
+const all: Record<string, Scenario> = { perStep, latency, queue }
+/** `pnpm bench queue latency`: only the scenarios with these keys (default: all). */
 const only = process.argv.slice(2)
-const scenarios = only.length === 0 ? all : all.filter((s) => only.includes(s.name))
+for (const key of only) if (!(key in all)) throw new Error(`no scenario ${key}; known: ${Object.keys(all).join(", ")}`)
+const scenarios = Object.entries(all).flatMap(([key, s]) => (only.length === 0 || only.includes(key) ? [s] : []))
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url))
 const quick = ["1", "true", "yes"].includes((process.env["BENCH_QUICK"] ?? "").toLowerCase())
