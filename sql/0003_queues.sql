@@ -20,9 +20,12 @@ ALTER TABLE __SCHEMA__.workflows
   -- a detached child outlives its parent's cancellation
   ADD COLUMN detached         boolean NOT NULL DEFAULT false,
   -- the order enqueues happened in (a batch in input order): first in, first out within a priority
-  ADD COLUMN enqueue_order    bigint;
+  ADD COLUMN enqueue_order    bigint,
+  -- the order claims started workflows in: the partition that started one longest ago goes first
+  ADD COLUMN start_order      bigint;
 
 CREATE SEQUENCE __SCHEMA__.enqueue_order;
+CREATE SEQUENCE __SCHEMA__.start_order;
 
 -- Queued work in the order it is taken, per queue and per partition.
 CREATE INDEX workflows_queued ON __SCHEMA__.workflows (queue, priority, enqueue_order) WHERE status = 'ENQUEUED';
@@ -36,6 +39,8 @@ CREATE INDEX workflows_running_by_queue ON __SCHEMA__.workflows (queue, partitio
 CREATE INDEX workflows_started_by_queue ON __SCHEMA__.workflows (queue, started_ms) WHERE started_ms IS NOT NULL;
 CREATE INDEX workflows_started_by_partition ON __SCHEMA__.workflows (queue, partition_key, started_ms)
   WHERE started_ms IS NOT NULL AND partition_key IS NOT NULL;
+CREATE INDEX workflows_turns_by_partition ON __SCHEMA__.workflows (queue, partition_key, start_order)
+  WHERE start_order IS NOT NULL AND partition_key IS NOT NULL;
 -- One active workflow per deduplication id and queue.
 CREATE UNIQUE INDEX workflows_deduplication ON __SCHEMA__.workflows (queue, deduplication_id)
   WHERE deduplication_id IS NOT NULL AND status IN ('ENQUEUED', 'DELAYED', 'PENDING');
@@ -149,8 +154,8 @@ $$;
 -- Claim up to p_max startable workflows of a queue for p_executor, enforcing every limit of the queue: global
 -- and per-executor concurrency, the sliding-window rate limit, and the per-partition ones. The queue's row is
 -- locked first, so claims of one queue are serialized and each statement after the lock sees every claim
--- committed before it: a limit of 5 never lets a 6th start, whichever workers race. Partitions are served
--- round-robin (each partition's oldest first). Returns {"claimed": [workflow rows], "retry_at": ms | null}:
+-- committed before it: a limit of 5 never lets a 6th start, whichever workers race. Partitions take turns:
+-- within a claim round-robin, and across claims the one served longest ago first. Returns {"claimed": [workflow rows], "retry_at": ms | null}:
 -- retry_at is when a rate limit or a delay next lets more start.
 CREATE FUNCTION __SCHEMA__.claim_queue(p_queue text, p_executor text, p_max integer, p_names text[],
   p_app_version text, p_now bigint) RETURNS jsonb LANGUAGE plpgsql VOLATILE AS $$
@@ -214,8 +219,11 @@ BEGIN
       SELECT DISTINCT partition_key FROM __SCHEMA__.workflows
         WHERE queue = p_queue AND status = 'ENQUEUED' AND name = ANY(p_names)
     ), rooms AS (
-      -- how many more each partition with waiting work may start now
-      SELECT k.partition_key, least(
+      -- how many more each partition with waiting work may start now, and when it last started one (the
+      -- partition served longest ago goes first, so partitions take turns across claims too)
+      SELECT k.partition_key, (SELECT max(r.start_order) FROM __SCHEMA__.workflows r
+          WHERE r.queue = p_queue AND r.partition_key = k.partition_key AND r.start_order IS NOT NULL) AS served,
+        least(
           allowed,
           q.partition_concurrency - (SELECT count(*) FROM __SCHEMA__.workflows r
             WHERE r.queue = p_queue AND r.partition_key = k.partition_key AND r.status = 'PENDING'),
@@ -232,12 +240,13 @@ BEGIN
             ORDER BY w.priority, w.enqueue_order
             LIMIT greatest(p.room, 0)
         ) c
-        ORDER BY c.turn, c.priority, c.enqueue_order
+        ORDER BY c.turn, p.served NULLS FIRST, c.priority, c.enqueue_order
         LIMIT allowed
     ), taken AS (
       UPDATE __SCHEMA__.workflows w SET status = 'PENDING', executor_id = p_executor, epoch = w.epoch + 1,
           app_version = p_app_version, started_ms = p_now, updated_ms = p_now,
-          deadline_ms = CASE WHEN w.timeout_ms IS NULL THEN w.deadline_ms ELSE p_now + w.timeout_ms END
+          deadline_ms = CASE WHEN w.timeout_ms IS NULL THEN w.deadline_ms ELSE p_now + w.timeout_ms END,
+          start_order = nextval('__SCHEMA__.start_order')
         FROM picked WHERE w.id = picked.id AND w.status = 'ENQUEUED'
         RETURNING w.*
     )

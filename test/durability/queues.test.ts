@@ -11,8 +11,7 @@
  * 4. `partition.concurrency: 1`: a partition's tasks never overlap and start in enqueue order;
  * 5. `priority`: on a queue of concurrency 1, a backlog starts in priority order (lower first);
  * 6. fairness: a backlog over 20 partitions is served partition after partition in turn, none left behind
- *    (it is when enqueued round by round; a KNOWN BUG test pins how it is not when enqueued partition by
- *    partition);
+ *    (whether the backlog was enqueued round by round or partition by partition);
  * 7. SIGKILL: a worker killed mid-task; its tasks finish elsewhere, no completed step runs twice, the limits
  *    hold (but for workerConcurrency right after the takeover: KNOWN BUG, see the test).
  *
@@ -334,16 +333,13 @@ describe("queues across worker processes", () => {
   }, 90_000)
 
   /*
-   * KNOWN BUG (reported, not fixed here): the claim serves partitions round-robin only within one claim;
-   * across claims, a freed slot goes to the partition whose waiting head was enqueued first. A backlog
-   * enqueued partition by partition (all of f00's tasks, then all of f01's, …) is therefore drained six
-   * partitions at a time: f00–f05 run all their tasks while f06–f19 wait for them. This test pins that (the
-   * limits hold; the spread is the bug's): once partitions are served in turn it fails, and should then
-   * assert `spread ≤ FAIR_SPREAD` like the test above.
+   * The same backlog enqueued partition by partition (all of f00's tasks, then all of f01's, …): partitions
+   * still take turns, since each claim serves first the partition that started a task longest ago.
    */
-  it("KNOWN BUG — fairness: a backlog over 20 partitions enqueued partition by partition is drained a few partitions at a time", async () => {
+  it("fairness: a backlog over 20 partitions enqueued partition by partition is still served in turn", async () => {
     const { f } = await runFairness("blocks", "partition by partition")
-    expect(f.halfway, "spread at the halfway point (the bug: > FAIR_SPREAD)").toBeGreaterThan(FAIR_SPREAD)
+    expect(f.halfway, "spread at the halfway point").toBeLessThanOrEqual(FAIR_SPREAD)
+    expect(f.worst, "worst spread").toBeLessThanOrEqual(FAIR_SPREAD)
   }, 90_000)
 
   it("SIGKILL: a worker killed mid-task; its tasks finish on the others, no completed step runs twice", async () => {

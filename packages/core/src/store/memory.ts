@@ -45,6 +45,8 @@ export interface QueuedFacts {
   readonly timeoutMs?: number
   readonly order: number
   startedAt?: number
+  /** When claims started it, in their order (the store's one counter, shared with `order`). */
+  startOrder?: number
 }
 
 const activeStatuses = new Set(["ENQUEUED", "DELAYED", "PENDING"])

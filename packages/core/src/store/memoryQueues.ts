@@ -140,9 +140,11 @@ export const queueClaim = (state: QueueState, request: QueueClaimRequest, now: n
       const key = e.record.partitionKey ?? ""
       byKey.set(key, [...(byKey.get(key) ?? []), e])
     }
-    const turns: Array<{ readonly e: Entry; readonly turn: number }> = []
+    const turns: Array<{ readonly e: Entry; readonly turn: number; readonly served: number }> = []
     for (const [key, entries] of byKey) {
       const mine = onQueue.filter((e) => e.record.partitionKey === key)
+      // The partition served longest ago goes first, so partitions take turns across claims too.
+      const served = Math.max(-Infinity, ...mine.map((e) => e.queued?.startOrder ?? -Infinity))
       let room = allowed
       if (partition.concurrency !== undefined)
         room = Math.min(room, partition.concurrency - mine.filter((e) => e.record.status === "PENDING").length)
@@ -151,10 +153,10 @@ export const queueClaim = (state: QueueState, request: QueueClaimRequest, now: n
       entries
         .sort(byTurn)
         .slice(0, Math.max(0, room))
-        .forEach((e, turn) => turns.push({ e, turn }))
+        .forEach((e, turn) => turns.push({ e, turn, served }))
     }
     picked = turns
-      .sort((a, b) => a.turn - b.turn || byTurn(a.e, b.e))
+      .sort((a, b) => a.turn - b.turn || a.served - b.served || byTurn(a.e, b.e))
       .slice(0, allowed)
       .map((t) => t.e)
     if (partition.rateLimit) {
@@ -164,6 +166,7 @@ export const queueClaim = (state: QueueState, request: QueueClaimRequest, now: n
   }
   const claimed = picked.sort(byTurn).map((e) => {
     e.queued!.startedAt = now
+    e.queued!.startOrder = ++state.order.value
     e.progressMark = 0
     const timeoutMs = e.queued?.timeoutMs
     return state.update(

@@ -238,6 +238,25 @@ export const queuesContract: Record<string, ContractTest> = {
     assert.deepEqual(await claimIds(c, q, "x", 10), [c.id("a2")])
   },
 
+  "partitions take turns across claims: the one served longest ago goes first": async (c) => {
+    const q = await queue(c, { partition: { concurrency: 1 } })
+    for (const key of ["a", "b", "c"])
+      await enqueue(
+        c,
+        q,
+        [1, 2, 3].map((n) => item(c.id(`${key}${n}`), { partitionKey: key })),
+      )
+    const order: string[] = []
+    let running: string | undefined
+    for (let i = 0; i < 9; i++) {
+      if (running) await finish(c, running)
+      const [next] = await claimIds(c, q, "x", 1)
+      running = next
+      order.push(next!.slice(-2))
+    }
+    assert.deepEqual(order, ["a1", "b1", "c1", "a2", "b2", "c2", "a3", "b3", "c3"])
+  },
+
   "a partition rate limit holds per key": async (c) => {
     const q = await queue(c, { partition: { rateLimit: { limit: 1, periodMs: 300 } } })
     for (const key of ["a", "a", "b", "b"]) {
