@@ -21,15 +21,30 @@ export const stepColumns =
   "step_id, name, kind, state, seq, output, error, attempts, attempt_errors, wake_at_ms, started_ms, completed_ms"
 
 /** The claim arithmetic shared by single and batch claims: progress restarts the recovery count. */
-const claimSet = (w: string, progress: string, count: string, max: string, executor: string, now: string) => {
+const claimSet = (
+  w: string,
+  progress: string,
+  count: string,
+  max: string,
+  executor: string,
+  now: string,
+  requeue = "false",
+) => {
   const attempts = `(CASE WHEN ${progress} > ${w}.progress_mark THEN 0 ELSE ${w}.recovery_attempts END + ${count})`
   return `epoch = ${w}.epoch + 1,
     recovery_attempts = ${attempts},
     progress_mark = ${progress},
-    status = CASE WHEN ${attempts} > ${max} THEN 'DEAD' ELSE 'PENDING' END,
-    executor_id = CASE WHEN ${attempts} > ${max} THEN NULL ELSE ${executor} END,
+    status = CASE WHEN ${attempts} > ${max} THEN 'DEAD' WHEN ${requeue} THEN 'ENQUEUED' ELSE 'PENDING' END,
+    executor_id = CASE WHEN ${attempts} > ${max} OR ${requeue} THEN NULL ELSE ${executor} END,
     updated_ms = ${now}`
 }
+
+/**
+ * A queued workflow taken from another executor (dead, or shut down) goes back on its queue instead of
+ * straight to the taker, so the queue's limits (worker concurrency included) decide where it runs next.
+ */
+const requeued = (w: string, executor: string) =>
+  `(${w}.queue IS NOT NULL AND ${w}.executor_id IS DISTINCT FROM ${executor})`
 
 /**
  * Insert the checkpoint whose parameters are $3..$14 for workflow `id`, once per row of `from` (which
@@ -92,9 +107,10 @@ export const makeQueries = (schema: string, channel?: string) => {
       ), progress AS (
         SELECT c.id, (SELECT count(*)::int FROM ${S} st WHERE st.workflow_id = c.id) AS n FROM candidates c
       )
-      UPDATE ${W} w SET ${claimSet("w", "p.n", "1", "$7", "$1", "$8")}
+      UPDATE ${W} w SET ${claimSet("w", "p.n", "1", "$7", "$1", "$8", requeued("w", "$1"))}
       FROM progress p WHERE w.id = p.id
-      RETURNING ${workflowColumns.replace(/(^|, )/g, "$1w.")}, ${wakeIfDead("w.")}`,
+      RETURNING ${workflowColumns.replace(/(^|, )/g, "$1w.")}, ${wakeIfDead("w.")},
+        CASE WHEN w.status = 'ENQUEUED' THEN ${notifySql(channel, "q", "w.queue", "''")} END AS queue_notified`,
     loadCheckpoints: `SELECT ${stepColumns} FROM ${S} WHERE workflow_id = $1 ORDER BY step_id`,
     /**
      * One statement: the epoch check (FOR SHARE, so a concurrent claim waits for it or it sees the claim)

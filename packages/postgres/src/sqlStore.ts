@@ -7,6 +7,7 @@ import {
   FencedError,
   StreamClosedError,
   type Checkpoint,
+  type ClaimResult,
   type Completion,
   type Store,
   type WorkflowRecord,
@@ -188,9 +189,12 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
           o.maxRecoveryAttempts,
           now,
         ])
-        return rows.map((row) => {
-          const record = changed(toWorkflow(row))!
-          return record.status === "DEAD" ? { _tag: "Dead" as const, record } : { _tag: "Claimed" as const, record }
+        return rows.map((row): ClaimResult => {
+          const record = changed(toWorkflow(row), row["status"] === "ENQUEUED")!
+          if (record.status === "DEAD") return { _tag: "Dead", record }
+          // Back on its queue: a dispatcher claims it under the queue's limits.
+          if (record.status === "ENQUEUED") return { _tag: "NotClaimable", record }
+          return { _tag: "Claimed", record }
         })
       }),
     loadCheckpoints: (id) =>

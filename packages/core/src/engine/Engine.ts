@@ -301,10 +301,16 @@ export class Engine {
         appVersion: this.appVersion,
       }),
     )
-    for (const record of claim.claimed) {
-      const def = this.definitions.get(record.name)
-      if (def && !this.executions.has(record.id)) this.execute(def, record, [])
-    }
+    await Promise.all(
+      claim.claimed.map(async (record) => {
+        const def = this.definitions.get(record.name)
+        if (!def || this.executions.has(record.id)) return
+        // A fresh workflow has no history; one put back on its queue by a takeover (a recovery) may.
+        const history =
+          record.recoveryAttempts > 0 ? await this.host.storeCall(this.store.loadCheckpoints(record.id)) : []
+        if (this.state === "running" && !this.executions.has(record.id)) this.execute(def, record, history)
+      }),
+    )
     return { started: claim.claimed.length, ...(claim.retryAt === undefined ? {} : { retryAt: claim.retryAt }) }
   }
 

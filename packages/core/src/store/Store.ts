@@ -348,6 +348,8 @@ export interface Store {
   /**
    * Claim, in one batch with exactly one taker each, PENDING workflows nobody owns or whose owner's lease
    * expired (and, with `includeOwn`, this executor's own). Each claim bumps the epoch and counts a recovery.
+   * A queued workflow that was not this executor's goes back on its queue instead (status ENQUEUED, returned
+   * as NotClaimable, the queue woken), so that the queue's limits decide where it runs next.
    */
   readonly takeOver: (
     executorId: string,

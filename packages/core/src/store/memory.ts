@@ -247,10 +247,21 @@ export const memoryStore = (): Store => {
           const owner = r.executorId
           const own = owner === executorId
           const free = owner === undefined || (!own && options.includeExpired && !alive(owner, now))
-          if (free || (own && options.includeOwn))
-            out.push(
-              claim(entry, executorId, { countRecovery: true, maxRecoveryAttempts: options.maxRecoveryAttempts }, now),
-            )
+          if (!free && !(own && options.includeOwn)) continue
+          const c = claim(
+            entry,
+            executorId,
+            { countRecovery: true, maxRecoveryAttempts: options.maxRecoveryAttempts },
+            now,
+          )
+          if (c._tag === "Claimed" && r.queue !== undefined && !own) {
+            // Back on its queue (see the SQL store's takeOver): the queue's limits decide where it runs next.
+            const { executorId: _gone, ...rest } = c.record
+            entry.record = { ...rest, status: "ENQUEUED" }
+            notify(rest.id)
+            wake({ kind: "queue", queue: r.queue })
+            out.push({ _tag: "NotClaimable", record: entry.record })
+          } else out.push(c)
         }
         return out
       }),

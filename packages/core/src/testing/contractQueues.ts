@@ -306,6 +306,54 @@ export const queuesContract: Record<string, ContractTest> = {
     assert.ok(r?.deadline !== undefined && Math.abs(r.deadline - (Date.now() + 60_000)) < 5_000)
   },
 
+  "a takeover puts another executor's queued workflows back on the queue, fenced, for the queue to place": async (
+    c,
+  ) => {
+    // Its own workflow name, so that other tests' workflows on a shared store are not taken over here.
+    const name = c.id("requeued")
+    const q = await queue(c, { workerConcurrency: 1 })
+    await enqueue(c, q, [item(c.id("t"), { name })])
+    const claim = (executorId: string) => c.run(c.store.claimQueue({ ...claimFor(q, executorId, 1), names: [name] }))
+    const [mine] = (await claim(c.id("dead"))).claimed
+    await c.run(
+      c.store.writeCheckpoint(mine!.id, mine!.epoch, {
+        stepId: 0,
+        name: "s",
+        kind: "step",
+        state: "done",
+        seq: 0,
+        attempts: 1,
+        output: "1",
+        startedAt: 1,
+        completedAt: 2,
+      }),
+    )
+    // "dead" never heartbeat: its lease counts as expired.
+    const taken = await c.run(
+      c.store.takeOver(c.id("taker"), {
+        appVersion: "v2",
+        names: [name],
+        limit: 10,
+        includeOwn: false,
+        includeExpired: true,
+        maxRecoveryAttempts: 10,
+      }),
+    )
+    const mineTaken = taken.find((t) => t.record?.id === mine!.id)
+    assert.equal(mineTaken?._tag, "NotClaimable")
+    assert.equal(mineTaken?.record?.status, "ENQUEUED")
+    assert.equal(mineTaken?.record?.executorId, undefined)
+    assert.ok(mineTaken!.record!.epoch > mine!.epoch)
+    await assert.rejects(
+      c.run(c.store.completeWorkflow(mine!.id, mine!.epoch, { status: "SUCCESS", output: "1" })),
+      (e: unknown) => (e as { _tag?: string })._tag === "FencedError",
+    )
+    const [again] = (await claim(c.id("taker"))).claimed
+    assert.equal(again?.id, mine!.id)
+    assert.ok(again!.recoveryAttempts > 0, "a requeued workflow is a recovery: its history must be loaded")
+    assert.equal((await c.run(c.store.loadCheckpoints(mine!.id))).length, 1)
+  },
+
   "cancelling a parent cancels its children, transitively, but not detached ones": async (c) => {
     const q = await queue(c)
     const mk = (id: string, parent?: string, detached = false) =>
