@@ -166,11 +166,15 @@ DECLARE
   oldest bigint;
   retry_at bigint;
   claimed jsonb;
+  started bigint;
 BEGIN
   SELECT * INTO q FROM __SCHEMA__.queues WHERE name = p_queue FOR UPDATE;
   IF NOT FOUND THEN
     RETURN jsonb_build_object('claimed', '[]'::jsonb, 'unknown', true);
   END IF;
+  -- Starts are stamped, and rate windows judged, by the database's clock read once the lock is held: every
+  -- worker's claims then count on one clock, in the order they really happened.
+  started := floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint;
 
   -- delayed work that is due joins the queue
   UPDATE __SCHEMA__.workflows SET status = 'ENQUEUED', updated_ms = p_now
@@ -188,7 +192,7 @@ BEGIN
   END IF;
   IF q.rate_limit IS NOT NULL THEN
     SELECT count(*), min(started_ms) INTO n, oldest FROM __SCHEMA__.workflows
-      WHERE queue = p_queue AND started_ms > p_now - q.rate_period_ms;
+      WHERE queue = p_queue AND started_ms > started - q.rate_period_ms;
     allowed := least(allowed, q.rate_limit - n);
     IF n >= q.rate_limit THEN
       retry_at := least(retry_at, oldest + q.rate_period_ms);
@@ -207,7 +211,7 @@ BEGIN
         FOR UPDATE SKIP LOCKED
     ), taken AS (
       UPDATE __SCHEMA__.workflows w SET status = 'PENDING', executor_id = p_executor, epoch = w.epoch + 1,
-          app_version = p_app_version, started_ms = p_now, updated_ms = p_now,
+          app_version = p_app_version, started_ms = started, updated_ms = p_now,
           deadline_ms = CASE WHEN w.timeout_ms IS NULL THEN w.deadline_ms ELSE p_now + w.timeout_ms END
         FROM picked WHERE w.id = picked.id AND w.status = 'ENQUEUED'
         RETURNING w.*
@@ -229,7 +233,7 @@ BEGIN
             WHERE r.queue = p_queue AND r.partition_key = k.partition_key AND r.status = 'PENDING'),
           q.partition_rate_limit - (SELECT count(*) FROM __SCHEMA__.workflows r
             WHERE r.queue = p_queue AND r.partition_key = k.partition_key
-              AND r.started_ms > p_now - q.partition_rate_period_ms)) AS room
+              AND r.started_ms > started - q.partition_rate_period_ms)) AS room
         FROM keys k
     ), picked AS (
       SELECT c.id FROM rooms p, LATERAL (
@@ -244,7 +248,7 @@ BEGIN
         LIMIT allowed
     ), taken AS (
       UPDATE __SCHEMA__.workflows w SET status = 'PENDING', executor_id = p_executor, epoch = w.epoch + 1,
-          app_version = p_app_version, started_ms = p_now, updated_ms = p_now,
+          app_version = p_app_version, started_ms = started, updated_ms = p_now,
           deadline_ms = CASE WHEN w.timeout_ms IS NULL THEN w.deadline_ms ELSE p_now + w.timeout_ms END,
           start_order = nextval('__SCHEMA__.start_order')
         FROM picked WHERE w.id = picked.id AND w.status = 'ENQUEUED'
@@ -255,14 +259,14 @@ BEGIN
     IF q.partition_rate_limit IS NOT NULL THEN
       -- an early hint is harmless: the next claim looks again, and the window has moved on by then
       SELECT min(started_ms) INTO oldest FROM __SCHEMA__.workflows
-        WHERE queue = p_queue AND partition_key IS NOT NULL AND started_ms > p_now - q.partition_rate_period_ms;
+        WHERE queue = p_queue AND partition_key IS NOT NULL AND started_ms > started - q.partition_rate_period_ms;
       retry_at := least(retry_at, oldest + q.partition_rate_period_ms);
     END IF;
   END IF;
 
   IF q.rate_limit IS NOT NULL AND jsonb_array_length(claimed) >= allowed THEN
     SELECT min(started_ms) INTO oldest FROM __SCHEMA__.workflows
-      WHERE queue = p_queue AND started_ms > p_now - q.rate_period_ms;
+      WHERE queue = p_queue AND started_ms > started - q.rate_period_ms;
     IF q.rate_limit - (n + jsonb_array_length(claimed)) <= 0 THEN
       retry_at := least(retry_at, oldest + q.rate_period_ms);
     END IF;
