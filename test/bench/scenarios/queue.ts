@@ -12,6 +12,10 @@
  * one durable job on that database: an autocommitted INSERT per job, on the same PGlite (see
  * ./queue/durably.ts); the server's graphile figure is printed beside it for context only.
  *
+ * DBOS Transact's queue is measured in the same rounds (enqueue one per call with `DBOS.startWorkflow` on
+ * a queue, and the drain with its default polling), each time in a child process on fresh system databases
+ * (./dbos/queue.ts); its rows put Durably against it: the issue's goal is a drain ≥ 10× DBOS's default.
+ *
  * Fairness: both sides keep their defaults (pool of 10 each, default polling, NOTIFY as each has it), except
  * the concurrency; synchronous_commit is checked and printed; payloads are `{ i }` on both sides; every
  * measurement has a schema (or directory) of its own, dropped at the end. Details in ./queue/graphile.ts
@@ -20,6 +24,7 @@
 import { guarded, median, type BenchEnv, type Row, type Scenario, type Series, type Spread } from "../harness.ts"
 import { describeWaits, measureDurably, measureEmbedded, type EmbeddedMeasure, type Waits } from "./queue/durably.ts"
 import { measureGraphile, type QueueMeasure } from "./queue/graphile.ts"
+import { measureDbosQueue, dbosVersion, type DbosQueueMeasure } from "./dbos/parent.ts"
 
 const name = "queue"
 
@@ -82,12 +87,26 @@ const serverRows = async (env: BenchEnv, url: string, size: Sizes): Promise<Row[
   const durably: QueueMeasure[] = []
   const graphile: QueueMeasure[] = []
   const options = { ...size, log: env.log }
+  // DBOS Transact in the same rounds (./dbos/queue.ts); its failure costs only its own rows.
+  const dbos: DbosQueueMeasure[] = []
+  let dbosFailure: string | undefined
+  const measureDbos = async () => {
+    if (dbosFailure !== undefined) return
+    try {
+      dbos.push(await measureDbosQueue(url, options))
+    } catch (e) {
+      dbosFailure = e instanceof Error ? e.message : String(e)
+      env.log(`  DBOS FAILED: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`)
+    }
+  }
   for (let round = 0; round < size.rounds; round++) {
     env.log(` round ${round + 1} of ${size.rounds}`)
     if (round % 2 === 0) {
       durably.push(await measureDurably(url, options))
       graphile.push(await measureGraphile(url, options))
+      await measureDbos()
     } else {
+      await measureDbos()
       graphile.push(await measureGraphile(url, options))
       durably.push(await measureDurably(url, options))
     }
@@ -116,6 +135,49 @@ const serverRows = async (env: BenchEnv, url: string, size: Sizes): Promise<Row[
     const total = Object.values(d.waits.seen).reduce((a, n) => a + n, 0)
     return total > 0 && (d.waits.seen["Lock:object · completeWorkflow"] ?? 0) / total > 0.3
   })
+  const dbosRows: Row[] =
+    dbosFailure !== undefined
+      ? [{ scenario: `queue vs DBOS ${dbosVersion()}`, store, status: "failed", note: dbosFailure }]
+      : (() => {
+          const enqueueD = sum(pick(durably, "enqueueOne"))
+          const enqueueX = sum(dbos.map((m) => m.enqueueOne))
+          const drainX = sum(dbos.map((m) => m.drain))
+          const overDbos = perSecond(drainD) / perSecond(drainX)
+          const dbosDetails = (k: "enqueueOne" | "drain") => ({
+            rounds: size.rounds,
+            sizes: size,
+            durably: durably.map((m) => ({ ...m.details, series: m[k] })),
+            dbos: dbos.map((m) => ({ ...m.details, series: m[k] })),
+          })
+          const dbosDrain = dbos.map(
+            (m) => m.details["drain"] as { launchMs: number; statementsPerWorkflowText: string },
+          )
+          return [
+            row(
+              `queue enqueue, one per call, vs DBOS ${dbosVersion()}`,
+              store,
+              pick(durably, "enqueueOne"),
+              dbos.map((m) => m.enqueueOne),
+              dbosDetails("enqueueOne"),
+              [
+                `durably.enqueue ${enqueueD.perOpMs.toFixed(3)} ms, DBOS.startWorkflow on a queue ${enqueueX.perOpMs.toFixed(3)} ms per workflow (${rate(enqueueD)} vs ${rate(enqueueX)}), ${size.enqueueCount} per round, each awaited, nothing serving the queue`,
+              ],
+            ),
+            row(
+              `queue drain, concurrency ${size.concurrency}, vs DBOS ${dbosVersion()}`,
+              store,
+              pick(durably, "drain"),
+              dbos.map((m) => m.drain),
+              { ...dbosDetails("drain"), throughputRatio: overDbos },
+              [
+                `drain of ${size.jobs} pre-enqueued per round: durably ${rate(drainD)}, DBOS ${rate(drainX)} (one-step workflows, workerConcurrency ${size.concurrency}, DBOS's default polling: a poll at most once a second from 1 s after launch); graphile-worker ${rate(drainG)}`,
+                `throughput durably / DBOS: ${overDbos.toFixed(2)}× (goal ≥ 10×: ${overDbos >= 10 ? "met" : "NOT met"}); per round: ${durably.map((m, i) => `${rate(m.drain)} vs ${rate(dbos[i]!.drain)} (${(perSecond(m.drain) / perSecond(dbos[i]!.drain)).toFixed(2)}×)`).join("; ")}`,
+                `DBOS worker launch + registerQueue (inside the timed drain): ${dbosDrain.map((d) => `${d.launchMs.toFixed(0)} ms`).join(", ")}`,
+                `DBOS statements per drained workflow (count × mean ms): ${dbosDrain[0]?.statementsPerWorkflowText ?? "-"}`,
+              ],
+            ),
+          ]
+        })()
   return [
     row(
       "queue enqueue, one per call",
@@ -155,6 +217,7 @@ const serverRows = async (env: BenchEnv, url: string, size: Sizes): Promise<Row[
           : []),
       ],
     ),
+    ...dbosRows,
   ]
 }
 
@@ -201,6 +264,8 @@ export const queue: Scenario = {
         "queue enqueue, one per call",
         `queue enqueue, batches of ${size.batchSize}`,
         `queue drain, concurrency ${size.concurrency}`,
+        `queue enqueue, one per call, vs DBOS ${dbosVersion()}`,
+        `queue drain, concurrency ${size.concurrency}, vs DBOS ${dbosVersion()}`,
       ])
         rows.push({ scenario, store: "postgres (server)", status: "skipped", note: env.serverNote ?? "" })
     } else {
