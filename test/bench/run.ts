@@ -22,9 +22,12 @@ import {
 import { latency } from "./scenarios/latency.ts"
 import { perStep } from "./scenarios/perStep.ts"
 import { queue } from "./scenarios/queue.ts"
+import { memory } from "./scenarios/memory.ts"
+import { recovery } from "./scenarios/recovery.ts"
+import { scaling } from "./scenarios/scaling.ts"
 
 /** One module per scenario under ./scenarios; add new ones here. */
-const all: Record<string, Scenario> = { perStep, latency, queue }
+const all: Record<string, Scenario> = { perStep, latency, queue, recovery, memory, scaling }
 /** `pnpm bench queue latency`: only the scenarios with these keys (default: all). */
 const only = process.argv.slice(2)
 for (const key of only) if (!(key in all)) throw new Error(`no scenario ${key}; known: ${Object.keys(all).join(", ")}`)

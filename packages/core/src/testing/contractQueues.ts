@@ -343,14 +343,14 @@ export const queuesContract: Record<string, ContractTest> = {
     assert.equal(mineTaken?._tag, "NotClaimable")
     assert.equal(mineTaken?.record?.status, "ENQUEUED")
     assert.equal(mineTaken?.record?.executorId, undefined)
-    assert.ok(mineTaken!.record!.epoch > mine!.epoch)
+    assert.ok(mineTaken.record.epoch > mine!.epoch)
     await assert.rejects(
       c.run(c.store.completeWorkflow(mine!.id, mine!.epoch, { status: "SUCCESS", output: "1" })),
       (e: unknown) => (e as { _tag?: string })._tag === "FencedError",
     )
     const [again] = (await claim(c.id("taker"))).claimed
     assert.equal(again?.id, mine!.id)
-    assert.ok(again!.recoveryAttempts > 0, "a requeued workflow is a recovery: its history must be loaded")
+    assert.ok(again.recoveryAttempts > 0, "a requeued workflow is a recovery: its history must be loaded")
     assert.equal((await c.run(c.store.loadCheckpoints(mine!.id))).length, 1)
   },
 
