@@ -25,12 +25,12 @@ export const makeMessageQueries = (schema: string, channel?: string) => {
 
   const owner = `owner AS MATERIALIZED (SELECT id, epoch, status FROM ${W} WHERE id = $1 FOR SHARE)`
   const ownerOk = "owner.epoch = $2 AND owner.status = 'PENDING'"
-  const outcome = (extra: string) => `SELECT o.status, o.epoch,
+  const outcome = (extra: string, ownerRow = "owner") => `SELECT o.status, o.epoch,
       (SELECT count(*) FROM cp)::int AS written, ${extra},
       d.step_id, d.name, d.kind, d.state, d.seq, d.output, d.error, d.attempts, d.attempt_errors, d.wake_at_ms,
       d.started_ms, d.completed_ms
     FROM (SELECT 1) one
-    LEFT JOIN owner o ON true
+    LEFT JOIN ${ownerRow} o ON true
     LEFT JOIN ${S} d ON d.workflow_id = $1 AND d.step_id = $3 AND d.state = 'done'`
   const insertMessage = (from: string, params: string) =>
     `INSERT INTO ${M} (destination, topic, payload, idempotency_key, created_ms)
@@ -59,7 +59,13 @@ export const makeMessageQueries = (schema: string, channel?: string) => {
      * becomes the checkpoint's output, and is marked consumed only if that checkpoint was written.
      * $15 topic, $16 now
      */
-    receiveMessage: `WITH ${owner},
+    receiveMessage: `WITH waiting AS MATERIALIZED (
+        SELECT 1 FROM ${M} m WHERE m.destination = $1 AND m.topic = $15 AND m.consumed_step IS NULL LIMIT 1
+      ),
+      -- Locked only when a message waits: a look that finds none writes nothing (no WAL, no commit flush).
+      owner AS MATERIALIZED (
+        SELECT id, epoch, status FROM ${W} WHERE id = $1 AND EXISTS (SELECT 1 FROM waiting) FOR SHARE
+      ),
       msg AS MATERIALIZED (
         SELECT m.destination, m.seq, m.payload FROM ${M} m
         WHERE m.destination = $1 AND m.topic = $15 AND m.consumed_step IS NULL
@@ -74,7 +80,11 @@ export const makeMessageQueries = (schema: string, channel?: string) => {
         WHERE m.destination = msg.destination AND m.seq = msg.seq
         RETURNING m.seq
       )
-      ${outcome("(SELECT count(*) FROM msg)::int AS found, (SELECT payload FROM msg) AS payload")}`,
+      ${outcome(
+        "(SELECT count(*) FROM msg)::int AS found, (SELECT payload FROM msg) AS payload",
+        `(SELECT id, epoch, status FROM owner
+          UNION ALL SELECT id, epoch, status FROM ${W} WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM owner))`,
+      )}`,
 
     /** `ctx.setEvent`: current value and history row, after the checkpoint. $15 key, $16 value, $17 now */
     setEvent: `WITH ${owner},

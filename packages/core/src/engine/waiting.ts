@@ -17,8 +17,13 @@ import {
 import type { Execution } from "./Execution.ts"
 import type { Host } from "./Host.ts"
 
-/** The safety-net poll, in real time: notifications are best effort, so a waiter looks again this often. */
-export const fallbackPollMs = 1000
+/**
+ * The safety-net look, in real time. Wake-ups come from the store: in-process for memory and PGlite, NOTIFY
+ * for Postgres, whose store itself polls (one batched query for every waiter) while its LISTEN connection is
+ * down. So this is only a last resort, slow on purpose: ten thousand waiters looking once a second were
+ * thousands of queries a second on an idle system.
+ */
+export const fallbackPollMs = 30_000
 
 /** What to wait for, and for how long. */
 export interface WaitOptions<A> {
