@@ -28,6 +28,41 @@ const until = async (check: () => boolean | Promise<boolean>, ms = 5000) => {
 }
 
 describe("failover", () => {
+  it("a takeover keeps taking batches while they come back full: 1,200 workflows move within one heartbeat", async () => {
+    const shared = memoryStore()
+    const a = cuttable(shared)
+    const wf = defineWorkflow("nap", async (ctx) => {
+      await ctx.sleep("1 hour")
+    })
+    const slow = { interval: 20, lease: 120 }
+    const ea = await Durably.launch({
+      store: a.store,
+      workflows: [wf],
+      executorId: "a",
+      heartbeat: slow,
+      logger: false,
+    })
+    const hs = await Promise.all(Array.from({ length: 1200 }, () => ea.start(wf, undefined)))
+    a.cut()
+    // b's heartbeats are far apart: batches of 500 one per heartbeat would take two more heartbeats.
+    const eb = await Durably.launch({
+      store: shared,
+      workflows: [wf],
+      executorId: "b",
+      heartbeat: { interval: 1_000, lease: 1_200 },
+      maxRunningWorkflows: 2_000,
+      logger: false,
+    })
+    const owners = async () =>
+      new Set(await Promise.all(hs.map(async (h) => (await eb.handle(h.id).status()).executorId)))
+    // Taking over starts one lease after b's first heartbeat, at its second heartbeat (t ≈ 2 s).
+    await until(async () => (await owners()).has("b"), 5_000)
+    await new Promise((r) => setTimeout(r, 300))
+    expect(await owners()).toEqual(new Set(["b"]))
+    await eb.shutdown()
+    await ea.shutdown().catch(() => undefined)
+  }, 15_000)
+
   it("a silent executor's workflows are taken over after its lease; it starts no new step meanwhile", async () => {
     const shared = memoryStore()
     const a = cuttable(shared)

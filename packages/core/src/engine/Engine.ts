@@ -25,7 +25,8 @@ import type { ParentLink } from "../store/Store.ts"
 import type { QueueDefinition, QueueRef } from "../queues.ts"
 import { enqueueWorkflows, registerQueue, type EnqueueManyOptions, type EnqueueOptions } from "./enqueue.ts"
 import { validateUserId } from "./ids.ts"
-import { startDispatch, type QueueDispatch } from "./dispatch.ts"
+import { claimQueued, startDispatch, type QueueDispatch } from "./dispatch.ts"
+import { Takeovers, type Runner } from "./takeovers.ts"
 
 export interface EngineConfig {
   readonly store: Store
@@ -63,7 +64,6 @@ export class Engine {
     string,
     { readonly exec: Execution; readonly done: Promise<WorkflowRecord | undefined> }
   >()
-  private readonly unknownNames = new Set<string>()
   private state: "running" | "stopping" | "stopped" = "running"
   private inFlight = 0
   private bodiesInFlight = 0
@@ -74,6 +74,9 @@ export class Engine {
   /** Aborted when the engine has stopped: waits outside workflows (results, events, streams) end. */
   private readonly halt = new AbortController()
   private dispatch: QueueDispatch | undefined
+  /** What the takeover and dispatch modules may see and do of this engine. */
+  private readonly runner: Runner
+  private readonly takeovers: Takeovers
 
   constructor(config: EngineConfig) {
     this.config = config
@@ -119,6 +122,22 @@ export class Engine {
       },
     }
     const handles = () => this.handles
+    const isRunning = () => this.state === "running"
+    const room = () => this.room
+    this.runner = {
+      host: this.host,
+      config,
+      definitions: this.definitions,
+      executions: this.executions,
+      get running() {
+        return isRunning()
+      },
+      get room() {
+        return room()
+      },
+      execute: (def, record, checkpoints) => this.execute(def, record, checkpoints),
+    }
+    this.takeovers = new Takeovers(this.runner)
     this.lease =
       config.heartbeat === false
         ? undefined
@@ -131,8 +150,8 @@ export class Engine {
             log: config.log,
             now: () => this.host.clock.currentTimeMillisUnsafe(),
             runEffect: (e, signal) => this.host.runEffect(e, signal),
-            onHealthy: () => this.takeOver({ includeOwn: false, includeExpired: true }).then(() => undefined),
-            onLapse: () => this.dropLostWorkflows(),
+            onHealthy: async () => this.takeovers.inBackground(),
+            onLapse: () => this.takeovers.dropLost(),
           })
     this.handles = {
       get: (id) => this.host.storeCall(this.store.getWorkflow(id)),
@@ -286,32 +305,9 @@ export class Engine {
     return ids.map((id) => makeHandle<OutputOf<W>>(this.handles, id))
   }
 
-  /**
-   * Claim up to `max` workflows of a queue (the store enforces its limits) and run them here. For the
-   * dispatcher; returns how many started and when a rate limit or delay next lets more start.
-   */
-  async claimQueued(queue: string, max: number): Promise<{ readonly started: number; readonly retryAt?: number }> {
-    if (this.state !== "running" || max <= 0) return { started: 0 }
-    const claim = await this.host.storeCall(
-      this.store.claimQueue({
-        queue,
-        executorId: this.executorId,
-        max,
-        names: [...this.definitions.keys()],
-        appVersion: this.appVersion,
-      }),
-    )
-    await Promise.all(
-      claim.claimed.map(async (record) => {
-        const def = this.definitions.get(record.name)
-        if (!def || this.executions.has(record.id)) return
-        // A fresh workflow has no history; one put back on its queue by a takeover (a recovery) may.
-        const history =
-          record.recoveryAttempts > 0 ? await this.host.storeCall(this.store.loadCheckpoints(record.id)) : []
-        if (this.state === "running" && !this.executions.has(record.id)) this.execute(def, record, history)
-      }),
-    )
-    return { started: claim.claimed.length, ...(claim.retryAt === undefined ? {} : { retryAt: claim.retryAt }) }
+  /** Claim up to `max` workflows of a queue (the store enforces its limits) and run them here. */
+  claimQueued(queue: string, max: number): Promise<{ readonly started: number; readonly retryAt?: number }> {
+    return claimQueued(this.runner, queue, max)
   }
 
   /** How many more workflows this executor may take from queues and from others now. */
@@ -321,55 +317,11 @@ export class Engine {
 
   /**
    * Take back PENDING workflows this executor owns (after a restart) and ones nobody owns (released by a
-   * shutdown). Workflows whose code this executor lacks are reported once and released. Returns how many
-   * executions it started.
+   * shutdown). Returns how many executions it started.
    */
-  async recover(): Promise<number> {
+  recover(): Promise<number> {
     this.assertRunning("recover")
-    const owned = await this.host.storeCall(
-      this.store.listWorkflows({ status: ["PENDING"], executorId: this.executorId }),
-    )
-    const unknown = owned.filter((r) => !this.definitions.has(r.name))
-    for (const r of unknown) this.reportUnknown(r)
-    if (unknown.length > 0)
-      await this.host.storeCall(
-        this.store.releaseWorkflows(
-          this.executorId,
-          unknown.map((r) => r.id),
-        ),
-      )
-    return this.takeOver({ includeOwn: true, includeExpired: false })
-  }
-
-  private reportUnknown(record: WorkflowRecord) {
-    if (this.unknownNames.has(record.id)) return
-    this.unknownNames.add(record.id)
-    this.config.log({
-      level: "warn",
-      message: `no workflow named ${JSON.stringify(record.name)} is registered here; leaving it for an executor that has its code`,
-      workflowId: record.id,
-      workflowName: record.name,
-    })
-  }
-
-  /** Stop the executions whose workflows this executor no longer owns (taken over, cancelled, finished). */
-  private async dropLostWorkflows(): Promise<void> {
-    const running = [...this.executions.values()].map((r) => r.exec)
-    if (running.length === 0) return
-    const records = await this.host.runEffect(this.store.listWorkflows({ ids: running.map((e) => e.id) }))
-    const byId = new Map(records.map((r) => [r.id, r]))
-    for (const exec of running) {
-      const r = byId.get(exec.id)
-      if (r && r.status === "PENDING" && r.epoch === exec.epoch && r.executorId === this.executorId) continue
-      this.config.log({
-        level: "warn",
-        message:
-          "this executor was silent past its lease and the workflow moved on meanwhile; stopping its execution here",
-        workflowId: exec.id,
-        workflowName: exec.name,
-      })
-      exec.stop(r?.status === "CANCELLED" ? "cancelled" : "fenced")
-    }
+    return this.takeovers.recover()
   }
 
   private async claimAndRun(def: AnyWorkflow, id: string) {
@@ -381,40 +333,6 @@ export class Engine {
     )
     if (claim._tag !== "Claimed" || this.executions.has(id) || this.state !== "running") return
     this.execute(def, claim.record, await this.host.storeCall(this.store.loadCheckpoints(id)))
-  }
-
-  /** Claim workflows in one batch (bounded by the running cap) and run them. */
-  private async takeOver(scope: { readonly includeOwn: boolean; readonly includeExpired: boolean }): Promise<number> {
-    if (this.state !== "running") return 0
-    const limit = Math.min(500, this.config.maxRunningWorkflows - this.executions.size)
-    if (limit <= 0) return 0
-    const claims = await this.host.storeCall(
-      this.store.takeOver(this.executorId, {
-        ...scope,
-        appVersion: this.appVersion,
-        names: [...this.definitions.keys()],
-        limit,
-        maxRecoveryAttempts: this.config.maxRecoveryAttempts,
-      }),
-    )
-    const claimed = claims.flatMap((c) => (c._tag === "Claimed" ? [c.record] : []))
-    for (const c of claims)
-      if (c._tag === "Dead")
-        this.config.log({
-          level: "error",
-          message: `workflow marked DEAD after ${c.record.recoveryAttempts - 1} recoveries without progress`,
-          workflowId: c.record.id,
-          workflowName: c.record.name,
-        })
-    await Promise.all(
-      claimed.map(async (record) => {
-        const def = this.definitions.get(record.name)
-        if (!def || this.executions.has(record.id) || this.state !== "running") return
-        const checkpoints = await this.host.storeCall(this.store.loadCheckpoints(record.id))
-        this.execute(def, record, checkpoints)
-      }),
-    )
-    return claimed.length
   }
 
   /** Run one execution in the background; `done` gives its final record when it completes here. */

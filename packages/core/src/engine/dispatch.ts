@@ -5,6 +5,7 @@
 import { Effect } from "effect"
 import type { Dispatcher, DispatchHost, DispatcherFactory, QueueDefinition } from "../queues.ts"
 import type { Engine } from "./Engine.ts"
+import type { Runner } from "./takeovers.ts"
 
 export interface QueueDispatch {
   /** A workflow ended here (of `queue`, if queued): this process has room again. */
@@ -37,4 +38,35 @@ export const startDispatch = (engine: Engine, queues: ReadonlyArray<QueueDefinit
       await Promise.all(dispatchers.map((d) => d.stop()))
     },
   }
+}
+
+/**
+ * Claim up to `max` workflows of a queue (the store enforces its limits) and run them. A fresh workflow has
+ * no history; one put back on its queue by a takeover (a recovery) may, and it is loaded.
+ */
+export const claimQueued = async (
+  runner: Runner,
+  queue: string,
+  max: number,
+): Promise<{ readonly started: number; readonly retryAt?: number }> => {
+  const { host, config, definitions, executions } = runner
+  if (!runner.running || max <= 0) return { started: 0 }
+  const claim = await host.storeCall(
+    host.store.claimQueue({
+      queue,
+      executorId: config.executorId,
+      max,
+      names: [...definitions.keys()],
+      appVersion: config.appVersion,
+    }),
+  )
+  await Promise.all(
+    claim.claimed.map(async (record) => {
+      const def = definitions.get(record.name)
+      if (!def || executions.has(record.id)) return
+      const history = record.recoveryAttempts > 0 ? await host.storeCall(host.store.loadCheckpoints(record.id)) : []
+      if (runner.running && !executions.has(record.id)) runner.execute(def, record, history)
+    }),
+  )
+  return { started: claim.claimed.length, ...(claim.retryAt === undefined ? {} : { retryAt: claim.retryAt }) }
 }

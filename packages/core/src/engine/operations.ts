@@ -46,7 +46,7 @@ export const runStep = <A>(
     if (pending?.wakeAt !== undefined) await exec.waitUntil(pending.wakeAt)
     for (;;) {
       attempt++
-      await host.stepGate()
+      await gateOrStop(exec)
       exec.checkAlive()
       const { result, streamed } = await runAttempt(exec, name, fn, { attempt, idempotencyKey, timeoutMs })
       if (result.ok) {
@@ -210,3 +210,21 @@ export const currentTime = (exec: Execution) =>
   recordValue(exec, "now", () => new Date(exec.host.clock.currentTimeMillisUnsafe()))
 export const randomNumber = (exec: Execution) => recordValue(exec, "random", Math.random)
 export const randomId = (exec: Execution) => recordValue(exec, "uuid", randomUUID)
+
+/**
+ * Wait until step bodies may start (the executor holds its lease), or until the execution stops: a stopped
+ * execution must not wait on a lease it may never get back (a shutdown would wait for it in vain).
+ */
+const gateOrStop = async (exec: Execution): Promise<void> => {
+  const signal = exec.waitSignal
+  if (signal.aborted) return
+  let onAbort: (() => void) | undefined
+  try {
+    await Promise.race([
+      exec.host.stepGate(),
+      new Promise<void>((resolve) => signal.addEventListener("abort", (onAbort = () => resolve()), { once: true })),
+    ])
+  } finally {
+    if (onAbort) signal.removeEventListener("abort", onAbort)
+  }
+}
