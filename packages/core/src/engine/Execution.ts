@@ -51,6 +51,29 @@ export class OperationAbandoned extends Error {
 
 export type ExecutionMode = "run" | "verify"
 
+/**
+ * An AbortController made only when its signal is first asked for (born aborted if the abort came first):
+ * most executions never need some of theirs, and ten thousand waiting workflows hold ten thousand of each.
+ */
+class LazyAbort {
+  private controller: AbortController | undefined
+  private reason: { readonly value: unknown } | undefined
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController()
+      if (this.reason) this.controller.abort(this.reason.value)
+    }
+    return this.controller.signal
+  }
+
+  abort(reason: unknown): void {
+    if (this.reason) return
+    this.reason = { value: reason }
+    this.controller?.abort(reason)
+  }
+}
+
 export class Execution {
   readonly id: string
   readonly name: string
@@ -67,9 +90,9 @@ export class Execution {
   /** Aborted on every stop: interrupts sleeps and waits. */
   private readonly waits = new AbortController()
   /** Aborted when the stop does not let step bodies finish: aborts their signals. */
-  private readonly bodies = new AbortController()
+  private readonly bodies = new LazyAbort()
   /** Aborted when the workflow function has returned: operations still waiting give up. */
-  private readonly settles = new AbortController()
+  private readonly settles = new LazyAbort()
   private waitOrSettle: AbortSignal | undefined
   private stallTimer = false
   private readonly furthestRecorded: number
@@ -208,12 +231,11 @@ export class Execution {
       retract: () => void,
     ) => Promise<OperationResult | { readonly committed: Checkpoint }>,
   ): Promise<Outcome<A>> {
-    try {
-      return await this.runOperation<A>(kind, name, decode, live)
-    } catch (e) {
+    // A reaction, not an async frame: a waiting operation holds no suspended frame here.
+    return this.runOperation<A>(kind, name, decode, live).catch((e: unknown) => {
       if (e instanceof OperationAbandoned) return new Promise<never>(() => undefined)
       throw e
-    }
+    })
   }
 
   private async runOperation<A>(

@@ -10,6 +10,21 @@ import { enqueueChild, runChild, startChild } from "./children.ts"
 
 const executions = new WeakMap<object, Execution>()
 
+/**
+ * The operation's promise, with a synchronous throw (bad arguments) turned into a rejection as an async
+ * function would, but without an async function's frame: a workflow waiting in an operation holds one less
+ * suspended frame (ten thousand waiting workflows hold ten thousand).
+ */
+const lift = <A>(run: () => Promise<A>): Promise<A> => {
+  try {
+    return run()
+  } catch (e) {
+    // What was thrown, unchanged, as an async function would reject with it.
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+    return Promise.reject(e)
+  }
+}
+
 /** The execution behind a ctx, for operations that sibling packages add (e.g. SQL transactions). */
 export const executionOf = (ctx: unknown): Execution | undefined =>
   typeof ctx === "object" && ctx !== null ? executions.get(ctx) : undefined
@@ -28,21 +43,21 @@ const buildContext = (exec: Execution): WorkflowContext => ({
     if (outcome.ok) return outcome.value
     throw outcome.error
   },
-  sleep: async (duration) => sleepFor(exec, duration),
-  sleepUntil: async (until) => sleepUntil(exec, until),
-  now: async () => currentTime(exec),
-  random: async () => randomNumber(exec),
-  uuid: async () => randomId(exec),
-  send: async (workflowId, topic, message) => send(exec, workflowId, topic, message),
-  recv: async (topic: unknown, options?: RecvOptions) => recv(exec, topic, options),
-  setEvent: async (key, value) => setEvent(exec, key, value),
+  sleep: (duration) => lift(() => sleepFor(exec, duration)),
+  sleepUntil: (until) => lift(() => sleepUntil(exec, until)),
+  now: () => lift(() => currentTime(exec)),
+  random: () => lift(() => randomNumber(exec)),
+  uuid: () => lift(() => randomId(exec)),
+  send: (workflowId, topic, message) => lift(() => send(exec, workflowId, topic, message)),
+  recv: (topic: unknown, options?: RecvOptions) => lift(() => recv(exec, topic, options)),
+  setEvent: (key, value) => lift(() => setEvent(exec, key, value)),
   getEvent: async <A>(workflowId: string, key: string, options?: GetEventOptions) =>
     (await getEvent(exec, workflowId, key, options)) as A | undefined,
-  writeStream: async (key, value) => writeStream(exec, { key, value }, stepScope.getStore()),
-  closeStream: async (key) => writeStream(exec, { key, close: true }, stepScope.getStore()),
-  start: async (workflow, input, options) => startChild(exec, workflow, input, options),
-  run: async (workflow, input, options) => runChild(exec, workflow, input, options),
-  enqueue: async (queue, workflow, input, options) => enqueueChild(exec, queue, workflow, input, options),
+  writeStream: (key, value) => lift(() => writeStream(exec, { key, value }, stepScope.getStore())),
+  closeStream: (key) => lift(() => writeStream(exec, { key, close: true }, stepScope.getStore())),
+  start: (workflow, input, options) => lift(() => startChild(exec, workflow, input, options)),
+  run: (workflow, input, options) => lift(() => runChild(exec, workflow, input, options)),
+  enqueue: (queue, workflow, input, options) => lift(() => enqueueChild(exec, queue, workflow, input, options)),
 })
 
 /** Quiet while replaying: a recovered workflow does not log again what it logged before the crash. */

@@ -164,18 +164,19 @@ const runAttempt = async <A>(
   }
 }
 
-export const runSleep = async (exec: Execution, until: () => number, name: string): Promise<void> => {
-  await exec.operation<void>("sleep", name, {}, async (stepId, pending) => {
-    let wakeAt = pending?.wakeAt
-    if (wakeAt === undefined) {
-      const now = exec.host.clock.currentTimeMillisUnsafe()
-      wakeAt = until()
-      await exec.write({ stepId, name, kind: "sleep", state: "pending", attempts: 1, wakeAt, startedAt: now })
-    }
-    await exec.waitUntil(wakeAt)
-    return { output: exec.encode(undefined, undefined, name), attempts: 1 }
-  })
-}
+export const runSleep = (exec: Execution, until: () => number, name: string): Promise<void> =>
+  exec
+    .operation<void>("sleep", name, {}, async (stepId, pending) => {
+      let wakeAt = pending?.wakeAt
+      if (wakeAt === undefined) {
+        const now = exec.host.clock.currentTimeMillisUnsafe()
+        wakeAt = until()
+        await exec.write({ stepId, name, kind: "sleep", state: "pending", attempts: 1, wakeAt, startedAt: now })
+      }
+      await exec.waitUntil(wakeAt)
+      return { output: exec.encode(undefined, undefined, name), attempts: 1 }
+    })
+    .then(() => undefined)
 
 export const sleepFor = (exec: Execution, duration: DurationInput): Promise<void> => {
   exec.guard("sleep")

@@ -25,9 +25,8 @@ export const runToEnd = async (host: Host, exec: Execution): Promise<ExecutionEn
   const unwatch = store.watch(exec.id, (status) => {
     if (status === "CANCELLED") exec.stop("cancelled")
   })
-  const deadlineTimer = new AbortController()
-  if (exec.record.deadline !== undefined && exec.mode === "run")
-    armDeadline(host, exec, exec.record.deadline, deadlineTimer.signal)
+  const deadlineTimer = exec.record.deadline !== undefined && exec.mode === "run" ? new AbortController() : undefined
+  if (deadlineTimer) armDeadline(host, exec, exec.record.deadline!, deadlineTimer.signal)
   try {
     const def = exec.definition
     // Starting counts as activity until the function has had the chance to make its first ctx call.
@@ -66,7 +65,7 @@ export const runToEnd = async (host: Host, exec: Execution): Promise<ExecutionEn
     }
     return completion
   } finally {
-    deadlineTimer.abort()
+    deadlineTimer?.abort()
     unwatch()
   }
 }
