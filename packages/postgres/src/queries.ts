@@ -126,6 +126,10 @@ export const makeQueries = (schema: string, channel?: string) => {
     checkpointConflict: `SELECT w.status, w.epoch, st.step_id, st.name, st.kind, st.state, st.seq, st.output, st.error,
         st.attempts, st.attempt_errors, st.wake_at_ms, st.started_ms, st.completed_ms
       FROM ${W} w LEFT JOIN ${S} st ON st.workflow_id = w.id AND st.step_id = $2 WHERE w.id = $1`,
+    /** One completion alone (the usual case when not under load). $1 id, $2 epoch, $3 status, $4 output, $5 error, $6 now */
+    completeWorkflow: `UPDATE ${W} SET status = $3, output = $4, error = $5, completed_ms = $6, updated_ms = $6
+      WHERE id = $1 AND CASE WHEN status = 'PENDING' THEN epoch = $2 ELSE false END
+      RETURNING ${workflowColumns}, ${wakeStatus("")} AS notified, ${wakeQueue("")}`,
     /**
      * Complete many workflows in one statement (group commit; see batcher.ts), each epoch-checked; rows that
      * were not completed are absent from the result. $1 ids, $2 epochs, $3 statuses, $4 outputs, $5 errors, $6 now

@@ -109,6 +109,18 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
 
   const completions = makeBatcher(
     async (items: ReadonlyArray<{ id: string; epoch: number; c: Completion; now: number }>) => {
+      if (items.length === 1) {
+        const { id, epoch, c, now } = items[0]!
+        const [row] = await client.query(q.completeWorkflow, [
+          id,
+          epoch,
+          c.status,
+          c.output ?? null,
+          c.error ?? null,
+          now,
+        ])
+        return [row ? toWorkflow(row) : undefined]
+      }
       const rows = await client.query(q.completeWorkflows, [
         items.map((i) => i.id),
         items.map((i) => i.epoch),

@@ -16,6 +16,7 @@ export const statementKind = (text: string): string => {
   if (/^INSERT INTO \S+\.workflows\b/.test(t)) return "createWorkflow"
   if (/^WITH owner AS/.test(t)) return "writeCheckpoint"
   if (/^UPDATE \S+\.workflows w SET status = c\.status/.test(t)) return "completeWorkflow"
+  if (/^UPDATE \S+\.workflows SET status = \$3/.test(t)) return "completeWorkflow"
   if (/^SELECT id, name, status, .* FROM \S+\.workflows WHERE id = \$1$/.test(t)) return "getWorkflow"
   if (/^SELECT w\.status, w\.epoch/.test(t)) return "checkpointConflict"
   if (/^UPDATE \S+\.workflows w SET/.test(t)) return "claimWorkflow"
