@@ -9,6 +9,7 @@ import type { Checkpoint, OperationKind, WorkflowRecord } from "../store/Store.t
 import type { AnyWorkflow } from "../workflow.ts"
 import type { Host } from "./Host.ts"
 import { decodeError, decodeValue, encodeError, encodeValue, type Codec, type PayloadContext } from "./payload.ts"
+import { LazyAbort } from "./LazyAbort.ts"
 import { Sequencer } from "./Sequencer.ts"
 import { stepScope } from "./stepScope.ts"
 
@@ -50,29 +51,6 @@ export class OperationAbandoned extends Error {
 }
 
 export type ExecutionMode = "run" | "verify"
-
-/**
- * An AbortController made only when its signal is first asked for (born aborted if the abort came first):
- * most executions never need some of theirs, and ten thousand waiting workflows hold ten thousand of each.
- */
-class LazyAbort {
-  private controller: AbortController | undefined
-  private reason: { readonly value: unknown } | undefined
-
-  get signal(): AbortSignal {
-    if (!this.controller) {
-      this.controller = new AbortController()
-      if (this.reason) this.controller.abort(this.reason.value)
-    }
-    return this.controller.signal
-  }
-
-  abort(reason: unknown): void {
-    if (this.reason) return
-    this.reason = { value: reason }
-    this.controller?.abort(reason)
-  }
-}
 
 export class Execution {
   readonly id: string
