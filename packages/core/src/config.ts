@@ -49,6 +49,12 @@ export interface LaunchOptions<W extends AnyWorkflow = AnyWorkflow> {
    * launch (the last launch wins), and the process serves them, claiming and running their work.
    */
   readonly queues?: ReadonlyArray<QueueDefinition>
+  /**
+   * A workflow whose only pending work is a sleep at least this long is dropped from memory and replayed
+   * from its checkpoints when the sleep is due, so many long sleepers cost little memory. Default
+   * "1 minute"; `false` keeps every sleeping workflow in memory.
+   */
+  readonly parkSleepsLongerThan?: DurationInput | false
   /** Which of `queues` this process claims work from: all (default, `true`), none (`false`), or these. */
   readonly serveQueues?: boolean | ReadonlyArray<QueueRef>
 }
@@ -152,6 +158,10 @@ const validate = (options: LaunchOptions, services: Context.Context<never>): Eng
     maxRunningWorkflows,
     queues,
     servedQueues: served,
+    parkSleepsMs:
+      options.parkSleepsLongerThan === false
+        ? undefined
+        : toMillis(options.parkSleepsLongerThan ?? "1 minute", "parkSleepsLongerThan"),
     log: options.logger === false ? () => undefined : (options.logger ?? consoleLogger()),
     services,
   }

@@ -27,6 +27,7 @@ import { enqueueWorkflows, registerQueue, type EnqueueManyOptions, type EnqueueO
 import { validateUserId } from "./ids.ts"
 import { claimQueued, startDispatch, type QueueDispatch } from "./dispatch.ts"
 import { Takeovers, type Runner } from "./takeovers.ts"
+import { ParkedSleeps } from "./parking.ts"
 
 export interface EngineConfig {
   readonly store: Store
@@ -46,6 +47,8 @@ export interface EngineConfig {
   /** Queues whose settings this engine stores at launch, and the names of those it claims work from. */
   readonly queues: ReadonlyArray<QueueDefinition>
   readonly servedQueues: ReadonlySet<string>
+  /** Sleeps at least this long park their workflow (see parking.ts); undefined: never. */
+  readonly parkSleepsMs?: number | undefined
 }
 
 export interface StartOptions {
@@ -77,6 +80,7 @@ export class Engine {
   /** What the takeover and dispatch modules may see and do of this engine. */
   private readonly runner: Runner
   private readonly takeovers: Takeovers
+  private readonly parked: ParkedSleeps
 
   constructor(config: EngineConfig) {
     this.config = config
@@ -113,6 +117,7 @@ export class Engine {
       stopSignal: this.halt.signal,
       stepGate: () => (this.lease ? this.lease.gate() : Promise.resolve()),
       storeCall: makeStoreCall(runEffect, activity, () => this.state === "stopped"),
+      parkUntil: (exec, until) => this.parked.parkUntil(exec, until),
       children: {
         start: async (workflow, input, options) => (await this.startWorkflow(workflow, input, options)).id,
         enqueue: (request) => enqueueWorkflows(this.host, this.appVersion, request),
@@ -138,6 +143,7 @@ export class Engine {
       execute: (def, record, checkpoints) => this.execute(def, record, checkpoints),
     }
     this.takeovers = new Takeovers(this.runner)
+    this.parked = new ParkedSleeps(this.runner)
     this.lease =
       config.heartbeat === false
         ? undefined
@@ -438,6 +444,7 @@ export class Engine {
 
   private stopped() {
     this.state = "stopped"
+    this.parked.clear()
     this.halt.abort(new EngineStopped({ reason: "the engine was shut down" }))
   }
 

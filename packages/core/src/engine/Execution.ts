@@ -16,7 +16,16 @@ import { stepScope } from "./stepScope.ts"
 export { stepScope, type StepScope, type StepStreamBuffer } from "./stepScope.ts"
 
 /** Why an execution stopped before its workflow finished. `drain` lets running step bodies checkpoint first. */
-export type StopReason = "cancelled" | "timeout" | "fenced" | "crash" | "shutdown" | "store-failure" | "dead"
+export type StopReason =
+  | "cancelled"
+  | "timeout"
+  | "fenced"
+  | "crash"
+  | "shutdown"
+  | "store-failure"
+  | "dead"
+  /** Dropped from memory during a long sleep; it runs again, from its history, when the sleep is due. */
+  | "parked"
 
 /** Thrown into workflow code when its execution stops here; the workflow is left for whoever owns it. */
 export class ExecutionStopped extends Error {
@@ -336,9 +345,27 @@ export class Execution {
     return new ExecutionStopped(this.stopReason ?? "store-failure")
   }
 
-  /** Wait until `instant` on the engine's clock; rejects with ExecutionStopped if the execution stops. */
-  async waitUntil(instant: number): Promise<void> {
+  /**
+   * Whether the operation running now may park the workflow (see parking.ts): it is the only live operation
+   * (no step body, wait or write in flight beside it) of a live execution that has caught up with its history.
+   */
+  parkable(): boolean {
+    return this.mode === "run" && !this.replaying && !this.stopReason && this.liveRunning === 1
+  }
+
+  /** Leave memory: stop here; the engine runs the workflow again from its history when it is woken. */
+  park(): never {
+    this.stop("parked")
+    throw new ExecutionStopped("parked")
+  }
+
+  /**
+   * Wait until `instant` on the engine's clock; rejects with ExecutionStopped if the execution stops. A long
+   * sleep that is all the workflow waits for may park it instead: it then stops here.
+   */
+  async waitUntil(instant: number, parkable = false): Promise<void> {
     const remaining = instant - this.host.clock.currentTimeMillisUnsafe()
+    if (parkable && this.parkable() && this.host.parkUntil(this, instant)) this.park()
     if (remaining > 0) {
       this.host.activity.exit()
       try {

@@ -8,6 +8,7 @@ import type { DurationInput } from "../duration.ts"
 import type { EnqueueRequestOf } from "./enqueue.ts"
 import type { HandleHost } from "./handle.ts"
 import type { LogSink } from "./log.ts"
+import type { Execution } from "./Execution.ts"
 
 export interface Host {
   readonly store: Store
@@ -28,6 +29,12 @@ export interface Host {
   readonly activity: Activity
   /** Aborted (with EngineStopped) when the engine stops: callers waiting outside workflows give up. */
   readonly stopSignal: AbortSignal
+  /**
+   * Let a sleeping execution leave memory: the engine runs it again from its history at `until`. False, and
+   * nothing registered, when it should stay: the sleep is short, parking is off, or the workflow's deadline
+   * comes first.
+   */
+  readonly parkUntil: (exec: Execution, until: number) => boolean
   /** Starting and enqueueing child workflows, and reading their outcomes. */
   readonly children: ChildHost
 }

@@ -173,7 +173,7 @@ export const runSleep = (exec: Execution, until: () => number, name: string): Pr
         wakeAt = until()
         await exec.write({ stepId, name, kind: "sleep", state: "pending", attempts: 1, wakeAt, startedAt: now })
       }
-      await exec.waitUntil(wakeAt)
+      await exec.waitUntil(wakeAt, true)
       return { output: exec.encode(undefined, undefined, name), attempts: 1 }
     })
     .then(() => undefined)

@@ -14,7 +14,7 @@ export interface Runner {
   readonly host: Host
   readonly config: EngineConfig
   readonly definitions: ReadonlyMap<string, AnyWorkflow>
-  readonly executions: ReadonlyMap<string, { readonly exec: Execution }>
+  readonly executions: ReadonlyMap<string, { readonly exec: Execution; readonly done: Promise<unknown> }>
   /** The engine takes work (not stopping). */
   readonly running: boolean
   /** How many more workflows it may take from queues and from others now. */
