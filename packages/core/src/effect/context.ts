@@ -85,6 +85,9 @@ export const engineOp = <A>(operation: () => Promise<A>): Effect.Effect<A> =>
     } catch (e) {
       return fromEngineError(e)
     }
+    // The fiber may be interrupted (the execution stopped) before it reaches the callback below, which would
+    // leave a rejection of this promise unobserved: observe it now; the callback still gets the outcome.
+    void promise.catch(() => undefined)
     return Effect.callback<A>((resume) => {
       promise.then(
         (value) => resume(Effect.succeed(value)),
