@@ -129,6 +129,3 @@ export const queueConfig = (name: string, settings: QueueSettings = {}): QueueCo
     ...(s.maxLength === undefined ? {} : { maxLength: positive(s.maxLength, `${where}: maxLength`) }),
   }
 }
-
-/** A one-line description of stored settings, for the log line that says a launch changed them. */
-export const describeQueueConfig = (c: QueueConfig): string => JSON.stringify({ ...c, name: undefined })

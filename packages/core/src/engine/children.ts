@@ -19,11 +19,12 @@ import {
 } from "../errors.ts"
 import type { QueueRef } from "../queues.ts"
 import type { CancelReason, WorkflowRecord, WorkflowStatus } from "../store/Store.ts"
-import type { AnyWorkflow } from "../workflow.ts"
+import { isWorkflowDefinition, type AnyWorkflow } from "../workflow.ts"
 import type { EnqueueOptions } from "./enqueue.ts"
 import type { Execution } from "./Execution.ts"
 import { toOutcome, type WorkflowOutcome } from "./handle.ts"
 import { childId, validateUserId } from "./ids.ts"
+import { revive } from "./revive.ts"
 import { hasEnded, waitFor } from "./waiting.ts"
 
 export interface ChildOptions {
@@ -56,43 +57,32 @@ const requestErrors = new Set([
 ])
 const isRequestError = (e: unknown) => [...requestErrors].some((cls) => e instanceof cls)
 
-/** A recorded request error comes back as a plain object with its tag: make it its class again. */
-const revive = (e: unknown): unknown => {
-  const tagged = e as { _tag?: unknown } | null
-  for (const cls of requestErrors)
-    if (tagged?._tag === cls.name && !(e instanceof cls)) return Object.assign(new cls(tagged as never), tagged)
-  return e
-}
-
-/** Run `start` as a recorded operation whose output is the child's id. */
+/**
+ * The common shape of `ctx.start` and `ctx.enqueue`: check the call, then run `start` as a recorded operation
+ * whose output is the child's id (an id the code gave, or one derived from this workflow's id and the step).
+ */
 const recordedStart = async (
   exec: Execution,
   kind: "start" | "enqueue",
-  workflow: AnyWorkflow,
-  start: (id: string, stepId: number) => Promise<string>,
+  workflow: unknown,
   explicitId: string | undefined,
+  start: (def: AnyWorkflow, id: string, stepId: number) => Promise<string>,
 ): Promise<string> => {
+  exec.guard(kind)
+  if (!isWorkflowDefinition(workflow))
+    throw new InvalidArgument({ reason: `ctx.${kind}: the child must be a workflow definition made by defineWorkflow` })
+  if (explicitId !== undefined) validateUserId(explicitId, `ctx.${kind}: id`)
   const outcome = await exec.operation<string>(kind, workflow.name, {}, async (stepId) => {
     try {
-      const id = await start(explicitId ?? childId(exec.id, stepId), stepId)
+      const id = await start(workflow, explicitId ?? childId(exec.id, stepId), stepId)
       return { output: exec.encode(id, undefined, "child id") }
     } catch (e) {
       if (isRequestError(e)) return { error: exec.encodeError(e, undefined, `ctx.${kind}(${workflow.name})`) }
       throw exec.onWriteFailure(e)
     }
   })
-  if (!outcome.ok) throw revive(outcome.error)
+  if (!outcome.ok) throw revive(outcome.error, [...requestErrors])
   return outcome.value
-}
-
-const checkWorkflow = (workflow: unknown, api: string): AnyWorkflow => {
-  if (
-    typeof workflow !== "object" ||
-    workflow === null ||
-    (workflow as { _tag?: unknown })._tag !== "WorkflowDefinition"
-  )
-    throw new InvalidArgument({ reason: `${api}: the child must be a workflow definition made by defineWorkflow` })
-  return workflow as AnyWorkflow
 }
 
 /** `ctx.start`: start a child workflow on this executor; the start is recorded. */
@@ -102,20 +92,12 @@ export const startChild = async <O>(
   input: unknown,
   options: ChildOptions = {},
 ): Promise<ChildHandle<O>> => {
-  exec.guard("start")
-  const def = checkWorkflow(workflow, "ctx.start")
-  if (options.id !== undefined) validateUserId(options.id, "ctx.start: id")
-  const id = await recordedStart(
-    exec,
-    "start",
-    def,
-    (id, stepId) =>
-      exec.host.children.start(def, input, {
-        id,
-        ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
-        parent: { id: exec.id, step: stepId, detached: options.detached === true },
-      }),
-    options.id,
+  const id = await recordedStart(exec, "start", workflow, options.id, (def, id, stepId) =>
+    exec.host.children.start(def, input, {
+      id,
+      ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
+      parent: { id: exec.id, step: stepId, detached: options.detached === true },
+    }),
   )
   return childHandle<O>(exec, id)
 }
@@ -128,26 +110,17 @@ export const enqueueChild = async <O>(
   input: unknown,
   options: EnqueueOptions = {},
 ): Promise<ChildHandle<O>> => {
-  exec.guard("enqueue")
-  const def = checkWorkflow(workflow, "ctx.enqueue")
-  if (options.id !== undefined) validateUserId(options.id, "ctx.enqueue: id")
-  const id = await recordedStart(
-    exec,
-    "enqueue",
-    def,
-    async (id, stepId) => {
-      const [enqueued] = await exec.host.children.enqueue({
-        queue,
-        workflow: def,
-        inputs: [input],
-        options: () => options,
-        parent: { id: exec.id, step: stepId, childId: id },
-        api: "ctx.enqueue",
-      })
-      return enqueued!
-    },
-    options.id,
-  )
+  const id = await recordedStart(exec, "enqueue", workflow, options.id, async (def, id, stepId) => {
+    const [enqueued] = await exec.host.children.enqueue({
+      queue,
+      workflow: def,
+      inputs: [input],
+      options: () => options,
+      parent: { id: exec.id, step: stepId, childId: id },
+      api: "ctx.enqueue",
+    })
+    return enqueued!
+  })
   return childHandle<O>(exec, id)
 }
 

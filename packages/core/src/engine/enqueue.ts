@@ -8,7 +8,7 @@ import { ConflictingWorkflowError, DuplicateEnqueue, InvalidArgument, QueueFull 
 import { isQueueDefinition, queueName, type QueueRef } from "../queues.ts"
 import type { EnqueueResult, NewQueued, Store } from "../store/Store.ts"
 import type { AnyWorkflow } from "../workflow.ts"
-import { validateName } from "../workflow.ts"
+import { isWorkflowDefinition, validateName } from "../workflow.ts"
 import { uuidv7 } from "../ids.ts"
 import type { Host } from "./Host.ts"
 import { encodeValue } from "./payload.ts"
@@ -93,7 +93,7 @@ const item = (host: Host, req: EnqueueRequestOf, input: unknown, index: number, 
 /** Put the inputs on the queue; returns the id of each (created, existing, or the holder of its dedup id). */
 export const enqueueWorkflows = async (host: Host, appVersion: string, req: EnqueueRequestOf): Promise<string[]> => {
   const queue = queueName(req.queue, `${req.api}: the queue`)
-  if (!isWorkflowLike(req.workflow))
+  if (!isWorkflowDefinition(req.workflow))
     throw new InvalidArgument({ reason: `${req.api}: the workflow must be a definition made by defineWorkflow` })
   if (req.inputs.length === 0) return []
   const now = host.clock.currentTimeMillisUnsafe()
@@ -129,9 +129,6 @@ const answer = (queue: string, items: ReadonlyArray<NewQueued>, req: EnqueueRequ
     })
   })
 }
-
-const isWorkflowLike = (w: unknown): w is AnyWorkflow =>
-  typeof w === "object" && w !== null && (w as { _tag?: unknown })._tag === "WorkflowDefinition"
 
 /** Store a queue's settings, saying so when they differ from the ones stored (the last launch wins). */
 export const registerQueue = async (

@@ -10,7 +10,7 @@ import { validateName } from "../workflow.ts"
 import { OperationAbandoned, type Execution } from "./Execution.ts"
 import type { Host } from "./Host.ts"
 import { encodeArgument } from "./payload.ts"
-import { reviveNotFound } from "./messages.ts"
+import { revive } from "./revive.ts"
 import { durableDeadline, hasEnded, timeoutOf, waitFor } from "./waiting.ts"
 
 /** Options of `getEvent`. */
@@ -118,6 +118,6 @@ export const getEvent = async (
     // The event's stored text is the result as it stands; no output records "not set".
     return look?._tag === "Value" ? { output: look.text } : {}
   })
-  if (!outcome.ok) throw reviveNotFound(outcome.error, workflowId)
+  if (!outcome.ok) throw revive(outcome.error, [WorkflowNotFound])
   return outcome.value
 }

@@ -12,6 +12,7 @@ import { validateName } from "../workflow.ts"
 import { OperationAbandoned, type Execution, type OperationResult } from "./Execution.ts"
 import type { Host } from "./Host.ts"
 import { encodeArgument, type PayloadContext } from "./payload.ts"
+import { revive } from "./revive.ts"
 import { durableDeadline, timeoutOf, waitFor } from "./waiting.ts"
 
 /** Options of `durably.send`. */
@@ -83,12 +84,8 @@ export const send = async (exec: Execution, destination: string, topic: unknown,
     const error = new WorkflowNotFound({ workflowId: destination })
     return { error: exec.encodeError(error, undefined, `send to ${destination}`) }
   })
-  if (!outcome.ok) throw reviveNotFound(outcome.error, destination)
+  if (!outcome.ok) throw revive(outcome.error, [WorkflowNotFound])
 }
-
-/** A recorded WorkflowNotFound comes back from the store as a plain Error: make it the class again. */
-export const reviveNotFound = (error: unknown, workflowId: string): unknown =>
-  (error as { _tag?: unknown } | null)?._tag === "WorkflowNotFound" ? new WorkflowNotFound({ workflowId }) : error
 
 /** `ctx.recv`: the oldest message of the topic, consumed with the checkpoint; undefined if the timeout passes. */
 export const recv = async (exec: Execution, topic: unknown, options?: RecvOptions): Promise<unknown> => {

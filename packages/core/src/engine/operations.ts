@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto"
 import { Effect } from "effect"
 import { toMillis, type DurationInput } from "../duration.ts"
-import { InvalidArgument, StepTimeoutError } from "../errors.ts"
+import { InvalidArgument, StepTimeoutError, StreamClosedError } from "../errors.ts"
 import type { Checkpoint, StreamEntry } from "../store/Store.ts"
 import { validateName, type StepInfo, type StepOptions } from "../workflow.ts"
 import {
@@ -17,7 +17,8 @@ import {
   type StepStreamBuffer,
 } from "./Execution.ts"
 import { retryPlan } from "./retry.ts"
-import { publishStep, reviveClosed } from "./streams.ts"
+import { revive } from "./revive.ts"
+import { publishStep } from "./streams.ts"
 
 export const runStep = <A>(
   exec: Execution,
@@ -77,7 +78,7 @@ export const runStep = <A>(
       await exec.waitUntil(wakeAt)
     }
   })
-  return outcome.then((o) => (o.ok ? o : { ok: false, error: reviveClosed(o.error, exec.id) }))
+  return outcome.then((o) => (o.ok ? o : { ok: false, error: revive(o.error, [StreamClosedError]) }))
 }
 
 const history = (errors: string[]) => (errors.length === 0 ? {} : { attemptErrors: JSON.stringify(errors) })

@@ -72,10 +72,6 @@ export class ParkedSleeps {
     }
   }
 
-  get size(): number {
-    return this.entries.length
-  }
-
   private park(id: string, epoch: number, wakeAt: number): void {
     // Binary search for the insertion point: entries stay sorted by due time.
     let lo = 0

@@ -9,6 +9,7 @@ import { InvalidArgument, InvalidContextUse, StreamClosedError, WorkflowNotFound
 import type { Checkpoint, Store, StreamEntry } from "../store/Store.ts"
 import { validateName } from "../workflow.ts"
 import type { Execution, OperationResult, StepScope } from "./Execution.ts"
+import { revive } from "./revive.ts"
 import type { Host } from "./Host.ts"
 import { encodeArgument } from "./payload.ts"
 import { hasEnded, waitFor } from "./waiting.ts"
@@ -27,14 +28,6 @@ const append = (store: Store, id: string, epoch: number, entries: ReadonlyArray<
   store
     .appendStream(id, epoch, entries, cp)
     .pipe(Effect.catchTag("StreamClosedError", (closed) => Effect.succeed<StreamClosedError>(closed)))
-
-/** A recorded StreamClosedError comes back from the store as a plain Error: make it the class again. */
-export const reviveClosed = (error: unknown, workflowId: string): unknown => {
-  const e = error as { _tag?: unknown; key?: unknown } | null
-  return e?._tag === "StreamClosedError" && typeof e.key === "string"
-    ? new StreamClosedError({ workflowId, key: e.key })
-    : error
-}
 
 /**
  * `ctx.writeStream` / `ctx.closeStream`. From workflow code (`scope` undefined): an operation. Inside a step
@@ -60,7 +53,7 @@ export const writeStream = async (
       return { error: exec.encodeError(written, undefined, `${call} "${entry.key}"`) }
     return { committed: written }
   })
-  if (!outcome.ok) throw reviveClosed(outcome.error, exec.id)
+  if (!outcome.ok) throw revive(outcome.error, [StreamClosedError])
 }
 
 const buffer = (exec: Execution, call: string, entry: StreamEntry, scope: StepScope): void => {
