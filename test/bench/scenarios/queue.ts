@@ -22,7 +22,8 @@
  * and ./queue/durably.ts.
  */
 import { guarded, median, type BenchEnv, type Row, type Scenario, type Series, type Spread } from "../harness.ts"
-import { describeWaits, measureDurably, measureEmbedded, type EmbeddedMeasure, type Waits } from "./queue/durably.ts"
+import { measureDurably, measureEmbedded, type EmbeddedMeasure } from "./queue/durably.ts"
+import { describeWaits, type Waits } from "./scaling/support.ts"
 import { measureGraphile, type QueueMeasure } from "./queue/graphile.ts"
 import { measureDbosQueue, dbosVersion, type DbosQueueMeasure } from "./dbos/parent.ts"
 
@@ -130,7 +131,7 @@ const serverRows = async (env: BenchEnv, url: string, size: Sizes): Promise<Row[
   )
   const drainDetails = durably.map((m) => m.details["drain"] as { launchMs: number; waits: Waits })
   const launchMs = drainDetails.map((d) => d.launchMs)
-  const waits = drainDetails.map((d) => describeWaits(d.waits))
+  const waits = drainDetails.map((d) => describeWaits(d.waits, 3))
   const notifyBound = drainDetails.some((d) => {
     const total = Object.values(d.waits.seen).reduce((a, n) => a + n, 0)
     return total > 0 && (d.waits.seen["Lock:object · completeWorkflow"] ?? 0) / total > 0.3

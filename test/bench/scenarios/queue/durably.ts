@@ -18,6 +18,7 @@
  *   dropped at the end; nothing is left running (engines shut down, pools ended, the embedded directory removed).
  */
 import { mkdtempSync, rmSync } from "node:fs"
+import { describeWaits, pause, sampleWaits } from "../scaling/support.ts"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { PGlite } from "@electric-sql/pglite"
@@ -51,8 +52,6 @@ const series = (label: string, ops: number, totalMs: number): Series => ({
   totalMs,
   perOpMs: totalMs / ops,
 })
-
-const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 /** `promise`, or a rejection after `ms`; the timer never outlives the race. */
 export const within = async <T>(ms: number, what: string, promise: Promise<T>): Promise<T> => {
@@ -122,72 +121,6 @@ const statusCounts = async (sql: Sql, schema: string) =>
 
 const WAIT_SAMPLE_MS = 100
 
-/** What the drain's backends wait on, by wait event and statement. */
-export interface Waits {
-  readonly samples: number
-  /** "wait event · statement" → backends seen in it, over all samples (most first). */
-  readonly seen: Record<string, number>
-}
-
-/**
- * Sample pg_stat_activity every WAIT_SAMPLE_MS on a connection of its own: which of the drain's statements
- * (those naming its schema) are active, and on what they wait. Ten small catalog reads a second: no load
- * the drain would feel.
- */
-const sampleWaits = (url: string, schema: string) => {
-  const mon: Sql = postgres(url, { max: 1, onnotice: () => undefined, connect_timeout: 10 })
-  const seen = new Map<string, number>()
-  let samples = 0
-  let running = true
-  const statementOf = (query: string) => {
-    const q = query.replace(/\s+/g, " ").trim()
-    if (q.includes(".claim_queue(")) return "claim_queue"
-    if (/^WITH owner AS/.test(q)) return "writeCheckpoint"
-    if (/^UPDATE \S+\.workflows SET status = \$3/.test(q)) return "completeWorkflow"
-    if (/^WITH prev AS/.test(q)) return "heartbeat"
-    return q.slice(0, 40)
-  }
-  const loop = (async () => {
-    while (running) {
-      const rows = await mon.unsafe<{ wait: string; query: string }[]>(
-        `SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') AS wait, query FROM pg_stat_activity
-          WHERE state = 'active' AND pid <> pg_backend_pid() AND position($1 in query) > 0`,
-        [`"${schema}".`],
-      )
-      samples++
-      for (const r of rows) {
-        const key = `${r.wait} · ${statementOf(r.query)}`
-        seen.set(key, (seen.get(key) ?? 0) + 1)
-      }
-      await pause(WAIT_SAMPLE_MS)
-    }
-  })().catch(() => undefined) // a failed sample ends the sampling, never the drain
-  let stopped: Promise<Waits> | undefined
-  return {
-    /** Stops sampling and closes the connection; safe to call again. */
-    stop: (): Promise<Waits> =>
-      (stopped ??= (async () => {
-        running = false
-        await loop
-        await mon.end({ timeout: 5 })
-        return { samples, seen: Object.fromEntries([...seen].sort((a, b) => b[1] - a[1])) }
-      })()),
-  }
-}
-
-/** The three most frequent waits, as shares of all backend sightings. */
-export const describeWaits = (w: Waits): string => {
-  const entries = Object.entries(w.seen)
-  const total = entries.reduce((a, [, n]) => a + n, 0)
-  if (total === 0) return `no active backend seen in ${w.samples} samples`
-  return (
-    entries
-      .slice(0, 3)
-      .map(([k, n]) => `${k} ${((n / total) * 100).toFixed(0)}%`)
-      .join(", ") + ` (${(total / Math.max(1, w.samples)).toFixed(1)} active on average)`
-  )
-}
-
 /** The client that enqueues: it serves no queue, runs nothing, recovers nothing. */
 const launchClient = (store: Store, task: ReturnType<typeof benchTask>["task"], concurrency: number) =>
   Durably.launch({
@@ -232,7 +165,7 @@ export const measureDurably = async (url: string, options: DurablyOptions): Prom
     const before = await statusCounts(sql, drainSchema)
     if (before["ENQUEUED"] !== jobs) throw new Error(`expected ${jobs} ENQUEUED, found ${JSON.stringify(before)}`)
 
-    waits = sampleWaits(url, drainSchema)
+    waits = sampleWaits(url, drainSchema, WAIT_SAMPLE_MS)
     const start = performance.now()
     const worker = await Durably.launch({
       store: postgresStore({ url, schema: drainSchema }),
@@ -269,7 +202,7 @@ export const measureDurably = async (url: string, options: DurablyOptions): Prom
       `  drain: ${jobs} workflows in ${drain.totalMs.toFixed(0)} ms (${((jobs / drain.totalMs) * 1000).toFixed(0)} workflows/s), ` +
         `launch took ${(launchedAt - start).toFixed(0)} ms, last step ${(doneAt - lastStepAt).toFixed(1)} ms before the last SUCCESS`,
     )
-    log(`  server backends of the drain, sampled every ${WAIT_SAMPLE_MS} ms: ${describeWaits(waited)}`)
+    log(`  server backends of the drain, sampled every ${WAIT_SAMPLE_MS} ms: ${describeWaits(waited, 3)}`)
 
     // Enqueue series, on a schema of their own with nothing serving the queue (as graphile's: no worker running).
     const enqueueSchema = benchSchema()
