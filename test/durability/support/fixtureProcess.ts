@@ -1,9 +1,10 @@
 /**
  * Any fixture process, with its own event vocabulary: spawn `fixtures/<script>` with one JSON argument, read
- * its `TAG {json}` stdout lines (written by fixtures/say.ts), signal it, and never leave one behind. The
- * same contract as support/workers.ts, for fixtures whose events are not the chain worker's.
+ * its `TAG {json}` stdout lines (written by fixtures/say.ts), signal it (SIGSTOP included), and never leave
+ * one behind. support/workers.ts builds the chain workers on it.
  */
 import { spawn } from "node:child_process"
+import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { waitFor, type WaitOptions } from "./wait.ts"
 
@@ -15,6 +16,9 @@ export interface Exit {
 export interface FixtureProcess<E extends object> {
   readonly pid: number
   readonly label: string
+  /** Every stdout line so far. */
+  readonly lines: ReadonlyArray<string>
+  readonly stderr: () => string
   readonly exit: Promise<Exit>
   readonly exited: () => Exit | undefined
   /** The events with this tag so far, in order. */
@@ -26,7 +30,9 @@ export interface FixtureProcess<E extends object> {
     options?: WaitOptions,
   ) => Promise<E[T]>
   readonly signal: (signal: NodeJS.Signals) => void
-  /** SIGTERM, then SIGKILL if it has not exited after `graceMs`. */
+  /** Kernel state letter from /proc (R, S, T for stopped, Z, …), or undefined once it is gone. */
+  readonly state: () => string | undefined
+  /** SIGTERM (after a SIGCONT, in case it is stopped), then SIGKILL if it has not exited after `graceMs`. */
   readonly stop: (graceMs?: number) => Promise<Exit>
   /** Last lines of output, for failure messages. */
   readonly tail: (n?: number) => string
@@ -35,7 +41,13 @@ export interface FixtureProcess<E extends object> {
 const live = new Set<FixtureProcess<object>>()
 
 /** Start `fixtures/<script>` with `config` as its JSON argument. */
-export const spawnFixture = <E extends object>(script: string, config: unknown, label: string): FixtureProcess<E> => {
+export const spawnFixture = <E extends object>(
+  script: string,
+  config: unknown,
+  label: string,
+  /** Lines left out of `tail` (e.g. heartbeats), to keep failure messages readable. */
+  hideInTail: (line: string) => boolean = () => false,
+): FixtureProcess<E> => {
   const path = fileURLToPath(new URL(`../fixtures/${script}`, import.meta.url))
   const child = spawn(process.execPath, ["--conditions=@durably/source", path, JSON.stringify(config)], {
     stdio: ["ignore", "pipe", "pipe"],
@@ -67,10 +79,15 @@ export const spawnFixture = <E extends object>(script: string, config: unknown, 
   const events = <T extends keyof E & string>(tag: T): Array<E[T]> =>
     lines.filter((l) => l.startsWith(`${tag} `)).map((l) => JSON.parse(l.slice(tag.length + 1)) as E[T])
   const tail = (n = 30) =>
-    `\n--- last stdout lines of ${label} (pid ${pid}) ---\n${lines.slice(-n).join("\n")}\n--- stderr ---\n${err.slice(-3000)}`
+    `\n--- last stdout lines of ${label} (pid ${pid}) ---\n${lines
+      .filter((l) => !hideInTail(l))
+      .slice(-n)
+      .join("\n")}\n--- stderr ---\n${err.slice(-3000)}`
   const proc: FixtureProcess<E> = {
     pid,
     label,
+    lines,
+    stderr: () => err,
     exit,
     exited: () => exitInfo,
     events,
@@ -89,8 +106,18 @@ export const spawnFixture = <E extends object>(script: string, config: unknown, 
     signal: (signal) => {
       if (!exitInfo) process.kill(pid, signal)
     },
+    state: () => {
+      try {
+        // "pid (comm) S ..." — the state follows the last ")".
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+        return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0]
+      } catch {
+        return undefined
+      }
+    },
     stop: async (graceMs = 10_000) => {
       if (exitInfo) return exitInfo
+      process.kill(pid, "SIGCONT")
       process.kill(pid, "SIGTERM")
       const timer = setTimeout(() => {
         if (!exitInfo) process.kill(pid, "SIGKILL")
