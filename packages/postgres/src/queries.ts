@@ -103,7 +103,9 @@ export const makeQueries = (schema: string, channel?: string) => {
                 WHERE e.id = w.executor_id AND e.heartbeat_at >= now() - e.lease_ms * interval '1 millisecond')))
         ORDER BY w.created_ms
         LIMIT $6
-        FOR UPDATE SKIP LOCKED
+        -- NO KEY: a send to the workflow (FOR KEY SHARE) must not make the taker pass it over. The skip stays:
+        -- takers race each other here, and what one passes over is taken by the next takeover round.
+        FOR NO KEY UPDATE SKIP LOCKED
       ), progress AS (
         SELECT c.id, (SELECT count(*)::int FROM ${S} st WHERE st.workflow_id = c.id) AS n FROM candidates c
       )

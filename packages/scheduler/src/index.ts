@@ -10,6 +10,8 @@
 import { queueConfig, type QueueDefinition, type QueueSettings } from "@durably/core"
 import { dispatchQueues } from "./dispatcher.ts"
 
+export { relookMs } from "./dispatcher.ts"
+
 export type { QueueDefinition, QueueSettings, RateLimit } from "@durably/core"
 
 /**

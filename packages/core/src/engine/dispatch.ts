@@ -3,7 +3,7 @@
  * through, and the wiring that starts one dispatcher per factory with the queues this engine serves.
  */
 import { Effect } from "effect"
-import type { Dispatcher, DispatchHost, DispatcherFactory, QueueDefinition } from "../queues.ts"
+import type { Dispatcher, DispatchHost, DispatcherFactory, QueueClaimOutcome, QueueDefinition } from "../queues.ts"
 import type { Engine } from "./Engine.ts"
 import type { Runner } from "./takeovers.ts"
 
@@ -44,11 +44,7 @@ export const startDispatch = (engine: Engine, queues: ReadonlyArray<QueueDefinit
  * Claim up to `max` workflows of a queue (the store enforces its limits) and run them. A fresh workflow has
  * no history; one put back on its queue by a takeover (a recovery) may, and it is loaded.
  */
-export const claimQueued = async (
-  runner: Runner,
-  queue: string,
-  max: number,
-): Promise<{ readonly started: number; readonly retryAt?: number }> => {
+export const claimQueued = async (runner: Runner, queue: string, max: number): Promise<QueueClaimOutcome> => {
   const { host, config, definitions, executions } = runner
   if (!runner.running || max <= 0) return { started: 0 }
   const claim = await host.storeCall(
@@ -68,5 +64,9 @@ export const claimQueued = async (
       if (runner.running && !executions.has(record.id)) runner.execute(def, record, history)
     }),
   )
-  return { started: claim.claimed.length, ...(claim.retryAt === undefined ? {} : { retryAt: claim.retryAt }) }
+  return {
+    started: claim.claimed.length,
+    ...(claim.retryAt === undefined ? {} : { retryAt: claim.retryAt }),
+    ...(claim.waiting ? { waiting: true } : {}),
+  }
 }
