@@ -22,12 +22,13 @@ import { decodeError, decodeValue, encodeValue, type PayloadContext } from "./pa
 import { readStream, type ReadStreamOptions } from "./streams.ts"
 import { hasEnded, waitFor } from "./waiting.ts"
 import type { ParentLink } from "../store/Store.ts"
-import type { QueueDefinition, QueueRef } from "../queues.ts"
+import type { QueueClaimOutcome, QueueDefinition, QueueRef } from "../queues.ts"
 import { enqueueWorkflows, registerQueue, type EnqueueManyOptions, type EnqueueOptions } from "./enqueue.ts"
 import { validateUserId } from "./ids.ts"
 import { claimQueued, startDispatch, type QueueDispatch } from "./dispatch.ts"
-import { Takeovers, type Runner } from "./takeovers.ts"
+import { supersedes, Takeovers, type Runner } from "./takeovers.ts"
 import { ParkedSleeps } from "./parking.ts"
+import { ClaimGuard } from "./claimGuard.ts"
 
 export interface EngineConfig {
   readonly store: Store
@@ -81,6 +82,8 @@ export class Engine {
   private readonly runner: Runner
   private readonly takeovers: Takeovers
   private readonly parked: ParkedSleeps
+  /** Workflows being created or claimed here, not running yet: recover() leaves them alone. */
+  private readonly claiming = new ClaimGuard()
 
   constructor(config: EngineConfig) {
     this.config = config
@@ -141,6 +144,7 @@ export class Engine {
         return room()
       },
       execute: (def, record, checkpoints) => this.execute(def, record, checkpoints),
+      claiming: this.claiming,
     }
     this.takeovers = new Takeovers(this.runner)
     this.parked = new ParkedSleeps(this.runner)
@@ -230,6 +234,18 @@ export class Engine {
     const timeoutMs = options.timeout === undefined ? undefined : toMillis(options.timeout, "start timeout")
     const encoded = encodeValue(input, def.schemas.input, "input", this.payloadOf({ id, name: def.name }))
     const now = this.host.clock.currentTimeMillisUnsafe()
+    await this.claiming.hold([id], () => this.createAndRun(def, id, encoded, now, timeoutMs, options.parent))
+    return makeHandle(this.handles, id)
+  }
+
+  private async createAndRun(
+    def: AnyWorkflow,
+    id: string,
+    encoded: string,
+    now: number,
+    timeoutMs: number | undefined,
+    parent: ParentLink | undefined,
+  ) {
     const created = await this.host.storeCall(
       this.store.createWorkflow({
         id,
@@ -238,7 +254,7 @@ export class Engine {
         appVersion: this.appVersion,
         executorId: this.executorId,
         ...(timeoutMs === undefined ? {} : { deadline: now + timeoutMs }),
-        ...(options.parent ? { parent: options.parent } : {}),
+        ...(parent ? { parent } : {}),
       }),
     )
     if (created.record.name !== def.name)
@@ -252,7 +268,6 @@ export class Engine {
       // Ours but not running here: a create whose reply was lost and was retried, or a start that raced a
       // restart. Claim it (fencing any older execution) and run it.
       await this.claimAndRun(def, id)
-    return makeHandle(this.handles, id)
   }
 
   handle<O = unknown>(id: string): WorkflowHandle<O> {
@@ -312,7 +327,7 @@ export class Engine {
   }
 
   /** Claim up to `max` workflows of a queue (the store enforces its limits) and run them here. */
-  claimQueued(queue: string, max: number): Promise<{ readonly started: number; readonly retryAt?: number }> {
+  claimQueued(queue: string, max: number): Promise<QueueClaimOutcome> {
     return claimQueued(this.runner, queue, max)
   }
 
@@ -337,14 +352,28 @@ export class Engine {
         maxRecoveryAttempts: this.config.maxRecoveryAttempts,
       }),
     )
-    if (claim._tag !== "Claimed" || this.executions.has(id) || this.state !== "running") return
+    if (claim._tag !== "Claimed" || !supersedes(this.runner, claim.record) || this.state !== "running") return
     this.execute(def, claim.record, await this.host.storeCall(this.store.loadCheckpoints(id)))
   }
 
-  /** Run one execution in the background; `done` gives its final record when it completes here. */
+  /**
+   * Run one execution in the background; `done` gives its final record when it completes here. A claim is
+   * never ignored: an execution of an older epoch that runs here (a recovery raced its start) is fenced
+   * already, so it is stopped and the claim's execution takes its place once it has ended; one of the same
+   * or a newer epoch already is the owner's, and stays.
+   */
   private execute(def: AnyWorkflow, record: WorkflowRecord, checkpoints: ReadonlyArray<Checkpoint>) {
+    const current = this.executions.get(record.id)
+    if (current && current.exec.epoch >= record.epoch) return
+    current?.exec.stop("fenced")
     const exec = this.createExecution(def, record, checkpoints, "run")
-    const done = this.runExecution(exec).then(
+    const run = current
+      ? current.done.then(
+          () => this.runExecution(exec),
+          () => this.runExecution(exec),
+        )
+      : this.runExecution(exec)
+    const done = run.then(
       (end) => end?.record,
       (e: unknown) => {
         this.config.log({

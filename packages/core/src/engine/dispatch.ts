@@ -5,7 +5,7 @@
 import { Effect } from "effect"
 import type { Dispatcher, DispatchHost, DispatcherFactory, QueueClaimOutcome, QueueDefinition } from "../queues.ts"
 import type { Engine } from "./Engine.ts"
-import type { Runner } from "./takeovers.ts"
+import { supersedes, type Runner } from "./takeovers.ts"
 
 export interface QueueDispatch {
   /** A workflow ended here (of `queue`, if queued): this process has room again. */
@@ -45,7 +45,7 @@ export const startDispatch = (engine: Engine, queues: ReadonlyArray<QueueDefinit
  * no history; one put back on its queue by a takeover (a recovery) may, and it is loaded.
  */
 export const claimQueued = async (runner: Runner, queue: string, max: number): Promise<QueueClaimOutcome> => {
-  const { host, config, definitions, executions } = runner
+  const { host, config, definitions } = runner
   if (!runner.running || max <= 0) return { started: 0 }
   const claim = await host.storeCall(
     host.store.claimQueue({
@@ -56,13 +56,17 @@ export const claimQueued = async (runner: Runner, queue: string, max: number): P
       appVersion: config.appVersion,
     }),
   )
-  await Promise.all(
-    claim.claimed.map(async (record) => {
-      const def = definitions.get(record.name)
-      if (!def || executions.has(record.id)) return
-      const history = record.recoveryAttempts > 0 ? await host.storeCall(host.store.loadCheckpoints(record.id)) : []
-      if (runner.running && !executions.has(record.id)) runner.execute(def, record, history)
-    }),
+  await runner.claiming.hold(
+    claim.claimed.map((r) => r.id),
+    () =>
+      Promise.all(
+        claim.claimed.map(async (record) => {
+          const def = definitions.get(record.name)
+          if (!def || !supersedes(runner, record)) return
+          const history = record.recoveryAttempts > 0 ? await host.storeCall(host.store.loadCheckpoints(record.id)) : []
+          if (runner.running) runner.execute(def, record, history)
+        }),
+      ),
   )
   return {
     started: claim.claimed.length,

@@ -8,6 +8,7 @@ import type { AnyWorkflow } from "../workflow.ts"
 import type { EngineConfig } from "./Engine.ts"
 import type { Execution } from "./Execution.ts"
 import type { Host } from "./Host.ts"
+import type { ClaimGuard } from "./claimGuard.ts"
 
 /** What the takeover and dispatch code may see and do of the engine that runs it. */
 export interface Runner {
@@ -21,6 +22,14 @@ export interface Runner {
   readonly room: number
   /** Run an execution of a workflow just claimed, with its history. */
   readonly execute: (def: AnyWorkflow, record: WorkflowRecord, checkpoints: ReadonlyArray<Checkpoint>) => void
+  /** Workflows being created or claimed here that have no execution yet. */
+  readonly claiming: ClaimGuard
+}
+
+/** The claim `record` is newer than any execution of it running here (so it is to run). */
+export const supersedes = (runner: Runner, record: WorkflowRecord): boolean => {
+  const current = runner.executions.get(record.id)
+  return current === undefined || current.exec.epoch < record.epoch
 }
 
 /** Most workflows one takeover claims: more are taken in further batches. */
@@ -37,8 +46,9 @@ export class Takeovers {
   }
 
   /**
-   * Take back this executor's own PENDING workflows and those nobody owns, batch after batch. Workflows whose
-   * code this executor lacks are reported once and released. Returns how many executions it started.
+   * Take back this executor's own PENDING workflows and those nobody owns, batch after batch, except those
+   * running or being started here. Workflows whose code this executor lacks are reported once and released.
+   * Returns how many executions it started.
    */
   async recover(): Promise<number> {
     const { host, config, definitions } = this.runner
@@ -120,7 +130,7 @@ export class Takeovers {
     readonly includeExpired: boolean
   }): Promise<{ readonly claimed: number; readonly full: boolean }> {
     const none = { claimed: 0, full: false }
-    const { host, config, definitions, executions } = this.runner
+    const { host, config, definitions, executions, claiming } = this.runner
     if (!this.runner.running) return none
     const limit = Math.min(batchSize, this.runner.room)
     if (limit <= 0) return none
@@ -131,6 +141,7 @@ export class Takeovers {
         names: [...definitions.keys()],
         limit,
         maxRecoveryAttempts: config.maxRecoveryAttempts,
+        ...(scope.includeOwn ? { exceptIds: [...executions.keys(), ...claiming.ids] } : {}),
       }),
     )
     const claimed = claims.flatMap((c) => (c._tag === "Claimed" ? [c.record] : []))
@@ -142,13 +153,17 @@ export class Takeovers {
           workflowId: c.record.id,
           workflowName: c.record.name,
         })
-    await Promise.all(
-      claimed.map(async (record) => {
-        const def = definitions.get(record.name)
-        if (!def || executions.has(record.id) || !this.runner.running) return
-        const checkpoints = await host.storeCall(host.store.loadCheckpoints(record.id))
-        if (this.runner.running && !executions.has(record.id)) this.runner.execute(def, record, checkpoints)
-      }),
+    await claiming.hold(
+      claimed.map((r) => r.id),
+      () =>
+        Promise.all(
+          claimed.map(async (record) => {
+            const def = definitions.get(record.name)
+            if (!def || !supersedes(this.runner, record) || !this.runner.running) return
+            const checkpoints = await host.storeCall(host.store.loadCheckpoints(record.id))
+            if (this.runner.running) this.runner.execute(def, record, checkpoints)
+          }),
+        ),
     )
     return { claimed: claimed.length, full: claims.length >= limit }
   }
