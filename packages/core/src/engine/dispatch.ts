@@ -64,7 +64,7 @@ export const claimQueued = async (runner: Runner, queue: string, max: number): P
           const def = definitions.get(record.name)
           if (!def || !supersedes(runner, record)) return
           const history = record.recoveryAttempts > 0 ? await host.storeCall(host.store.loadCheckpoints(record.id)) : []
-          if (runner.running) runner.execute(def, record, history)
+          if (runner.running) runner.execute(def, record, history, "queue")
         }),
       ),
   )
