@@ -164,5 +164,6 @@ const validate = (options: LaunchOptions, services: Context.Context<never>): Eng
         : toMillis(options.parkSleepsLongerThan ?? "1 minute", "parkSleepsLongerThan"),
     log: options.logger === false ? () => undefined : (options.logger ?? consoleLogger()),
     services,
+    runsWorkflows: true,
   }
 }
