@@ -64,7 +64,13 @@ export const makeManagement = (deps: ManagementDeps): Management => {
       op("workflows.list", async () => {
         const { where, params } = filterSql(filter)
         const next = params.length + 1
-        const text = q.list(where, page.order, page.after !== undefined, next, listColumns(page.includeInput, page.includeOutput))
+        const text = q.list(
+          where,
+          page.order,
+          page.after !== undefined,
+          next,
+          listColumns(page.includeInput, page.includeOutput),
+        )
         const rows = await client.query(text, [
           ...params,
           ...(page.after ? [page.after.createdAt, page.after.id] : []),
@@ -93,7 +99,11 @@ export const makeManagement = (deps: ManagementDeps): Management => {
           const closes = await tx.query(q.streamCloses, [id])
           return {
             checkpoints: steps.map(toCheckpoint),
-            events: events.map((r) => ({ stepId: num(r["step_id"]), key: r["key"] as string, value: r["value"] as string })),
+            events: events.map((r) => ({
+              stepId: num(r["step_id"]),
+              key: r["key"] as string,
+              value: r["value"] as string,
+            })),
             streamValues: values.map((r) => ({
               stepId: num(r["step_id"]),
               key: r["key"] as string,

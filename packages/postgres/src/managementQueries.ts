@@ -19,8 +19,7 @@ export const filterSql = (f: StoredFilter, first = 1): { readonly where: string;
   if (f.ids) conds.push(`id = ANY(${p([...f.ids])}::text[])`)
   if (f.status)
     conds.push(f.status.length === 1 ? `status = ${p(f.status[0])}` : `status = ANY(${p([...f.status])}::text[])`)
-  if (f.names)
-    conds.push(f.names.length === 1 ? `name = ${p(f.names[0])}` : `name = ANY(${p([...f.names])}::text[])`)
+  if (f.names) conds.push(f.names.length === 1 ? `name = ${p(f.names[0])}` : `name = ANY(${p([...f.names])}::text[])`)
   if (f.idPrefix !== undefined) {
     // a range on the primary key rather than LIKE, which would need the C collation to use the index
     conds.push(`id >= ${p(f.idPrefix)} AND left(id, ${p(f.idPrefix.length)}::int) = $${first + params.length - 2}`)
@@ -57,7 +56,9 @@ export const makeManagementQueries = (schema: string, channel?: string) => {
     /** A page: `where` and its parameters from filterSql, then the keyset bound and the limit. */
     list: (where: string, order: "asc" | "desc", after: boolean, next: number, columns: string) => {
       const dir = order === "asc" ? "ASC" : "DESC"
-      const bound = after ? ` AND (created_ms, id) ${order === "asc" ? ">" : "<"} ($${next}::bigint, $${next + 1}::text)` : ""
+      const bound = after
+        ? ` AND (created_ms, id) ${order === "asc" ? ">" : "<"} ($${next}::bigint, $${next + 1}::text)`
+        : ""
       return `SELECT ${columns} FROM ${W} WHERE ${where}${bound}
         ORDER BY created_ms ${dir}, id ${dir} LIMIT $${after ? next + 2 : next}`
     },

@@ -107,7 +107,8 @@ export const makeManagementApi = (host: ManagementHost): ManagementApi => {
   })
 
   const found = async (api: string, id: unknown): Promise<StoredWorkflow> => {
-    if (typeof id !== "string" || id === "") throw new InvalidArgument({ reason: `${api}: id must be a non-empty string` })
+    if (typeof id !== "string" || id === "")
+      throw new InvalidArgument({ reason: `${api}: id must be a non-empty string` })
     const r = await host.call(m.get(id))
     if (!r) throw new WorkflowNotFound({ workflowId: id })
     return r
@@ -157,7 +158,13 @@ export const makeManagementApi = (host: ManagementHost): ManagementApi => {
     let after: { createdAt: number; id: string } | undefined
     for (;;) {
       const rows = await host.call(
-        m.list(f, { limit: bulkPage, order: "asc", includeInput: false, includeOutput: false, ...(after ? { after } : {}) }),
+        m.list(f, {
+          limit: bulkPage,
+          order: "asc",
+          includeInput: false,
+          includeOutput: false,
+          ...(after ? { after } : {}),
+        }),
       )
       if (rows.length > 0) await apply(rows.map((r) => r.id))
       if (rows.length < bulkPage) return
@@ -285,7 +292,12 @@ export const makeManagementApi = (host: ManagementHost): ManagementApi => {
       const input =
         options.input === undefined
           ? undefined
-          : encodeArgument(options.input, schemas(source.name)?.input, "fork input", payload({ id: newId, name: source.name }))
+          : encodeArgument(
+              options.input,
+              schemas(source.name)?.input,
+              "fork input",
+              payload({ id: newId, name: source.name }),
+            )
       const result = await host.call(
         m.fork({
           sourceId: source.id,
@@ -323,14 +335,13 @@ export const makeManagementApi = (host: ManagementHost): ManagementApi => {
       if (typeof options !== "object" || options === null || options.olderThan === undefined)
         throw new InvalidArgument({ reason: `${api}: olderThan is required (for example { olderThan: "30 days" })` })
       const olderThan = toMillis(options.olderThan, `${api}: olderThan`)
-      const status = storedFilter(api, { ...(options.status === undefined ? {} : { status: options.status }) }).status ?? [
-        "SUCCESS",
-        "ERROR",
-        "CANCELLED",
-      ]
+      const status = storedFilter(api, { ...(options.status === undefined ? {} : { status: options.status }) })
+        .status ?? ["SUCCESS", "ERROR", "CANCELLED"]
       for (const s of status)
         if (!finishedStatuses.includes(s))
-          throw new InvalidArgument({ reason: `${api}: status ${s} is not a finished status (${finishedStatuses.join(", ")})` })
+          throw new InvalidArgument({
+            reason: `${api}: status ${s} is not a finished status (${finishedStatuses.join(", ")})`,
+          })
       const batchSize = options.batchSize ?? 1000
       if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100_000)
         throw new InvalidArgument({ reason: `${api}: batchSize must be a whole number from 1 to 100000` })
@@ -343,28 +354,24 @@ export const makeManagementApi = (host: ManagementHost): ManagementApi => {
     workflows,
     queues: {
       list: async () =>
-        (await host.call(m.queues())).map(
-          (q): QueueInfo => ({
-            name: q.queue,
-            enqueued: q.enqueued,
-            delayed: q.delayed,
-            running: q.running,
-            ...opt("partitionKey", q.partitionKey),
-            ...opt("settings", q.config),
-          }),
-        ),
+        (await host.call(m.queues())).map((q): QueueInfo => ({
+          name: q.queue,
+          enqueued: q.enqueued,
+          delayed: q.delayed,
+          running: q.running,
+          ...opt("partitionKey", q.partitionKey),
+          ...opt("settings", q.config),
+        })),
     },
     executors: {
       list: async () =>
-        (await host.call(m.executors())).map(
-          (e): ExecutorInfo => ({
-            executorId: e.executorId,
-            appVersion: e.appVersion,
-            lastHeartbeat: new Date(e.heartbeatAt),
-            alive: e.alive,
-            workflowsOwned: e.owned,
-          }),
-        ),
+        (await host.call(m.executors())).map((e): ExecutorInfo => ({
+          executorId: e.executorId,
+          appVersion: e.appVersion,
+          lastHeartbeat: new Date(e.heartbeatAt),
+          alive: e.alive,
+          workflowsOwned: e.owned,
+        })),
     },
   }
 }

@@ -46,7 +46,8 @@ const wrap = <T extends object>(api: T): Effectful<T> =>
   Object.fromEntries(
     Object.entries(api).map(([name, method]) => [
       name,
-      (...args: unknown[]) => fromPromise(() => (method as (...a: unknown[]) => Promise<unknown>)(...args), isManagementError),
+      (...args: unknown[]) =>
+        fromPromise(() => (method as (...a: unknown[]) => Promise<unknown>)(...args), isManagementError),
     ]),
   ) as Effectful<T>
 

@@ -48,7 +48,12 @@ const text = (api: string, key: string, v: unknown): string | undefined => {
   return v
 }
 
-const list = <T extends string>(api: string, key: string, v: T | ReadonlyArray<T> | undefined, allowed?: ReadonlyArray<T>) => {
+const list = <T extends string>(
+  api: string,
+  key: string,
+  v: T | ReadonlyArray<T> | undefined,
+  allowed?: ReadonlyArray<T>,
+) => {
   if (v === undefined) return undefined
   const items = Array.isArray(v) ? (v as ReadonlyArray<T>) : [v as T]
   for (const item of items) {

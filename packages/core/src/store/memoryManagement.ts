@@ -5,13 +5,7 @@
 import { Clock, Effect } from "effect"
 import type { Entry } from "./memory.ts"
 import type { QueueState } from "./memoryQueues.ts"
-import type {
-  Management,
-  StoredFilter,
-  StoredHistory,
-  StoredQueueStats,
-  StoredWorkflow,
-} from "./Management.ts"
+import type { Management, StoredFilter, StoredHistory, StoredQueueStats, StoredWorkflow } from "./Management.ts"
 import type { QueueConfig, WorkflowRecord } from "./Store.ts"
 
 export interface ManagementState extends QueueState {
@@ -57,15 +51,7 @@ const stored = (e: Entry, includeInput = true, includeOutput = true): StoredWork
 
 /** Records without the fields a resumed or forked workflow must not carry over. */
 const withoutOutcome = (r: WorkflowRecord) => {
-  const {
-    output: _o,
-    error: _e,
-    cancelReason: _c,
-    completedAt: _d,
-    executorId: _x,
-    deadline,
-    ...rest
-  } = r
+  const { output: _o, error: _e, cancelReason: _c, completedAt: _d, executorId: _x, deadline, ...rest } = r
   // A timed-out workflow's deadline has passed: resumed, it would time out at once.
   return r.cancelReason === "timeout" || deadline === undefined ? rest : { ...rest, deadline }
 }
@@ -78,8 +64,7 @@ export const memoryManagement = (state: ManagementState): Management => {
     const out = [...roots]
     for (let i = 0; i < out.length; i++)
       for (const e of workflows.values())
-        if (e.record.parentId === out[i]!.record.id && (includeDetached || !e.detached) && !out.includes(e))
-          out.push(e)
+        if (e.record.parentId === out[i]!.record.id && (includeDetached || !e.detached) && !out.includes(e)) out.push(e)
     return out
   }
 
@@ -157,7 +142,7 @@ export const memoryManagement = (state: ManagementState): Management => {
         }
         e.progressMark = e.checkpoints.size
         state.notify(id)
-        if (queued) state.wake({ kind: "queue", queue: r.queue! })
+        if (queued) state.wake({ kind: "queue", queue: r.queue })
         return { _tag: "Resumed" as const, record: e.record }
       }),
     fork: (request) =>

@@ -50,7 +50,11 @@ export const managementContract: Record<string, ContractTest> = {
       await enqueueRows(
         c,
         queue,
-        Array.from({ length: 1000 }, (_, i) => ({ id: `${prefix}${String(b + i).padStart(5, "0")}`, name: "task", input: "1" })),
+        Array.from({ length: 1000 }, (_, i) => ({
+          id: `${prefix}${String(b + i).padStart(5, "0")}`,
+          name: "task",
+          input: "1",
+        })),
       )
     const client = await Durably.client({ store: c.store, logger: false })
     let racing = 0
@@ -59,7 +63,13 @@ export const managementContract: Record<string, ContractTest> = {
         const seen: string[] = []
         let cursor: string | undefined
         do {
-          const page = await client.workflows.list({ idPrefix: prefix, queue, order, limit: 700, ...(cursor ? { cursor } : {}) })
+          const page = await client.workflows.list({
+            idPrefix: prefix,
+            queue,
+            order,
+            limit: 700,
+            ...(cursor ? { cursor } : {}),
+          })
           seen.push(...page.workflows.map((w) => w.id))
           cursor = page.nextCursor
           // Inserts race the listing: new rows land after the last page (asc) or before the first (desc).
@@ -97,7 +107,13 @@ export const managementContract: Record<string, ContractTest> = {
         [c.id("b")],
       )
       assert.equal((errors.workflows[0]!.error as Error).message, "boom")
-      const oks = await durably.workflows.list({ idPrefix: prefix, name: ok.name, order: "asc", includeInput: true, includeOutput: true })
+      const oks = await durably.workflows.list({
+        idPrefix: prefix,
+        name: ok.name,
+        order: "asc",
+        includeInput: true,
+        includeOutput: true,
+      })
       assert.deepEqual(
         oks.workflows.map((w) => [w.id, w.input, w.output]),
         [
@@ -176,7 +192,7 @@ export const managementContract: Record<string, ContractTest> = {
       assert.deepEqual(steps[2]!.streamValues, [{ key: "log", offset: 0, value: "line 1" }])
       assert.deepEqual(steps[3]!.streamsClosed, ["log"])
       assert.equal(steps[4]!.childId, `@child:${c.id("w")}:4`)
-      const kid = await durably.workflows.get(steps[4]!.childId!)
+      const kid = await durably.workflows.get(steps[4]!.childId)
       assert.equal(kid.parentId, c.id("w"))
       assert.equal(kid.parentStep, 4)
       await rejectsWith(durably.workflows.get(c.id("none")), WorkflowNotFound)
@@ -259,6 +275,8 @@ export const managementContract: Record<string, ContractTest> = {
       const a = await ctx.step("a", () => "from v1")
       return [a, await ctx.recv<string>("go")]
     })
+    // The client keeps the store open across the old engine's shutdown (an engine closes its store when it is the last user).
+    const client = await Durably.client({ store: c.store, logger: false })
     const v1 = await launch(c.store, c.id("old"), [wf], c.id("v1"))
     const h = await v1.start(wf, undefined, { id: c.id("w") })
     await until(async () => (await v1.workflows.steps(h.id)).length >= 1, "first step")
@@ -271,79 +289,82 @@ export const managementContract: Record<string, ContractTest> = {
         stranded.filter((s) => s.appVersion === c.id("v1")),
         [{ appVersion: c.id("v1"), count: 1 }],
       )
-      const moved = await v2.workflows.resumeMany({ status: "PENDING", appVersion: c.id("v1"), idPrefix: c.id("") }, { appVersion: c.id("v2") })
+      const moved = await v2.workflows.resumeMany(
+        { status: "PENDING", appVersion: c.id("v1"), idPrefix: c.id("") },
+        { appVersion: c.id("v2") },
+      )
       assert.deepEqual(moved.ids, [h.id])
       await v2.send(h.id, "go", "done")
       assert.deepEqual(await v2.handle(h.id).result(), ["from v1", "done"])
-      assert.equal((await v2.workflows.get(h.id)).appVersion, c.id("v2"))
+      assert.equal((await client.workflows.get(h.id)).appVersion, c.id("v2"))
     } finally {
       await v2.shutdown()
+      await client.close()
     }
   },
 
-  "fork reuses the checkpoints before a step, with events and stream values as they stood, and runs live from there": async (
-    c,
-  ) => {
-    const charged: string[] = []
-    let providerUp = false
-    const wf = defineWorkflow(c.id("checkout"), async (ctx, order: string) => {
-      await ctx.setEvent("stage", "reserved")
-      await ctx.writeStream("log", "reserved")
-      const hold = await ctx.step("reserve", () => `hold-${order}-${charged.length}`)
-      await ctx.setEvent("stage", "paying")
-      const receipt = await ctx.step("pay", () => {
-        if (!providerUp) throw new Error("provider down")
-        charged.push(order)
-        return `paid-${order}`
+  "fork reuses the checkpoints before a step, with events and stream values as they stood, and runs live from there":
+    async (c) => {
+      const charged: string[] = []
+      let providerUp = false
+      const wf = defineWorkflow(c.id("checkout"), async (ctx, order: string) => {
+        await ctx.setEvent("stage", "reserved")
+        await ctx.writeStream("log", "reserved")
+        const hold = await ctx.step("reserve", () => `hold-${order}-${charged.length}`)
+        await ctx.setEvent("stage", "paying")
+        const receipt = await ctx.step("pay", () => {
+          if (!providerUp) throw new Error("provider down")
+          charged.push(order)
+          return `paid-${order}`
+        })
+        await ctx.setEvent("stage", "paid")
+        return { hold, receipt }
       })
-      await ctx.setEvent("stage", "paid")
-      return { hold, receipt }
-    })
-    const durably = await launch(c.store, c.id("exec"), [wf])
-    try {
-      const h = await durably.start(wf, "o1", { id: c.id("w") })
-      assert.equal((await h.outcome()).status, "ERROR")
-      const steps = await durably.workflows.steps(h.id)
-      const pay = steps.find((s) => s.name === "pay")!
-      assert.equal(pay.stepId, 4)
-      providerUp = true
-      const forkId = await durably.workflows.fork(h.id, { fromStep: "pay", id: c.id("f") })
-      assert.equal(forkId, c.id("f"))
-      // As it stood at the payment step: the event was "paying", the stream had its one value.
-      assert.deepEqual(await durably.handle(forkId).result(), { hold: "hold-o1-0", receipt: "paid-o1" })
-      assert.deepEqual(charged, ["o1"])
-      const forkSteps = await durably.workflows.steps(forkId)
-      assert.deepEqual(
-        forkSteps.map((s) => s.name),
-        ["stage", "log", "reserve", "stage", "pay", "stage"],
-      )
-      assert.equal(await durably.getEvent(forkId, "stage"), "paid")
-      const detail = await durably.workflows.get(forkId)
-      assert.equal(detail.forkedFrom, h.id)
-      assert.equal((await durably.workflows.get(h.id)).status, "ERROR", "the source is untouched")
-      // Events as of the step: a fork from step 3 sees "reserved", not the later "paying".
-      providerUp = false
-      const early = await durably.workflows.fork(h.id, { fromStep: 3, id: c.id("g") })
-      assert.equal((await durably.handle(early).outcome()).status, "ERROR")
-      const earlySteps = await durably.workflows.steps(early)
-      assert.deepEqual(earlySteps[0]!.events, [{ key: "stage", value: "reserved" }])
-      const values: unknown[] = []
-      for await (const v of durably.readStream(early, "log", { from: 0 })) values.push(v)
-      assert.deepEqual(values, ["reserved"])
-      // A new input, and a fork from scratch.
-      providerUp = true
-      const fresh = await durably.workflows.fork(h.id, { fromStep: 0, input: "o2" })
-      assert.deepEqual(await durably.handle(fresh).result(), { hold: "hold-o2-1", receipt: "paid-o2" })
-      await rejectsWith(durably.workflows.fork(h.id, { fromStep: 9 }), InvalidArgument, /steps are 0 to 4/)
-      await rejectsWith(durably.workflows.fork(h.id, { fromStep: "refund" }), InvalidArgument, /refund/)
-      await rejectsWith(durably.workflows.fork(h.id, { fromStep: -1 }), InvalidArgument, /fromStep/)
-      await rejectsWith(durably.workflows.fork(h.id, { fromStep: 0, id: c.id("f") }), InvalidArgument, /taken/)
-      await rejectsWith(durably.workflows.fork(c.id("none"), { fromStep: 0 }), WorkflowNotFound)
-      assert.equal(await durably.workflows.count({ idPrefix: c.id("") }), 3, "refused forks stored nothing")
-    } finally {
-      await durably.shutdown()
-    }
-  },
+      const durably = await launch(c.store, c.id("exec"), [wf])
+      try {
+        const h = await durably.start(wf, "o1", { id: c.id("w") })
+        assert.equal((await h.outcome()).status, "ERROR")
+        const steps = await durably.workflows.steps(h.id)
+        const pay = steps.find((s) => s.name === "pay")!
+        assert.equal(pay.stepId, 4)
+        providerUp = true
+        const forkId = await durably.workflows.fork(h.id, { fromStep: "pay", id: c.id("f") })
+        assert.equal(forkId, c.id("f"))
+        // As it stood at the payment step: the event was "paying", the stream had its one value.
+        assert.deepEqual(await durably.handle(forkId).result(), { hold: "hold-o1-0", receipt: "paid-o1" })
+        assert.deepEqual(charged, ["o1"])
+        const forkSteps = await durably.workflows.steps(forkId)
+        assert.deepEqual(
+          forkSteps.map((s) => s.name),
+          ["stage", "log", "reserve", "stage", "pay", "stage"],
+        )
+        assert.equal(await durably.getEvent(forkId, "stage"), "paid")
+        const detail = await durably.workflows.get(forkId)
+        assert.equal(detail.forkedFrom, h.id)
+        assert.equal((await durably.workflows.get(h.id)).status, "ERROR", "the source is untouched")
+        // Events as of the step: a fork from step 3 sees "reserved", not the later "paying".
+        providerUp = false
+        const early = await durably.workflows.fork(h.id, { fromStep: 3, id: c.id("g") })
+        assert.equal((await durably.handle(early).outcome()).status, "ERROR")
+        const earlySteps = await durably.workflows.steps(early)
+        assert.deepEqual(earlySteps[0]!.events, [{ key: "stage", value: "reserved" }])
+        const values: unknown[] = []
+        for await (const v of durably.readStream(early, "log", { from: 0 })) values.push(v)
+        assert.deepEqual(values, ["reserved"])
+        // A new input, and a fork from scratch.
+        providerUp = true
+        const fresh = await durably.workflows.fork(h.id, { fromStep: 0, input: "o2" })
+        assert.deepEqual(await durably.handle(fresh).result(), { hold: "hold-o2-1", receipt: "paid-o2" })
+        await rejectsWith(durably.workflows.fork(h.id, { fromStep: 9 }), InvalidArgument, /steps are 0 to 4/)
+        await rejectsWith(durably.workflows.fork(h.id, { fromStep: "refund" }), InvalidArgument, /refund/)
+        await rejectsWith(durably.workflows.fork(h.id, { fromStep: -1 }), InvalidArgument, /fromStep/)
+        await rejectsWith(durably.workflows.fork(h.id, { fromStep: 0, id: c.id("f") }), InvalidArgument, /taken/)
+        await rejectsWith(durably.workflows.fork(c.id("none"), { fromStep: 0 }), WorkflowNotFound)
+        assert.equal(await durably.workflows.count({ idPrefix: c.id("") }), 3, "refused forks stored nothing")
+      } finally {
+        await durably.shutdown()
+      }
+    },
 
   "delete and prune leave no row behind: checkpoints, messages, events, streams, children": async (c) => {
     const child = defineWorkflow(c.id("child"), async (ctx) => {
@@ -401,50 +422,49 @@ export const managementContract: Record<string, ContractTest> = {
     }
   },
 
-  "queues.list and executors.list: work per queue and partition with its settings; executors with what they own": async (
-    c,
-  ) => {
-    const name = c.id("q")
-    const queue: QueueDefinition = {
-      _tag: "QueueDefinition",
-      name,
-      config: queueConfig(name, { concurrency: 3, partition: { concurrency: 1 } }),
-      dispatcher: () => ({ stop: async () => undefined }),
-    }
-    const wf = defineWorkflow(c.id("wf"), async (ctx) => ctx.recv("never"))
-    const durably = await Durably.launch({
-      store: c.store,
-      workflows: [wf],
-      executorId: c.id("exec"),
-      appVersion: "v1",
-      queues: [queue],
-      logger: false,
-    })
-    try {
-      await durably.enqueue(queue, wf, undefined, { partitionKey: "a" })
-      await durably.enqueue(queue, wf, undefined, { partitionKey: "a" })
-      await durably.enqueue(queue, wf, undefined, { partitionKey: "b", delay: "1 hour" })
-      await durably.start(wf, undefined, { id: c.id("mine") })
-      const queues = (await durably.queues.list()).filter((q) => q.name === name)
-      assert.deepEqual(
-        queues.map((q) => [q.partitionKey, q.enqueued, q.delayed, q.running]),
-        [
-          ["a", 2, 0, 0],
-          ["b", 0, 1, 0],
-        ],
-      )
-      assert.equal(queues[0]!.settings?.concurrency, 3)
-      assert.deepEqual(queues[0]!.settings?.partition, { concurrency: 1 })
-      const me = (await durably.executors.list()).find((e) => e.executorId === c.id("exec"))
-      assert.ok(me, "the executor is listed")
-      assert.equal(me.appVersion, "v1")
-      assert.equal(me.alive, true)
-      assert.ok(me.workflowsOwned >= 1)
-      assert.ok(me.lastHeartbeat instanceof Date)
-      await durably.workflows.cancelMany({ queue: name })
-      await durably.workflows.cancel(c.id("mine"))
-    } finally {
-      await durably.shutdown()
-    }
-  },
+  "queues.list and executors.list: work per queue and partition with its settings; executors with what they own":
+    async (c) => {
+      const name = c.id("q")
+      const queue: QueueDefinition = {
+        _tag: "QueueDefinition",
+        name,
+        config: queueConfig(name, { concurrency: 3, partition: { concurrency: 1 } }),
+        dispatcher: () => ({ stop: async () => undefined }),
+      }
+      const wf = defineWorkflow(c.id("wf"), async (ctx) => ctx.recv("never"))
+      const durably = await Durably.launch({
+        store: c.store,
+        workflows: [wf],
+        executorId: c.id("exec"),
+        appVersion: "v1",
+        queues: [queue],
+        logger: false,
+      })
+      try {
+        await durably.enqueue(queue, wf, undefined, { partitionKey: "a" })
+        await durably.enqueue(queue, wf, undefined, { partitionKey: "a" })
+        await durably.enqueue(queue, wf, undefined, { partitionKey: "b", delay: "1 hour" })
+        await durably.start(wf, undefined, { id: c.id("mine") })
+        const queues = (await durably.queues.list()).filter((q) => q.name === name)
+        assert.deepEqual(
+          queues.map((q) => [q.partitionKey, q.enqueued, q.delayed, q.running]),
+          [
+            ["a", 2, 0, 0],
+            ["b", 0, 1, 0],
+          ],
+        )
+        assert.equal(queues[0]!.settings?.concurrency, 3)
+        assert.deepEqual(queues[0]!.settings?.partition, { concurrency: 1 })
+        const me = (await durably.executors.list()).find((e) => e.executorId === c.id("exec"))
+        assert.ok(me, "the executor is listed")
+        assert.equal(me.appVersion, "v1")
+        assert.equal(me.alive, true)
+        assert.ok(me.workflowsOwned >= 1)
+        assert.ok(me.lastHeartbeat instanceof Date)
+        await durably.workflows.cancelMany({ queue: name })
+        await durably.workflows.cancel(c.id("mine"))
+      } finally {
+        await durably.shutdown()
+      }
+    },
 }
