@@ -20,6 +20,7 @@ import { makeMessageQueries } from "./messageQueries.ts"
 import { makeMessageOps } from "./messageStore.ts"
 import { makeQueries, type Queries } from "./queries.ts"
 import { makeQueueOps } from "./queueStore.ts"
+import { makeScheduleOps } from "./scheduleStore.ts"
 import { makeBatcher } from "./batcher.ts"
 import { checkpointParams, toCheckpoint, toWorkflow } from "./rows.ts"
 import { makeWakeups, type ListenSource } from "./wakeups.ts"
@@ -296,6 +297,7 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
       wrote: (wake) => wakeups.local(wake),
     }),
     ...makeQueueOps({ client, schema: options.schema, channel, op, wrote: (wake) => wakeups.local(wake) }),
+    ...makeScheduleOps({ client, schema: options.schema, channel, op, wrote: (wake) => wakeups.local(wake) }),
     subscribe: (wake, listener) => wakeups.subscribe(wake, () => listener()),
     close: () =>
       Effect.promise(async () => {

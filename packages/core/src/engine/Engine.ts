@@ -28,6 +28,8 @@ import { validateUserId } from "./ids.ts"
 import { claimQueued, startDispatch, type QueueDispatch } from "./dispatch.ts"
 import { Takeovers, type Runner } from "./takeovers.ts"
 import { ParkedSleeps } from "./parking.ts"
+import type { ScheduleDefinition } from "../schedules/define.ts"
+import { engineSchedules, type EngineSchedules } from "../schedules/engine.ts"
 
 export interface EngineConfig {
   readonly store: Store
@@ -47,6 +49,8 @@ export interface EngineConfig {
   /** Queues whose settings this engine stores at launch, and the names of those it claims work from. */
   readonly queues: ReadonlyArray<QueueDefinition>
   readonly servedQueues: ReadonlySet<string>
+  /** Schedules defined in code: stored at launch. */
+  readonly schedules: ReadonlyArray<ScheduleDefinition>
   /** Sleeps at least this long park their workflow (see parking.ts); undefined: never. */
   readonly parkSleepsMs?: number | undefined
 }
@@ -81,6 +85,7 @@ export class Engine {
   private readonly runner: Runner
   private readonly takeovers: Takeovers
   private readonly parked: ParkedSleeps
+  readonly schedules: EngineSchedules
 
   constructor(config: EngineConfig) {
     this.config = config
@@ -142,6 +147,7 @@ export class Engine {
       },
       execute: (def, record, checkpoints) => this.execute(def, record, checkpoints),
     }
+    this.schedules = engineSchedules(this, config.schedules)
     this.takeovers = new Takeovers(this.runner)
     this.parked = new ParkedSleeps(this.runner)
     this.lease =
@@ -214,6 +220,15 @@ export class Engine {
     return this.startWorkflow(workflow, input, options)
   }
 
+  /** Start (or attach to) a workflow with an id the engine derived (a schedule's tick). */
+  startDerived<W extends AnyWorkflow>(
+    workflow: W,
+    input: InputOf<W>,
+    id: string,
+  ): Promise<WorkflowHandle<OutputOf<W>>> {
+    return this.startWorkflow(workflow, input, { id })
+  }
+
   /** Start (or attach to) a workflow here; `parent` makes it a child. */
   private async startWorkflow<W extends AnyWorkflow>(
     workflow: W,
@@ -278,6 +293,7 @@ export class Engine {
       this,
       this.config.queues.filter((q) => this.config.servedQueues.has(q.name)),
     )
+    await this.schedules.launch()
   }
 
   /** `durably.enqueue`: put a workflow on a queue; resolves with its handle once it is stored. */
@@ -422,6 +438,7 @@ export class Engine {
   async shutdown(options: { readonly timeout?: DurationInput } = {}): Promise<void> {
     if (this.state !== "running") return
     this.state = "stopping"
+    await this.schedules.stop()
     await this.dispatch?.stop()
     const timeoutMs = toMillis(options.timeout ?? "10 seconds", "shutdown timeout")
     const running = [...this.executions.values()]
@@ -450,6 +467,7 @@ export class Engine {
 
   /** Give up after a failed launch: stop heartbeating and close the store. */
   async abandon(): Promise<void> {
+    await this.schedules.stop()
     await this.dispatch?.stop()
     this.stopped()
     await this.lease?.end(false)
@@ -458,6 +476,7 @@ export class Engine {
 
   /** Drop every execution at once, as a SIGKILL would: no further write leaves this engine. For the test kit. */
   crash(): void {
+    void this.schedules.stop()
     void this.dispatch?.stop()
     void this.lease?.end(false)
     this.stopped()

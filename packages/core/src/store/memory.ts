@@ -5,6 +5,7 @@
 import { Clock, Effect } from "effect"
 import { FencedError, StreamClosedError } from "../errors.ts"
 import { queueClaim, queueEnqueue } from "./memoryQueues.ts"
+import { memorySchedules } from "./memorySchedules.ts"
 import {
   type ChangeListener,
   type Checkpoint,
@@ -57,6 +58,8 @@ const wakeKey = (w: Wake) => {
       return `status\u0000${w.workflowId}`
     case "queue":
       return `queue\u0000${w.queue}`
+    case "schedules":
+      return "schedules"
     case "message":
       return `message\u0000${w.workflowId}\u0000${w.topic}`
     default:
@@ -415,6 +418,7 @@ export const memoryStore = (): Store => {
       }),
     enqueue: (request) => Effect.map(Clock.currentTimeMillis, (now) => queueEnqueue(queueState, request, now)),
     claimQueue: (request) => Effect.map(Clock.currentTimeMillis, (now) => queueClaim(queueState, request, now)),
+    ...memorySchedules(wake),
     close: () => Effect.void,
   }
 }
