@@ -1,5 +1,5 @@
 /**
- * The Store port's schedule operations on SQL (table `schedules`, sql/0004_schedules.sql). Every change to a
+ * The Store port's schedule operations on SQL (table `schedules`, sql/0005_schedules.sql). Every change to a
  * definition NOTIFYs in its own statement, so every process's schedule runner looks again; a tick's progress
  * (`advanceSchedule`) notifies nobody.
  */

@@ -21,6 +21,7 @@ import { makeMessageOps } from "./messageStore.ts"
 import { makeQueries, type Queries } from "./queries.ts"
 import { makeQueueOps } from "./queueStore.ts"
 import { makeScheduleOps } from "./scheduleStore.ts"
+import { makeManagement } from "./management.ts"
 import { makeBatcher } from "./batcher.ts"
 import { checkpointParams, toCheckpoint, toWorkflow } from "./rows.ts"
 import { makeWakeups, type ListenSource } from "./wakeups.ts"
@@ -308,6 +309,13 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
       },
     }),
     ...makeScheduleOps({ client, schema: options.schema, channel, op, wrote: (wake) => wakeups.local(wake) }),
+    management: makeManagement({
+      client,
+      schema: options.schema,
+      channel,
+      op,
+      wrote: (wake, status) => wakeups.local(wake, status),
+    }),
     subscribe: (wake, listener) => wakeups.subscribe(wake, () => listener()),
     close: () =>
       Effect.promise(async () => {

@@ -12,9 +12,16 @@ import { scheduleTickId, scheduleTriggerId } from "../engine/ids.ts"
 import { InvalidArgument } from "../errors.ts"
 import { uuidv7 } from "../ids.ts"
 import type { ScheduleRecord } from "../store/Store.ts"
+import { defineWorkflow, type AnyWorkflow } from "../workflow.ts"
 import { makeSchedules, specOf, type Schedules, type SchedulesHost } from "./api.ts"
 import type { ScheduleDefinition } from "./define.ts"
 import { startScheduleRunner, type ScheduleRunner } from "./runner.ts"
+
+/** Stands in for a workflow known only by name (a client enqueueing a tick): never run here. */
+const nameOnly = (name: string): AnyWorkflow =>
+  defineWorkflow(name, () =>
+    Promise.reject(new InvalidArgument({ reason: `workflow ${JSON.stringify(name)} does not run here` })),
+  ) as AnyWorkflow
 
 export interface EngineSchedules {
   readonly api: Schedules
@@ -29,11 +36,14 @@ export const engineSchedules = (engine: Engine, definitions: ReadonlyArray<Sched
   const call = <A>(effect: Effect.Effect<A, unknown>): Promise<A> => host.storeCall(effect as Effect.Effect<A, never>)
 
   const run = async (s: ScheduleRecord, scheduledAt: number, id: string): Promise<WorkflowHandle> => {
-    const def = engine.definition(s.workflowName)
-    if (!def)
+    const known = engine.definition(s.workflowName)
+    const runsHere = known !== undefined && engine.config.runsWorkflows
+    if (!runsHere && s.queue === undefined)
       throw new InvalidArgument({
-        reason: `schedule ${JSON.stringify(s.name)} runs workflow ${JSON.stringify(s.workflowName)}, which this engine was not launched with; pass it in Durably.launch({ workflows })`,
+        reason: `schedule ${JSON.stringify(s.name)} starts workflow ${JSON.stringify(s.workflowName)} on the process that runs it, and this one cannot (${engine.config.runsWorkflows ? "it was not launched with that workflow" : "a client runs no workflows"}): do it from a process launched with the workflow, or give the schedule a queue`,
       })
+    // Enqueueing needs only the name: a worker with the code claims it.
+    const def = known ?? nameOnly(s.workflowName)
     const input = {
       scheduledAt: new Date(scheduledAt),
       startedAt: new Date(now()),

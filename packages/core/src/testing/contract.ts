@@ -22,6 +22,7 @@ import { portContract } from "./contractPort.ts"
 import { queuesContract } from "./contractQueues.ts"
 import { childrenScenarios } from "./contractChildren.ts"
 import { schedulesContract } from "./contractSchedules.ts"
+import { managementContract } from "./contractManagement.ts"
 
 export interface ContractOptions {
   /** Shown in test names. */
@@ -81,6 +82,7 @@ export const storeContract = (options: ContractOptions): void => {
       ["queues", queuesContract],
       ["child workflows and enqueueing, with engines", childrenScenarios],
       ["schedules", schedulesContract],
+      ["management", managementContract],
     ] as const) {
       options.describe(group, () => {
         for (const [name, body] of Object.entries(tests)) options.it(name, caseOf(body))

@@ -1,4 +1,4 @@
--- Durably system schema, version 4: schedules.
+-- Durably system schema, version 5: schedules.
 --
 -- One row per schedule, defined in code (stored by every launch that has it, origin 'code') or created at
 -- runtime (origin 'runtime'). What a cron means and when a tick is due is the engine's; the row keeps the
