@@ -1,6 +1,6 @@
 /**
  * The Store port's queue operations on SQL. Enqueue and claim are one call each to the functions of
- * `sql/0003_queues.sql` (the claim as `sql/0005_claim_waits.sql` replaced it), which check the stored settings, and for the claim serialize on the queue's row so
+ * `sql/0003_queues.sql` (the claim as `sql/0006_claim_waits.sql` replaced it), which check the stored settings, and for the claim serialize on the queue's row so
  * that every limit holds across workers.
  */
 import type { Effect } from "effect"

@@ -9,7 +9,7 @@
  *
  * It covers every port method, races on one workflow, and engine scenarios on the store: replay after a
  * crash, two engines taking over from each other, attach on duplicate start, cancel from another engine,
- * and messages, events and streams between engines.
+ * messages, events and streams between engines, and schedules (stored, and fired once by several engines).
  */
 import assert from "node:assert/strict"
 import { randomUUID } from "node:crypto"
@@ -22,6 +22,7 @@ import { portContract } from "./contractPort.ts"
 import { queuesContract } from "./contractQueues.ts"
 import { childrenScenarios } from "./contractChildren.ts"
 import { livenessScenarios } from "./contractLiveness.ts"
+import { schedulesContract } from "./contractSchedules.ts"
 import { managementContract } from "./contractManagement.ts"
 
 export interface ContractOptions {
@@ -82,6 +83,7 @@ export const storeContract = (options: ContractOptions): void => {
       ["queues", queuesContract],
       ["child workflows and enqueueing, with engines", childrenScenarios],
       ["liveness, with engines", livenessScenarios],
+      ["schedules", schedulesContract],
       ["management", managementContract],
     ] as const) {
       options.describe(group, () => {
