@@ -32,6 +32,7 @@ import { ClaimGuard } from "./claimGuard.ts"
 import type { ScheduleDefinition } from "../schedules/define.ts"
 import { engineSchedules, type EngineSchedules } from "../schedules/engine.ts"
 import { makeManagementApi } from "../management/api.ts"
+import { startRetention, type RetentionConfig } from "./retention.ts"
 import type { ManagementApi } from "../management/types.ts"
 import type { ExecutionEndInfo, ExecutionInfo, ExecutionOrigin, Observer } from "../observe/Observer.ts"
 
@@ -59,6 +60,8 @@ export interface EngineConfig {
   readonly schedules: ReadonlyArray<ScheduleDefinition>
   /** Sleeps at least this long park their workflow (see parking.ts); undefined: never. */
   readonly parkSleepsMs?: number | undefined
+  /** Periodic pruning of old finished workflows (the `retention` launch option). */
+  readonly retention?: RetentionConfig | undefined
   /** False for a client: it runs no workflows (no recovery, no heartbeat, no queue dispatch). */
   readonly runsWorkflows: boolean
 }
@@ -97,6 +100,7 @@ export class Engine {
   private readonly parked: ParkedSleeps
   /** Workflows being created or claimed here, not running yet: recover() leaves them alone. */
   private readonly claiming = new ClaimGuard()
+  private stopRetention: (() => void) | undefined
   readonly schedules: EngineSchedules
 
   constructor(config: EngineConfig) {
@@ -343,6 +347,8 @@ export class Engine {
     for (const q of this.config.queues) await registerQueue(this.store, this.host, q.config, this.appVersion)
     if (recover) await this.recover()
     if (this.config.runsWorkflows) await this.reportStranded()
+    if (this.config.runsWorkflows && this.config.retention)
+      this.stopRetention = startRetention(this.host, this.config.retention)
     this.dispatch = startDispatch(
       this,
       this.config.queues.filter((q) => this.config.servedQueues.has(q.name)),
@@ -556,6 +562,7 @@ export class Engine {
   }
 
   private stopped() {
+    this.stopRetention?.()
     this.state = "stopped"
     this.parked.clear()
     this.halt.abort(new EngineStopped({ reason: "the engine was shut down" }))
