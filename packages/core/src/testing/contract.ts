@@ -21,6 +21,7 @@ import { messagesEngineScenarios } from "./contractMessagesEngine.ts"
 import { portContract } from "./contractPort.ts"
 import { queuesContract } from "./contractQueues.ts"
 import { childrenScenarios } from "./contractChildren.ts"
+import { managementContract } from "./contractManagement.ts"
 import { observeContract } from "./contractObserve.ts"
 
 export interface ContractOptions {
@@ -80,6 +81,7 @@ export const storeContract = (options: ContractOptions): void => {
       ["messages, events and streams between engines", messagesEngineScenarios],
       ["queues", queuesContract],
       ["child workflows and enqueueing, with engines", childrenScenarios],
+      ["management", managementContract],
       ["observers: stored trace context", observeContract],
     ] as const) {
       options.describe(group, () => {
