@@ -1,6 +1,6 @@
 /**
  * The Store port's queue operations on SQL. Enqueue and claim are one call each to the functions of
- * `sql/0003_queues.sql` (the claim as `sql/0006_claim_waits.sql` replaced it), which check the stored settings, and for the claim serialize on the queue's row so
+ * `sql/0003_queues.sql` (the claim as `sql/0007_claim_waits.sql` replaced it), which check the stored settings, and for the claim serialize on the queue's row so
  * that every limit holds across workers.
  */
 import type { Effect } from "effect"
@@ -104,6 +104,7 @@ export const makeQueueOps = (deps: QueueOpsDeps): QueueOps => {
           parent_step: i.parentStep ?? null,
           detached: i.detached ?? false,
           fail_on_duplicate: i.failOnDuplicate ?? false,
+          trace_context: i.traceContext ?? null,
         }))
         let text: string
         let parentCancelled: CancelReason | null = null

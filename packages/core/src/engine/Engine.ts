@@ -132,6 +132,7 @@ export class Engine {
       executorId: config.executorId,
       maxPayloadBytes: config.maxPayloadBytes,
       log: config.log,
+      carry: config.observer?.carry,
       services: config.services,
       runEffect,
       activity,
@@ -276,7 +277,10 @@ export class Engine {
     const timeoutMs = options.timeout === undefined ? undefined : toMillis(options.timeout, "start timeout")
     const encoded = encodeValue(input, def.schemas.input, "input", this.payloadOf({ id, name: def.name }))
     const now = this.host.clock.currentTimeMillisUnsafe()
-    await this.claiming.hold([id], () => this.createAndRun(def, id, encoded, now, timeoutMs, options.parent))
+    const traceContext = this.host.carry?.()
+    await this.claiming.hold([id], () =>
+      this.createAndRun(def, id, encoded, now, timeoutMs, options.parent, traceContext),
+    )
     return makeHandle(this.handles, id)
   }
 
@@ -287,6 +291,7 @@ export class Engine {
     now: number,
     timeoutMs: number | undefined,
     parent: ParentLink | undefined,
+    traceContext: string | undefined,
   ) {
     const created = await this.host.storeCall(
       this.store.createWorkflow({
@@ -297,6 +302,7 @@ export class Engine {
         executorId: this.executorId,
         ...(timeoutMs === undefined ? {} : { deadline: now + timeoutMs }),
         ...(parent ? { parent } : {}),
+        ...(traceContext === undefined ? {} : { traceContext }),
       }),
     )
     if (created.record.name !== def.name)

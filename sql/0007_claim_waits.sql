@@ -1,4 +1,4 @@
--- Durably system schema, version 6: the queue claim waits for a row another statement holds instead of
+-- Durably system schema, version 7: the queue claim waits for a row another statement holds instead of
 -- passing over it, and says when it left startable work behind.
 --
 -- Version 3's claim picked rows FOR UPDATE SKIP LOCKED. Claims of one queue are already serialized on the
