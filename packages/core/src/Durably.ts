@@ -11,9 +11,15 @@ import type { TopicRef } from "./topics.ts"
 import type { EnqueueManyOptions, EnqueueOptions } from "./engine/enqueue.ts"
 import type { QueueRef } from "./queues.ts"
 import type { AnyWorkflow, InputOf, OutputOf, WorkflowDefinition } from "./workflow.ts"
+import type { Schedules } from "./schedules/api.ts"
+import type { ManagementApi } from "./management/types.ts"
+import { launchClient, type ClientOptions, type DurablyClient } from "./client.ts"
 
-/** A running engine. Several may live in one process, on one store or on several. */
-export interface Durably {
+/**
+ * A running engine. Several may live in one process, on one store or on several. `workflows`, `queues` and
+ * `executors` are the management API (list, inspect, cancel, resume, fork, delete, prune: see management/types.ts).
+ */
+export interface Durably extends ManagementApi {
   readonly executorId: string
   readonly appVersion: string
   /** Start a workflow (or attach to the execution that already has `options.id`). */
@@ -67,6 +73,8 @@ export interface Durably {
    * Waits for new values; ends when the stream is closed or the workflow has ended.
    */
   readonly readStream: <A = unknown>(workflowId: string, key: string, options?: ReadStreamOptions) => AsyncIterable<A>
+  /** Schedules stored in the database: create, list, pause, trigger, backfill … (see `Schedules`). */
+  readonly schedules: Schedules
   /** Take back PENDING workflows this executor owns or nobody owns. Runs at launch; returns how many it resumed. */
   readonly recover: () => Promise<number>
   /** Stop taking work, let running steps checkpoint (up to `timeout`, default 10 s), release the workflows, close the store. */
@@ -80,6 +88,9 @@ export const fromEngine = (engine: Engine): Durably => ({
   start: (workflow, input, options) => engine.start(workflow, input, options),
   run: async (workflow, input, options) => (await engine.start(workflow, input, options)).result(),
   handle: (id) => engine.handle(id),
+  workflows: engine.management.workflows,
+  queues: engine.management.queues,
+  executors: engine.management.executors,
   enqueue: (queue, workflow, input, options) => engine.enqueue(queue, workflow, input, options),
   enqueueMany: (queue, workflow, inputs, options) => engine.enqueueMany(queue, workflow, inputs, options),
   cancel: (id) => engine.cancel(id),
@@ -87,6 +98,7 @@ export const fromEngine = (engine: Engine): Durably => ({
   getEvent: async <A>(workflowId: string, key: string, options?: GetEventOptions) =>
     (await engine.getEvent(workflowId, key, options)) as A | undefined,
   readStream: (workflowId, key, options) => engine.readStream(workflowId, key, options),
+  schedules: engine.schedules.api,
   recover: () => engine.recover(),
   shutdown: (options) => engine.shutdown(options),
 })
@@ -105,4 +117,9 @@ export const Durably = {
     }
     return fromEngine(engine)
   },
+  /**
+   * A client: the management API, enqueue by name, send, getEvent, readStream and results, with no workflow
+   * code and no work taken (for other services, scripts, the CLI and the dashboard). `close()` it when done.
+   */
+  client: (options: ClientOptions): Promise<DurablyClient> => launchClient(options),
 }

@@ -12,6 +12,29 @@
  * ```
  */
 export { Durably } from "./Durably.ts"
+export type { ClientOptions, DurablyClient, WorkflowRef } from "./client.ts"
+export type {
+  BulkResult,
+  CancelOptions,
+  DeleteOptions,
+  ExecutorInfo,
+  ExecutorsApi,
+  ForkOptions,
+  Instant,
+  ListOptions,
+  ManagementApi,
+  PruneOptions,
+  QueueInfo,
+  QueuesApi,
+  ResumeOptions,
+  StepRecord,
+  StrandedVersion,
+  WorkflowDetail,
+  WorkflowFilter,
+  WorkflowPage,
+  WorkflowSummary,
+  WorkflowsApi,
+} from "./management/types.ts"
 export type { LaunchOptions } from "./config.ts"
 export type { StartOptions } from "./engine/Engine.ts"
 export type { WorkflowHandle, WorkflowOutcome, WorkflowStatusInfo } from "./engine/handle.ts"
@@ -56,6 +79,9 @@ export {
   type Dispatcher,
   type DispatcherFactory,
 } from "./queues.ts"
+export { scheduleDefinition, isScheduleDefinition } from "./schedules/define.ts"
+export type { ScheduleDefinition, ScheduleOptions, ScheduledRun } from "./schedules/define.ts"
+export type { Schedules, ScheduleInfo, ScheduleUpdate } from "./schedules/api.ts"
 export * from "./errors.ts"
 export { memoryStore } from "./store/memory.ts"
 export type * from "./store/Store.ts"

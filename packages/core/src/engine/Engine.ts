@@ -28,6 +28,10 @@ import { validateUserId } from "./ids.ts"
 import { claimQueued, startDispatch, type QueueDispatch } from "./dispatch.ts"
 import { Takeovers, type Runner } from "./takeovers.ts"
 import { ParkedSleeps } from "./parking.ts"
+import type { ScheduleDefinition } from "../schedules/define.ts"
+import { engineSchedules, type EngineSchedules } from "../schedules/engine.ts"
+import { makeManagementApi } from "../management/api.ts"
+import type { ManagementApi } from "../management/types.ts"
 import type { ExecutionEndInfo, ExecutionInfo, ExecutionOrigin, Observer } from "../observe/Observer.ts"
 
 export interface EngineConfig {
@@ -50,8 +54,12 @@ export interface EngineConfig {
   /** Queues whose settings this engine stores at launch, and the names of those it claims work from. */
   readonly queues: ReadonlyArray<QueueDefinition>
   readonly servedQueues: ReadonlySet<string>
+  /** Schedules defined in code: stored at launch. */
+  readonly schedules: ReadonlyArray<ScheduleDefinition>
   /** Sleeps at least this long park their workflow (see parking.ts); undefined: never. */
   readonly parkSleepsMs?: number | undefined
+  /** False for a client: it runs no workflows (no recovery, no heartbeat, no queue dispatch). */
+  readonly runsWorkflows: boolean
 }
 
 export interface StartOptions {
@@ -75,6 +83,8 @@ export class Engine {
   private bodiesInFlight = 0
   readonly host: Host
   readonly handles: HandleHost
+  /** `workflows.*`, `queues.*`, `executors.*`: the management API (management/api.ts). */
+  readonly management: ManagementApi
   readonly config: EngineConfig
   private readonly lease: Lease | undefined
   /** Aborted when the engine has stopped: waits outside workflows (results, events, streams) end. */
@@ -84,6 +94,7 @@ export class Engine {
   private readonly runner: Runner
   private readonly takeovers: Takeovers
   private readonly parked: ParkedSleeps
+  readonly schedules: EngineSchedules
 
   constructor(config: EngineConfig) {
     this.config = config
@@ -145,6 +156,7 @@ export class Engine {
       },
       execute: (def, record, checkpoints, origin) => this.execute(def, record, checkpoints, origin),
     }
+    this.schedules = engineSchedules(this, config.schedules)
     this.takeovers = new Takeovers(this.runner)
     this.parked = new ParkedSleeps(this.runner)
     this.lease =
@@ -162,8 +174,23 @@ export class Engine {
             onHealthy: async () => this.takeovers.inBackground(),
             onLapse: () => this.takeovers.dropLost(),
           })
+    this.management = makeManagementApi({
+      management: config.store.management,
+      serializer: config.serializer,
+      maxPayloadBytes: config.maxPayloadBytes,
+      call: (effect) => this.host.storeCall(effect),
+      definition: (name) => this.definitions.get(name),
+      now: () => this.host.clock.currentTimeMillisUnsafe(),
+      ownVersion: config.runsWorkflows ? config.appVersion : undefined,
+      forkVersion: () => this.appVersion,
+      cancelled: (records) => {
+        for (const r of records) if (r.status === "CANCELLED") this.executions.get(r.id)?.exec.stop("cancelled")
+      },
+      runnable: (record) => this.runResumed(record),
+    })
+    const workflows = this.management.workflows
     this.handles = {
-      get: (id) => this.host.storeCall(this.store.getWorkflow(id)),
+      workflows,
       awaitEnd: (id) => this.awaitEnd(id),
       decodeOutput: (r) =>
         r.output === undefined
@@ -173,7 +200,6 @@ export class Engine {
         r.error === undefined
           ? undefined
           : decodeError(r.error, this.definitions.get(r.name)?.schemas.error, this.payloadOf(r)),
-      cancel: (id) => this.cancel(id),
     }
   }
 
@@ -215,6 +241,15 @@ export class Engine {
   ): Promise<WorkflowHandle<OutputOf<W>>> {
     if (options.id !== undefined) validateUserId(options.id, "workflow id")
     return this.startWorkflow(workflow, input, options)
+  }
+
+  /** Start (or attach to) a workflow with an id the engine derived (a schedule's tick). */
+  startDerived<W extends AnyWorkflow>(
+    workflow: W,
+    input: InputOf<W>,
+    id: string,
+  ): Promise<WorkflowHandle<OutputOf<W>>> {
+    return this.startWorkflow(workflow, input, { id })
   }
 
   /** Start (or attach to) a workflow here; `parent` makes it a child. */
@@ -265,10 +300,23 @@ export class Engine {
     return makeHandle<O>(this.handles, id)
   }
 
-  async cancel(id: string): Promise<void> {
-    const record = await this.host.storeCall(this.store.cancelWorkflow(id, "cancelled"))
-    if (!record) throw new WorkflowNotFound({ workflowId: id })
-    if (record.status === "CANCELLED") this.executions.get(id)?.exec.stop("cancelled")
+  cancel(id: string): Promise<void> {
+    return this.management.workflows.cancel(id)
+  }
+
+  /** A workflow resumed or forked may run now: run it here when this engine has its code and version. */
+  private async runResumed(record: WorkflowRecord): Promise<void> {
+    const def = this.definitions.get(record.name)
+    if (
+      record.status !== "PENDING" ||
+      record.executorId !== undefined ||
+      record.appVersion !== this.appVersion ||
+      !def ||
+      this.state !== "running" ||
+      this.executions.has(record.id)
+    )
+      return // another executor of its version takes it over (a queued one is claimed from its queue)
+    await this.claimAndRun(def, record.id)
   }
 
   /** Heartbeat once (failing fast if the store is unreachable), then take back this executor's workflows. */
@@ -279,10 +327,29 @@ export class Engine {
     if (this.lease) await this.lease.begin()
     for (const q of this.config.queues) await registerQueue(this.store, this.host, q.config, this.appVersion)
     if (recover) await this.recover()
+    if (this.config.runsWorkflows) await this.reportStranded()
     this.dispatch = startDispatch(
       this,
       this.config.queues.filter((q) => this.config.servedQueues.has(q.name)),
     )
+    // A client fires no ticks: it has no workflow code to run them with.
+    if (this.config.runsWorkflows) await this.schedules.launch()
+  }
+
+  /**
+   * Say, loudly, what no live executor can run: PENDING workflows of app versions no live executor has (a
+   * deploy that changed the version leaves the old version's waiting workflows behind).
+   */
+  private async reportStranded(): Promise<void> {
+    try {
+      for (const { appVersion, count } of await this.management.workflows.stranded())
+        this.config.log({
+          level: "warn",
+          message: `${count} PENDING workflow(s) of app version ${JSON.stringify(appVersion)} have no live executor of that version (this one runs ${JSON.stringify(this.appVersion)}): they wait until one starts, or until you move them with workflows.resumeMany({ status: "PENDING", appVersion: ${JSON.stringify(appVersion)} }, { appVersion: ${JSON.stringify(this.appVersion)} }) (see docs/operating.md)`,
+        })
+    } catch (e) {
+      this.config.log({ level: "warn", message: `could not look for stranded workflows: ${String(e)}` })
+    }
   }
 
   /** `durably.enqueue`: put a workflow on a queue; resolves with its handle once it is stored. */
@@ -438,6 +505,7 @@ export class Engine {
   async shutdown(options: { readonly timeout?: DurationInput } = {}): Promise<void> {
     if (this.state !== "running") return
     this.state = "stopping"
+    await this.schedules.stop()
     await this.dispatch?.stop()
     const timeoutMs = toMillis(options.timeout ?? "10 seconds", "shutdown timeout")
     const running = [...this.executions.values()]
@@ -466,6 +534,7 @@ export class Engine {
 
   /** Give up after a failed launch: stop heartbeating and close the store. */
   async abandon(): Promise<void> {
+    await this.schedules.stop()
     await this.dispatch?.stop()
     this.stopped()
     await this.lease?.end(false)
@@ -474,6 +543,7 @@ export class Engine {
 
   /** Drop every execution at once, as a SIGKILL would: no further write leaves this engine. For the test kit. */
   crash(): void {
+    void this.schedules.stop()
     void this.dispatch?.stop()
     void this.lease?.end(false)
     this.stopped()

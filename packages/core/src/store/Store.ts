@@ -8,9 +8,14 @@
  */
 import type { Effect } from "effect"
 import type { FencedError, StoreError, StreamClosedError } from "../errors.ts"
+import type { Management } from "./Management.ts"
 import type { EnqueueRequest, EnqueueResult, QueueClaim, QueueClaimRequest, QueueConfig } from "./queueTypes.ts"
 
+import type { ScheduleStore } from "./scheduleTypes.ts"
+
 export type * from "./queueTypes.ts"
+export type * from "./scheduleTypes.ts"
+export type * from "./Management.ts"
 
 export type WorkflowStatus = "ENQUEUED" | "DELAYED" | "PENDING" | "SUCCESS" | "ERROR" | "CANCELLED" | "DEAD"
 
@@ -230,10 +235,14 @@ export type Wake =
   | { readonly kind: "stream"; readonly workflowId: string; readonly key: string }
   /** Work was enqueued on the queue, or a workflow of it finished (a place may be free). */
   | { readonly kind: "queue"; readonly queue: string }
+  /** A schedule was created, changed or deleted (not a tick's progress). */
+  | { readonly kind: "schedules" }
 
-export interface Store {
+export interface Store extends ScheduleStore {
   /** A short name for logs and errors ("memory", "postgres", …). */
   readonly kind: string
+  /** The management plane on the same data (list, inspect, cancel, resume, fork, delete, prune): its own port. */
+  readonly management: Management
   /** Create the workflow, or return the existing one with that id (never two executions for one id). */
   readonly createWorkflow: (init: NewWorkflow) => Effect.Effect<CreateResult, StoreError>
   /** Take ownership of a PENDING workflow for `executorId`, bumping its epoch (fences the previous owner). */
