@@ -2,6 +2,7 @@ import { SpanStatusCode, trace } from "@opentelemetry/api"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { defineWorkflow, Durably, memoryStore } from "@durably/core"
+import { testEngine } from "@durably/core/testing"
 import { openTelemetry } from "../src/index.ts"
 import { testSdk, type SpanView } from "./sdk.ts"
 
@@ -167,5 +168,44 @@ describe("OpenTelemetry traces", () => {
       [{ "durably.workflow.name": "solo", "durably.workflow.status": "SUCCESS" }, 1],
     ])
     await off.shutdown()
+  })
+
+  it("a recovered execution continues the trace of the request that started the workflow", async () => {
+    const sdk = testSdk()
+    const wf = defineWorkflow("long", async (ctx) => {
+      await ctx.step("first", () => 1)
+      await ctx.sleep("1 hour")
+      return ctx.step("second", () => 2)
+    })
+    const t = await testEngine({
+      workflows: [wf],
+      parkSleepsLongerThan: false,
+      observers: [openTelemetry({ tracerProvider: sdk.tracerProvider, meterProvider: sdk.meterProvider })],
+    })
+    const h = await sdk.tracerProvider.getTracer("app").startActiveSpan("POST /long", async (request) => {
+      const handle = await t.start(wf, undefined)
+      request.end()
+      return handle
+    })
+    await t.settle()
+    await t.crash()
+    await t.restart()
+    await t.advance("1 hour")
+    expect(await h.result()).toBe(2)
+    const spans = sdk.spans()
+    const request = one(spans, "POST /long")
+    const runs = byName(spans, "workflow long").sort((a, b) => a.start - b.start)
+    expect(runs.map((r) => [r.traceId, r.parentSpanId, r.attributes["durably.execution.origin"]])).toEqual([
+      [request.traceId, request.spanId, "start"],
+      [request.traceId, request.spanId, "recovery"],
+    ])
+    expect(runs.map((r) => r.attributes["durably.workflow.status"])).toEqual(["STOPPED", "SUCCESS"])
+    expect(runs[1]!.attributes["durably.workflow.recorded_steps"]).toBe(2)
+    // Replayed operations make no spans: "first" ran once, live, in the first execution.
+    expect(byName(spans, "step first").map((s) => s.parentSpanId)).toEqual([runs[0]!.spanId])
+    expect(one(spans, "step second").parentSpanId).toBe(runs[1]!.spanId)
+    expect(await sdk.metric("durably.executor.recovered")).toEqual([
+      [{ "durably.executor.id": "local", "durably.app.version": expect.any(String) }, 1],
+    ])
   })
 })

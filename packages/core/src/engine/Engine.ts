@@ -29,6 +29,7 @@ import { claimQueued, startDispatch, type QueueDispatch } from "./dispatch.ts"
 import { supersedes, Takeovers, type Runner } from "./takeovers.ts"
 import { ParkedSleeps } from "./parking.ts"
 import { ClaimGuard } from "./claimGuard.ts"
+import { Orphans } from "./orphans.ts"
 import type { ScheduleDefinition } from "../schedules/define.ts"
 import { engineSchedules, type EngineSchedules } from "../schedules/engine.ts"
 import { makeManagementApi } from "../management/api.ts"
@@ -100,6 +101,7 @@ export class Engine {
   private readonly parked: ParkedSleeps
   /** Workflows being created or claimed here, not running yet: recover() leaves them alone. */
   private readonly claiming = new ClaimGuard()
+  private readonly orphans: Orphans
   private stopRetention: (() => void) | undefined
   readonly schedules: EngineSchedules
 
@@ -164,10 +166,12 @@ export class Engine {
       },
       execute: (def, record, checkpoints, origin) => this.execute(def, record, checkpoints, origin),
       claiming: this.claiming,
+      adoptOrphans: () => this.orphans.adopt(),
     }
     this.schedules = engineSchedules(this, config.schedules)
     this.takeovers = new Takeovers(this.runner)
     this.parked = new ParkedSleeps(this.runner)
+    this.orphans = new Orphans(this.runner, (id) => this.parked.has(id))
     this.lease =
       config.heartbeat === false
         ? undefined

@@ -6,6 +6,7 @@ import { Effect } from "effect"
 import type { Dispatcher, DispatchHost, DispatcherFactory, QueueClaimOutcome, QueueDefinition } from "../queues.ts"
 import type { Engine } from "./Engine.ts"
 import { supersedes, type Runner } from "./takeovers.ts"
+import { noteFailures } from "./orphans.ts"
 
 export interface QueueDispatch {
   /** A workflow ended here (of `queue`, if queued): this process has room again. */
@@ -47,14 +48,18 @@ export const startDispatch = (engine: Engine, queues: ReadonlyArray<QueueDefinit
 export const claimQueued = async (runner: Runner, queue: string, max: number): Promise<QueueClaimOutcome> => {
   const { host, config, definitions } = runner
   if (!runner.running || max <= 0) return { started: 0 }
+  const lost = { value: false }
   const claim = await host.storeCall(
-    host.store.claimQueue({
-      queue,
-      executorId: config.executorId,
-      max,
-      names: [...definitions.keys()],
-      appVersion: config.appVersion,
-    }),
+    noteFailures(
+      host.store.claimQueue({
+        queue,
+        executorId: config.executorId,
+        max,
+        names: [...definitions.keys()],
+        appVersion: config.appVersion,
+      }),
+      lost,
+    ),
   )
   await runner.claiming.hold(
     claim.claimed.map((r) => r.id),
@@ -68,6 +73,7 @@ export const claimQueued = async (runner: Runner, queue: string, max: number): P
         }),
       ),
   )
+  if (lost.value) runner.adoptOrphans()
   return {
     started: claim.claimed.length,
     ...(claim.retryAt === undefined ? {} : { retryAt: claim.retryAt }),

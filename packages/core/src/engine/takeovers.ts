@@ -9,6 +9,7 @@ import type { EngineConfig } from "./Engine.ts"
 import type { Execution } from "./Execution.ts"
 import type { Host } from "./Host.ts"
 import type { ClaimGuard } from "./claimGuard.ts"
+import { noteFailures } from "./orphans.ts"
 import type { ExecutionOrigin } from "../observe/Observer.ts"
 
 /** What the takeover and dispatch code may see and do of the engine that runs it. */
@@ -21,6 +22,8 @@ export interface Runner {
   readonly running: boolean
   /** How many more workflows it may take from queues and from others now. */
   readonly room: number
+  /** Look for workflows a claim whose answer was lost took (engine/orphans.ts), and run them. */
+  readonly adoptOrphans: () => void
   /** Run an execution of a workflow just claimed, with its history. */
   readonly execute: (
     def: AnyWorkflow,
@@ -140,15 +143,19 @@ export class Takeovers {
     if (!this.runner.running) return none
     const limit = Math.min(batchSize, this.runner.room)
     if (limit <= 0) return none
+    const lost = { value: false }
     const claims = await host.storeCall(
-      host.store.takeOver(config.executorId, {
-        ...scope,
-        appVersion: config.appVersion,
-        names: [...definitions.keys()],
-        limit,
-        maxRecoveryAttempts: config.maxRecoveryAttempts,
-        ...(scope.includeOwn ? { exceptIds: [...executions.keys(), ...claiming.ids] } : {}),
-      }),
+      noteFailures(
+        host.store.takeOver(config.executorId, {
+          ...scope,
+          appVersion: config.appVersion,
+          names: [...definitions.keys()],
+          limit,
+          maxRecoveryAttempts: config.maxRecoveryAttempts,
+          ...(scope.includeOwn ? { exceptIds: [...executions.keys(), ...claiming.ids] } : {}),
+        }),
+        lost,
+      ),
     )
     const claimed = claims.flatMap((c) => (c._tag === "Claimed" ? [c.record] : []))
     for (const c of claims)
@@ -174,6 +181,7 @@ export class Takeovers {
           }),
         ),
     )
+    if (lost.value) this.runner.adoptOrphans()
     if (claimed.length > 0)
       config.observer?.event?.({
         type: scope.includeExpired ? "takenOver" : "recovered",
