@@ -295,7 +295,17 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
       explain: (id, epoch, stepId) => explain(client, id, epoch, stepId),
       wrote: (wake) => wakeups.local(wake),
     }),
-    ...makeQueueOps({ client, schema: options.schema, channel, op, wrote: (wake) => wakeups.local(wake) }),
+    ...makeQueueOps({
+      client,
+      schema: options.schema,
+      channel,
+      op,
+      wrote: (wake) => wakeups.local(wake),
+      cancel: async (ids, reason, now) => {
+        for (const id of ids)
+          for (const row of await client.query(q.cancelWorkflow, [id, reason, now])) changed(toWorkflow(row), true)
+      },
+    }),
     subscribe: (wake, listener) => wakeups.subscribe(wake, () => listener()),
     close: () =>
       Effect.promise(async () => {

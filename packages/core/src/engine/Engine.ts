@@ -243,8 +243,10 @@ export class Engine {
     )
     if (created.record.name !== def.name)
       throw new ConflictingWorkflowError({ workflowId: id, existingName: created.record.name, requestedName: def.name })
-    if (created._tag === "Created") this.execute(def, created.record, [])
-    else if (
+    // A child created under a parent that was already cancelled is created CANCELLED: nothing to run.
+    if (created._tag === "Created") {
+      if (created.record.status === "PENDING") this.execute(def, created.record, [])
+    } else if (
       created.record.status === "PENDING" &&
       created.record.executorId === this.executorId &&
       !this.executions.has(id)

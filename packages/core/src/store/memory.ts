@@ -203,7 +203,25 @@ export const memoryStore = (): Store => {
     return out
   }
 
-  const queueState = { queues: new Map<string, QueueConfig>(), workflows, newEntry, update, wake, order: { value: 0 } }
+  /**
+   * The reason to create a child already cancelled: its parent was cancelled before the child was created
+   * (the parent's execution had not yet seen it), so the cancellation's cascade could not reach it.
+   */
+  const cancelledParent = (parent: { readonly id: string; readonly detached?: boolean } | undefined) => {
+    if (!parent || parent.detached) return undefined
+    const record = workflows.get(parent.id)?.record
+    return record?.status === "CANCELLED" ? (record.cancelReason ?? "cancelled") : undefined
+  }
+
+  const queueState = {
+    queues: new Map<string, QueueConfig>(),
+    workflows,
+    newEntry,
+    update,
+    wake,
+    cancelledParent,
+    order: { value: 0 },
+  }
 
   const matches = (r: WorkflowRecord, f: ListFilter) =>
     (!f.ids || f.ids.includes(r.id)) &&
@@ -217,10 +235,12 @@ export const memoryStore = (): Store => {
       Effect.map(Clock.currentTimeMillis, (now) => {
         const existing = workflows.get(init.id)
         if (existing) return { _tag: "Existing" as const, record: existing.record }
+        const cancelled = cancelledParent(init.parent)
         const record: WorkflowRecord = {
           id: init.id,
           name: init.name,
-          status: "PENDING",
+          status: cancelled ? "CANCELLED" : "PENDING",
+          ...(cancelled ? { cancelReason: cancelled, completedAt: now } : {}),
           input: init.input,
           executorId: init.executorId,
           epoch: 1,
