@@ -26,6 +26,15 @@ export type { LaunchOptions } from "./config.ts"
 export type { StartOptions } from "./engine/Engine.ts"
 export type { WorkflowHandle, WorkflowOutcome, WorkflowStatusInfo } from "./engine/handle.ts"
 export { consoleLogger, type LogEntry, type LogLevel, type LogSink } from "./engine/log.ts"
+export { effectLogSink } from "./effect/logger.ts"
+export { structuredLogger, type StructuredLogger } from "./observe/structuredLogger.ts"
+export {
+  describeError,
+  lifecycleLog,
+  type LifecycleEventName,
+  type LifecycleLogOptions,
+} from "./observe/lifecycleLog.ts"
+export type * from "./observe/Observer.ts"
 export type {
   AnyWorkflow,
   Codec,

@@ -16,6 +16,14 @@ export type { LaunchOptions } from "./config.ts"
 export type { StartOptions } from "./engine/Engine.ts"
 export type { WorkflowHandle, WorkflowOutcome, WorkflowStatusInfo } from "./engine/handle.ts"
 export { consoleLogger, type LogEntry, type LogLevel, type LogSink } from "./engine/log.ts"
+export { structuredLogger, type StructuredLogger } from "./observe/structuredLogger.ts"
+export {
+  describeError,
+  lifecycleLog,
+  type LifecycleEventName,
+  type LifecycleLogOptions,
+} from "./observe/lifecycleLog.ts"
+export type * from "./observe/Observer.ts"
 export { defineWorkflow } from "./workflow.ts"
 export { defineTopic, type Topic, type TopicRef } from "./topics.ts"
 export type { SendOptions, RecvOptions } from "./engine/messages.ts"

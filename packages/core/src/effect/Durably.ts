@@ -5,6 +5,7 @@
 import { Context, Effect, Layer, Option, Stream } from "effect"
 import { resolveConfig, type LaunchOptions } from "../config.ts"
 import { fromEngine, type Durably as PromiseDurably } from "../Durably.ts"
+import { effectLogSink } from "./logger.ts"
 import { Engine, type StartOptions } from "../engine/Engine.ts"
 import {
   ConflictingWorkflowError,
@@ -213,7 +214,7 @@ export class Durably extends Context.Service<Durably, DurablyService>()("@durabl
       Effect.gen(function* () {
         // Only the type: resolveConfig captures the whole context it runs in as the engine's services.
         yield* Effect.context<ServicesOf<W>>()
-        const config = yield* resolveConfig(options)
+        const config = yield* resolveConfig(options, effectLogSink)
         const engine = yield* Effect.acquireRelease(
           Effect.try({ try: () => new Engine(config), catch: (e) => e }).pipe(
             Effect.catch((e) => (e instanceof InvalidArgument ? Effect.fail(e) : Effect.die(e))),

@@ -28,6 +28,7 @@ import { validateUserId } from "./ids.ts"
 import { claimQueued, startDispatch, type QueueDispatch } from "./dispatch.ts"
 import { Takeovers, type Runner } from "./takeovers.ts"
 import { ParkedSleeps } from "./parking.ts"
+import type { ExecutionEndInfo, ExecutionInfo, ExecutionOrigin, Observer } from "../observe/Observer.ts"
 
 export interface EngineConfig {
   readonly store: Store
@@ -38,6 +39,8 @@ export interface EngineConfig {
   readonly maxRecoveryAttempts: number
   readonly serializer: Serializer
   readonly log: LogSink
+  /** Lifecycle logs and any observers given at launch, as one; undefined when there are none. */
+  readonly observer?: Observer | undefined
   /** Heartbeats and failover; false for a single process that needs neither. */
   readonly heartbeat: { readonly intervalMs: number; readonly leaseMs: number } | false
   /** Most workflows this executor takes over from others (workflows it starts itself always run). */
@@ -140,7 +143,7 @@ export class Engine {
       get room() {
         return room()
       },
-      execute: (def, record, checkpoints) => this.execute(def, record, checkpoints),
+      execute: (def, record, checkpoints, origin) => this.execute(def, record, checkpoints, origin),
     }
     this.takeovers = new Takeovers(this.runner)
     this.parked = new ParkedSleeps(this.runner)
@@ -245,7 +248,7 @@ export class Engine {
       throw new ConflictingWorkflowError({ workflowId: id, existingName: created.record.name, requestedName: def.name })
     // A child created under a parent that was already cancelled is created CANCELLED: nothing to run.
     if (created._tag === "Created") {
-      if (created.record.status === "PENDING") this.execute(def, created.record, [])
+      if (created.record.status === "PENDING") this.execute(def, created.record, [], "start")
     } else if (
       created.record.status === "PENDING" &&
       created.record.executorId === this.executorId &&
@@ -341,14 +344,24 @@ export class Engine {
       }),
     )
     if (claim._tag !== "Claimed" || this.executions.has(id) || this.state !== "running") return
-    this.execute(def, claim.record, await this.host.storeCall(this.store.loadCheckpoints(id)))
+    this.execute(def, claim.record, await this.host.storeCall(this.store.loadCheckpoints(id)), "start")
   }
 
   /** Run one execution in the background; `done` gives its final record when it completes here. */
-  private execute(def: AnyWorkflow, record: WorkflowRecord, checkpoints: ReadonlyArray<Checkpoint>) {
+  private execute(
+    def: AnyWorkflow,
+    record: WorkflowRecord,
+    checkpoints: ReadonlyArray<Checkpoint>,
+    origin: ExecutionOrigin,
+  ) {
     const exec = this.createExecution(def, record, checkpoints, "run")
+    const observed = this.config.observer?.execution?.(executionInfo(this, record, checkpoints.length, origin))
+    if (observed) exec.observed = observed
     const done = this.runExecution(exec).then(
-      (end) => end?.record,
+      (end) => {
+        observed?.end(endInfo(exec, end))
+        return end?.record
+      },
       (e: unknown) => {
         this.config.log({
           level: "error",
@@ -356,6 +369,7 @@ export class Engine {
           workflowId: record.id,
           workflowName: record.name,
         })
+        observed?.end({ status: "FAILED", error: e })
         return undefined
       },
     )
@@ -468,4 +482,34 @@ export class Engine {
     for (const { exec } of this.executions.values()) exec.stop("crash")
     this.executions.clear()
   }
+}
+
+const executionInfo = (
+  engine: Engine,
+  record: WorkflowRecord,
+  recordedSteps: number,
+  origin: ExecutionOrigin,
+): ExecutionInfo => ({
+  workflowId: record.id,
+  workflowName: record.name,
+  executorId: engine.executorId,
+  appVersion: engine.appVersion,
+  origin,
+  recoveryAttempts: record.recoveryAttempts,
+  recordedSteps,
+  input: record.input,
+  ...(record.queue === undefined ? {} : { queue: record.queue }),
+  // The claim stamps updatedAt: a first claim from the queue ends the wait that began at the enqueue.
+  ...(origin === "queue" && record.recoveryAttempts === 0 ? { queuedMs: record.updatedAt - record.createdAt } : {}),
+  ...(record.traceContext === undefined ? {} : { carried: record.traceContext }),
+  ...(record.parentId === undefined ? {} : { parentId: record.parentId }),
+})
+
+const endInfo = (exec: Execution, end: ExecutionEnd | undefined): ExecutionEndInfo => {
+  if (end?.status === "SUCCESS") return { status: "SUCCESS", output: end.text }
+  if (end?.status === "ERROR") return { status: "ERROR", error: end.error, encoded: end.text }
+  const reason = exec.stopped ?? "stopped"
+  return reason === "cancelled" || reason === "timeout"
+    ? { status: "CANCELLED", reason }
+    : { status: "STOPPED", reason }
 }

@@ -6,6 +6,8 @@ export type LogLevel = "debug" | "info" | "warn" | "error"
 export interface LogEntry {
   readonly level: LogLevel
   readonly message: string
+  /** Lifecycle entries name what happened ("workflow.failed", "step.retrying" …: see LifecycleEventName). */
+  readonly event?: string
   readonly workflowId?: string
   readonly workflowName?: string
   readonly step?: string
@@ -26,6 +28,7 @@ export const consoleLogger =
   (e) => {
     if (order[e.level] < order[minLevel]) return
     const tags = [
+      e.event && `event=${escapeText(e.event)}`,
       e.workflowName && `workflow=${escapeText(e.workflowName)}`,
       e.workflowId && `id=${escapeText(e.workflowId)}`,
       e.step && `step=${escapeText(e.step)}`,

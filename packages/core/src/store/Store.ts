@@ -46,6 +46,8 @@ export interface WorkflowRecord {
   /** The workflow that started or enqueued it (a child), and that operation's step. */
   readonly parentId?: string
   readonly parentStep?: number
+  /** Opaque text an observer asked to store where the workflow was created (a trace context): see Observer.carry. */
+  readonly traceContext?: string
 }
 
 /** A child's link to the workflow that started it. */
@@ -65,6 +67,8 @@ export interface NewWorkflow {
   readonly executorId: string
   readonly deadline?: number
   readonly parent?: ParentLink
+  /** Stored as is and returned on the record (see WorkflowRecord.traceContext). */
+  readonly traceContext?: string
 }
 
 export type CreateResult =
