@@ -42,6 +42,8 @@ export interface EnqueueRequestOf {
   readonly options: (input: unknown, index: number) => EnqueueOptions
   /** `ctx.enqueue`: the parent and the ids it derived for its children. */
   readonly parent?: { readonly id: string; readonly step: number; readonly childId: string }
+  /** Ids the engine derived (schedule ticks, debounced runs), one per input, used as given. */
+  readonly derivedIds?: ReadonlyArray<string>
   /** Where the request comes from, for error messages. */
   readonly api: string
 }
@@ -78,7 +80,8 @@ export const checkEnqueueOptions = (
 const item = (host: Host, req: EnqueueRequestOf, input: unknown, index: number, now: number): NewQueued => {
   const o = req.options(input, index)
   const { delayMs, timeoutMs } = checkEnqueueOptions(o, req.api)
-  const id = req.parent ? (o.id ?? req.parent.childId) : o.id === undefined ? uuidv7(now) : o.id
+  const id =
+    req.derivedIds?.[index] ?? (req.parent ? (o.id ?? req.parent.childId) : o.id === undefined ? uuidv7(now) : o.id)
   const def = req.workflow
   const payload = {
     serializer: host.serializer,
