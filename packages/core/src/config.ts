@@ -199,6 +199,7 @@ const validate = (options: LaunchOptions, services: Context.Context<never>, defa
       ...observers,
     ]),
     services,
+    runsWorkflows: true,
   }
 }
 

@@ -12,6 +12,29 @@
  * ```
  */
 export { Durably } from "./Durably.ts"
+export type { ClientOptions, DurablyClient, WorkflowRef } from "./client.ts"
+export type {
+  BulkResult,
+  CancelOptions,
+  DeleteOptions,
+  ExecutorInfo,
+  ExecutorsApi,
+  ForkOptions,
+  Instant,
+  ListOptions,
+  ManagementApi,
+  PruneOptions,
+  QueueInfo,
+  QueuesApi,
+  ResumeOptions,
+  StepRecord,
+  StrandedVersion,
+  WorkflowDetail,
+  WorkflowFilter,
+  WorkflowPage,
+  WorkflowSummary,
+  WorkflowsApi,
+} from "./management/types.ts"
 export type { LaunchOptions } from "./config.ts"
 export type { StartOptions } from "./engine/Engine.ts"
 export type { WorkflowHandle, WorkflowOutcome, WorkflowStatusInfo } from "./engine/handle.ts"

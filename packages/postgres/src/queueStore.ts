@@ -160,7 +160,7 @@ export const makeQueueOps = (deps: QueueOpsDeps): QueueOps => {
   }
 }
 
-const toQueueConfig = (r: Record<string, unknown>): QueueConfig => {
+export const toQueueConfig = (r: Record<string, unknown>): QueueConfig => {
   const n = (v: unknown) => (v === null || v === undefined ? undefined : Number(v))
   const rate = (limit: unknown, period: unknown) =>
     n(limit) === undefined ? undefined : { limit: n(limit)!, periodMs: n(period)! }

@@ -25,6 +25,7 @@ import type { GetEventOptions } from "../engine/events.ts"
 import type { SendOptions } from "../engine/messages.ts"
 import type { ReadStreamOptions } from "../engine/streams.ts"
 import type { TopicRef } from "../topics.ts"
+import { toEffect, type ManagementService } from "../management/effect.ts"
 import type { AnyWorkflow, InputOf, OutputOf, ServicesOf } from "../workflow.ts"
 import {
   fromPromise,
@@ -82,8 +83,8 @@ export type ReadError = WorkflowNotFound | InvalidArgument | StoreError | Engine
 
 const isReadError = instanceOf(WorkflowNotFound, InvalidArgument, StoreError, EngineStopped)
 
-/** The Promise API's operations as Effects. */
-export interface DurablyService {
+/** The Promise API's operations as Effects; `workflows`, `queues`, `executors` are the management API's. */
+export interface DurablyService extends ManagementService {
   readonly executorId: string
   readonly appVersion: string
   /** Start a workflow (or attach to the execution that already has `options.id`). */
@@ -159,6 +160,7 @@ const makeService = (durably: PromiseDurably): DurablyService => {
       (h) => makeEffectHandle<W, OutputOf<W>>(h, workflow),
     )
   return {
+    ...toEffect(durably),
     executorId: durably.executorId,
     appVersion: durably.appVersion,
     start,

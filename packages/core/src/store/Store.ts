@@ -8,9 +8,11 @@
  */
 import type { Effect } from "effect"
 import type { FencedError, StoreError, StreamClosedError } from "../errors.ts"
+import type { Management } from "./Management.ts"
 import type { EnqueueRequest, EnqueueResult, QueueClaim, QueueClaimRequest, QueueConfig } from "./queueTypes.ts"
 
 export type * from "./queueTypes.ts"
+export type * from "./Management.ts"
 
 export type WorkflowStatus = "ENQUEUED" | "DELAYED" | "PENDING" | "SUCCESS" | "ERROR" | "CANCELLED" | "DEAD"
 
@@ -234,6 +236,8 @@ export type Wake =
 export interface Store {
   /** A short name for logs and errors ("memory", "postgres", …). */
   readonly kind: string
+  /** The management plane on the same data (list, inspect, cancel, resume, fork, delete, prune): its own port. */
+  readonly management: Management
   /** Create the workflow, or return the existing one with that id (never two executions for one id). */
   readonly createWorkflow: (init: NewWorkflow) => Effect.Effect<CreateResult, StoreError>
   /** Take ownership of a PENDING workflow for `executorId`, bumping its epoch (fences the previous owner). */
