@@ -1,5 +1,6 @@
 /** Every command of `durably`, and the groups they are listed under. */
 import type { Command, Group } from "../command.ts"
+import { dashboardCommand } from "./dashboard.ts"
 import { migrateCommand } from "./migrate.ts"
 import { executorsCommand, queuesCommand } from "./operate.ts"
 import { cancelCommand, deleteCommand, forkCommand, pruneCommand, resumeCommand } from "./workflowsAct.ts"
@@ -18,6 +19,7 @@ export const commands: ReadonlyArray<Command> = [
   pruneCommand,
   queuesCommand,
   executorsCommand,
+  dashboardCommand,
 ]
 
 export const groups: ReadonlyArray<Group> = [
