@@ -14,6 +14,7 @@ import type { Serializer } from "./serialization/Serializer.ts"
 import type { Store } from "./store/Store.ts"
 import { isWorkflowDefinition, type AnyWorkflow } from "./workflow.ts"
 import { isQueueDefinition, queueName, type QueueDefinition, type QueueRef } from "./queues.ts"
+import { isScheduleDefinition, type ScheduleDefinition } from "./schedules/define.ts"
 
 export interface LaunchOptions<W extends AnyWorkflow = AnyWorkflow> {
   /** Where state lives: `memoryStore()`, or a Postgres / embedded store from `@durably/postgres`. */
@@ -72,6 +73,11 @@ export interface LaunchOptions<W extends AnyWorkflow = AnyWorkflow> {
    * "1 minute"; `false` keeps every sleeping workflow in memory.
    */
   readonly parkSleepsLongerThan?: DurationInput | false
+  /**
+   * Schedules defined in code (`defineSchedule` from `@durably/scheduler`): stored at launch, so that every
+   * process whose `workflows` include a schedule's workflow fires its ticks (each tick runs once in all).
+   */
+  readonly schedules?: ReadonlyArray<ScheduleDefinition>
   /** Which of `queues` this process claims work from: all (default, `true`), none (`false`), or these. */
   readonly serveQueues?: boolean | ReadonlyArray<QueueRef>
 }
@@ -167,6 +173,18 @@ const validate = (options: LaunchOptions, services: Context.Context<never>, defa
       throw new InvalidArgument({
         reason: `Durably.launch: serveQueues names ${JSON.stringify(name)}, which is not in \`queues\``,
       })
+  const schedules = options.schedules ?? []
+  if (!Array.isArray(schedules) || !schedules.every(isScheduleDefinition))
+    throw new InvalidArgument({
+      reason:
+        "Durably.launch: `schedules` must be an array of definitions made by defineSchedule (from @durably/scheduler)",
+    })
+  const scheduleNames = new Set<string>()
+  for (const s of schedules) {
+    if (scheduleNames.has(s.name))
+      throw new InvalidArgument({ reason: `Durably.launch: two schedules are named ${JSON.stringify(s.name)}` })
+    scheduleNames.add(s.name)
+  }
   const observers = options.observers ?? []
   if (!Array.isArray(observers) || !observers.every((o: unknown) => typeof o === "object" && o !== null))
     throw new InvalidArgument({ reason: "Durably.launch: `observers` must be an array of observer objects" })
@@ -189,6 +207,7 @@ const validate = (options: LaunchOptions, services: Context.Context<never>, defa
     maxRunningWorkflows,
     queues,
     servedQueues: served,
+    schedules,
     parkSleepsMs:
       options.parkSleepsLongerThan === false
         ? undefined

@@ -232,3 +232,21 @@ export class DuplicateEnqueue extends Data.TaggedError("DuplicateEnqueue")<{
     return `queue ${JSON.stringify(this.queue)} already has an active workflow with deduplication id ${JSON.stringify(this.deduplicationId)}${holder}; pass onDuplicate: "attach" to get its handle instead`
   }
 }
+
+/** No schedule has this name (`durably.schedules.*`). */
+export class ScheduleNotFound extends Data.TaggedError("ScheduleNotFound")<{ readonly name: string }> {
+  override get message() {
+    return `no schedule is named ${JSON.stringify(this.name)}`
+  }
+}
+
+/** `schedules.create` with a name a schedule already has (in code or created earlier); nothing changed. */
+export class ScheduleExists extends Data.TaggedError("ScheduleExists")<{
+  readonly name: string
+  readonly origin: "code" | "runtime"
+}> {
+  override get message() {
+    const where = this.origin === "code" ? "defined in code (defineSchedule)" : "created at runtime"
+    return `a schedule named ${JSON.stringify(this.name)} exists already (${where}); update it, or delete it first`
+  }
+}

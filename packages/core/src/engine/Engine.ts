@@ -28,9 +28,11 @@ import { validateUserId } from "./ids.ts"
 import { claimQueued, startDispatch, type QueueDispatch } from "./dispatch.ts"
 import { Takeovers, type Runner } from "./takeovers.ts"
 import { ParkedSleeps } from "./parking.ts"
-import type { ExecutionEndInfo, ExecutionInfo, ExecutionOrigin, Observer } from "../observe/Observer.ts"
+import type { ScheduleDefinition } from "../schedules/define.ts"
+import { engineSchedules, type EngineSchedules } from "../schedules/engine.ts"
 import { makeManagementApi } from "../management/api.ts"
 import type { ManagementApi } from "../management/types.ts"
+import type { ExecutionEndInfo, ExecutionInfo, ExecutionOrigin, Observer } from "../observe/Observer.ts"
 
 export interface EngineConfig {
   readonly store: Store
@@ -52,6 +54,8 @@ export interface EngineConfig {
   /** Queues whose settings this engine stores at launch, and the names of those it claims work from. */
   readonly queues: ReadonlyArray<QueueDefinition>
   readonly servedQueues: ReadonlySet<string>
+  /** Schedules defined in code: stored at launch. */
+  readonly schedules: ReadonlyArray<ScheduleDefinition>
   /** Sleeps at least this long park their workflow (see parking.ts); undefined: never. */
   readonly parkSleepsMs?: number | undefined
   /** False for a client: it runs no workflows (no recovery, no heartbeat, no queue dispatch). */
@@ -90,6 +94,7 @@ export class Engine {
   private readonly runner: Runner
   private readonly takeovers: Takeovers
   private readonly parked: ParkedSleeps
+  readonly schedules: EngineSchedules
 
   constructor(config: EngineConfig) {
     this.config = config
@@ -151,6 +156,7 @@ export class Engine {
       },
       execute: (def, record, checkpoints, origin) => this.execute(def, record, checkpoints, origin),
     }
+    this.schedules = engineSchedules(this, config.schedules)
     this.takeovers = new Takeovers(this.runner)
     this.parked = new ParkedSleeps(this.runner)
     this.lease =
@@ -237,6 +243,15 @@ export class Engine {
     return this.startWorkflow(workflow, input, options)
   }
 
+  /** Start (or attach to) a workflow with an id the engine derived (a schedule's tick). */
+  startDerived<W extends AnyWorkflow>(
+    workflow: W,
+    input: InputOf<W>,
+    id: string,
+  ): Promise<WorkflowHandle<OutputOf<W>>> {
+    return this.startWorkflow(workflow, input, { id })
+  }
+
   /** Start (or attach to) a workflow here; `parent` makes it a child. */
   private async startWorkflow<W extends AnyWorkflow>(
     workflow: W,
@@ -317,6 +332,8 @@ export class Engine {
       this,
       this.config.queues.filter((q) => this.config.servedQueues.has(q.name)),
     )
+    // A client fires no ticks: it has no workflow code to run them with.
+    if (this.config.runsWorkflows) await this.schedules.launch()
   }
 
   /**
@@ -488,6 +505,7 @@ export class Engine {
   async shutdown(options: { readonly timeout?: DurationInput } = {}): Promise<void> {
     if (this.state !== "running") return
     this.state = "stopping"
+    await this.schedules.stop()
     await this.dispatch?.stop()
     const timeoutMs = toMillis(options.timeout ?? "10 seconds", "shutdown timeout")
     const running = [...this.executions.values()]
@@ -516,6 +534,7 @@ export class Engine {
 
   /** Give up after a failed launch: stop heartbeating and close the store. */
   async abandon(): Promise<void> {
+    await this.schedules.stop()
     await this.dispatch?.stop()
     this.stopped()
     await this.lease?.end(false)
@@ -524,6 +543,7 @@ export class Engine {
 
   /** Drop every execution at once, as a SIGKILL would: no further write leaves this engine. For the test kit. */
   crash(): void {
+    void this.schedules.stop()
     void this.dispatch?.stop()
     void this.lease?.end(false)
     this.stopped()

@@ -9,7 +9,7 @@
  *
  * It covers every port method, races on one workflow, and engine scenarios on the store: replay after a
  * crash, two engines taking over from each other, attach on duplicate start, cancel from another engine,
- * and messages, events and streams between engines.
+ * messages, events and streams between engines, and schedules (stored, and fired once by several engines).
  */
 import assert from "node:assert/strict"
 import { randomUUID } from "node:crypto"
@@ -21,6 +21,7 @@ import { messagesEngineScenarios } from "./contractMessagesEngine.ts"
 import { portContract } from "./contractPort.ts"
 import { queuesContract } from "./contractQueues.ts"
 import { childrenScenarios } from "./contractChildren.ts"
+import { schedulesContract } from "./contractSchedules.ts"
 import { managementContract } from "./contractManagement.ts"
 
 export interface ContractOptions {
@@ -80,6 +81,7 @@ export const storeContract = (options: ContractOptions): void => {
       ["messages, events and streams between engines", messagesEngineScenarios],
       ["queues", queuesContract],
       ["child workflows and enqueueing, with engines", childrenScenarios],
+      ["schedules", schedulesContract],
       ["management", managementContract],
     ] as const) {
       options.describe(group, () => {

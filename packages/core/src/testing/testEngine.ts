@@ -152,6 +152,18 @@ export const testEngine = async <W extends AnyWorkflow>(options: TestEngineOptio
       api.readStream(workflowId, key, opts) // validates the arguments now
       return { [Symbol.asyncIterator]: () => api.readStream<A>(workflowId, key, opts)[Symbol.asyncIterator]() }
     },
+    // Each call goes to the engine running now, as handles do.
+    schedules: {
+      create: (name, o) => api.schedules.create(name, o),
+      list: () => api.schedules.list(),
+      get: (name) => api.schedules.get(name),
+      update: (name, changes) => api.schedules.update(name, changes),
+      pause: (name) => api.schedules.pause(name),
+      resume: (name) => api.schedules.resume(name),
+      delete: (name) => api.schedules.delete(name),
+      trigger: async (name) => lasting((await api.schedules.trigger(name)).id),
+      backfill: async (name, from, to) => (await api.schedules.backfill(name, from, to)).map((h) => lasting(h.id)),
+    },
     recover: () => api.recover(),
     shutdown: (opts) => api.shutdown(opts),
     // The management API works on the store, so any engine's serves; the one running now runs what it resumes.
