@@ -31,6 +31,7 @@ import { ParkedSleeps } from "./parking.ts"
 import type { ScheduleDefinition } from "../schedules/define.ts"
 import { engineSchedules, type EngineSchedules } from "../schedules/engine.ts"
 import { makeManagementApi } from "../management/api.ts"
+import { startRetention, type RetentionConfig } from "./retention.ts"
 import type { ManagementApi } from "../management/types.ts"
 import type { ExecutionEndInfo, ExecutionInfo, ExecutionOrigin, Observer } from "../observe/Observer.ts"
 
@@ -58,6 +59,8 @@ export interface EngineConfig {
   readonly schedules: ReadonlyArray<ScheduleDefinition>
   /** Sleeps at least this long park their workflow (see parking.ts); undefined: never. */
   readonly parkSleepsMs?: number | undefined
+  /** Periodic pruning of old finished workflows (the `retention` launch option). */
+  readonly retention?: RetentionConfig | undefined
   /** False for a client: it runs no workflows (no recovery, no heartbeat, no queue dispatch). */
   readonly runsWorkflows: boolean
 }
@@ -94,6 +97,7 @@ export class Engine {
   private readonly runner: Runner
   private readonly takeovers: Takeovers
   private readonly parked: ParkedSleeps
+  private stopRetention: (() => void) | undefined
   readonly schedules: EngineSchedules
 
   constructor(config: EngineConfig) {
@@ -328,6 +332,8 @@ export class Engine {
     for (const q of this.config.queues) await registerQueue(this.store, this.host, q.config, this.appVersion)
     if (recover) await this.recover()
     if (this.config.runsWorkflows) await this.reportStranded()
+    if (this.config.runsWorkflows && this.config.retention)
+      this.stopRetention = startRetention(this.host, this.config.retention)
     this.dispatch = startDispatch(
       this,
       this.config.queues.filter((q) => this.config.servedQueues.has(q.name)),
@@ -527,6 +533,7 @@ export class Engine {
   }
 
   private stopped() {
+    this.stopRetention?.()
     this.state = "stopped"
     this.parked.clear()
     this.halt.abort(new EngineStopped({ reason: "the engine was shut down" }))

@@ -174,6 +174,16 @@ export class Execution {
     if (!drain) this.bodies.abort(new ExecutionStopped(reason))
   }
 
+  /** The position the next operation will take. */
+  get nextPosition(): number {
+    return this.nextStepId
+  }
+
+  /** The recorded checkpoint at a position, if any. */
+  recordedAt(stepId: number): Checkpoint | undefined {
+    return this.recorded.get(stepId)
+  }
+
   /** The checks every operation makes before it is numbered. */
   guard(operation: string): void {
     const inStep = stepScope.getStore()
