@@ -129,6 +129,7 @@ export class Engine {
       executorId: config.executorId,
       maxPayloadBytes: config.maxPayloadBytes,
       log: config.log,
+      carry: config.observer?.carry,
       services: config.services,
       runEffect,
       activity,
@@ -272,6 +273,7 @@ export class Engine {
     const timeoutMs = options.timeout === undefined ? undefined : toMillis(options.timeout, "start timeout")
     const encoded = encodeValue(input, def.schemas.input, "input", this.payloadOf({ id, name: def.name }))
     const now = this.host.clock.currentTimeMillisUnsafe()
+    const traceContext = this.host.carry?.()
     const created = await this.host.storeCall(
       this.store.createWorkflow({
         id,
@@ -281,6 +283,7 @@ export class Engine {
         executorId: this.executorId,
         ...(timeoutMs === undefined ? {} : { deadline: now + timeoutMs }),
         ...(options.parent ? { parent: options.parent } : {}),
+        ...(traceContext === undefined ? {} : { traceContext }),
       }),
     )
     if (created.record.name !== def.name)
