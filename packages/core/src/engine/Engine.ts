@@ -28,6 +28,7 @@ import { validateUserId } from "./ids.ts"
 import { claimQueued, startDispatch, type QueueDispatch } from "./dispatch.ts"
 import { Takeovers, type Runner } from "./takeovers.ts"
 import { ParkedSleeps } from "./parking.ts"
+import { Orphans } from "./orphans.ts"
 import type { ScheduleDefinition } from "../schedules/define.ts"
 import { engineSchedules, type EngineSchedules } from "../schedules/engine.ts"
 import { makeManagementApi } from "../management/api.ts"
@@ -97,6 +98,7 @@ export class Engine {
   private readonly runner: Runner
   private readonly takeovers: Takeovers
   private readonly parked: ParkedSleeps
+  private readonly orphans: Orphans
   private stopRetention: (() => void) | undefined
   readonly schedules: EngineSchedules
 
@@ -160,10 +162,12 @@ export class Engine {
         return room()
       },
       execute: (def, record, checkpoints, origin) => this.execute(def, record, checkpoints, origin),
+      adoptOrphans: () => this.orphans.adopt(),
     }
     this.schedules = engineSchedules(this, config.schedules)
     this.takeovers = new Takeovers(this.runner)
     this.parked = new ParkedSleeps(this.runner)
+    this.orphans = new Orphans(this.runner, (id) => this.parked.has(id))
     this.lease =
       config.heartbeat === false
         ? undefined
