@@ -7,7 +7,7 @@ import { toMillis, type DurationInput } from "./duration.ts"
 import type { LogSink } from "./engine/log.ts"
 import { InvalidArgument } from "./errors.ts"
 import type { QueueConfig } from "./store/Store.ts"
-import { validateName } from "./workflow.ts"
+import { maxInt32, validateInteger, validateName } from "./validation.ts"
 
 export interface RateLimit {
   /** Most starts… */
@@ -83,11 +83,8 @@ export const queueName = (queue: unknown, what: string): string => {
   return name as string
 }
 
-const positive = (v: unknown, what: string): number => {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 1)
-    throw new InvalidArgument({ reason: `${what} must be a whole number ≥ 1; got ${JSON.stringify(v)}` })
-  return v
-}
+/** Queue limits live in integer columns. */
+const positive = (v: unknown, what: string): number => validateInteger(v, what, 1, maxInt32)
 
 const rate = (r: RateLimit, what: string) => {
   if (typeof r !== "object" || r === null)

@@ -2,17 +2,11 @@
  * The store's statements, one per operation, each one round trip on the hot path. Built once per schema;
  * every value is a parameter.
  */
-import { InvalidArgument } from "@durably/core"
+import { validateSchema } from "./options.ts"
 import { notifySql } from "./notify.ts"
 
 /** Validate a schema name and return it quoted for SQL. */
-export const schemaIdent = (schema: string): string => {
-  if (typeof schema !== "string" || !/^[a-z_][a-z0-9_]{0,62}$/.test(schema))
-    throw new InvalidArgument({
-      reason: `schema must be a lower-case SQL identifier (letters, digits, _; at most 63 characters); got ${JSON.stringify(schema)}`,
-    })
-  return `"${schema}"`
-}
+export const schemaIdent = (schema: string): string => `"${validateSchema(schema)}"`
 
 export const workflowColumns =
   "id, name, status, input, output, error, cancel_reason, executor_id, epoch, app_version, recovery_attempts, deadline_ms, created_ms, updated_ms, completed_ms, queue, partition_key, parent_id, parent_step, trace_context"

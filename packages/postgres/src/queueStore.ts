@@ -68,6 +68,7 @@ export const makeQueueOps = (deps: QueueOpsDeps): QueueOps => {
   // cancelled (its execution had not yet seen it) is cancelled at once, since the cascade could not reach it.
   const enqueueSql = `SELECT ${s}.enqueue($1, $2::text::jsonb, $3, $4, $5, $6)::text AS r,
     (SELECT coalesce(cancel_reason, 'cancelled') FROM ${s}.workflows WHERE id = $4 AND status = 'CANCELLED') AS parent_cancelled`
+  const maxLengthSql = `SELECT max_length FROM ${s}.queues WHERE name = $1`
   const claimSql = `SELECT ${s}.claim_queue($1, $2, $3, $4::text[], $5, $6)::text AS r`
 
   return {
@@ -124,8 +125,9 @@ export const makeQueueOps = (deps: QueueOpsDeps): QueueOps => {
           if (err.code === rejectedState)
             return { _tag: "Rejected", outcomes: toOutcomes(JSON.parse(String(err.detail)) as Outcomes) }
           if (err.code !== queueFullState) throw e
-          const max = /at most (\d+)/.exec(String(err.message))?.[1]
-          return { _tag: "QueueFull", waiting: Number(err.detail), maxLength: Number(max) }
+          // The limit from the stored settings, not from the message's text (a queue's name may contain anything).
+          const [q] = await client.query<{ max_length: number | null }>(maxLengthSql, [request.queue])
+          return { _tag: "QueueFull", waiting: Number(err.detail), maxLength: Number(q?.max_length ?? 0) }
         }
         const r = JSON.parse(text) as {
           error?: "unknown_queue" | "partition_required" | "partition_not_allowed" | "priority_disabled"

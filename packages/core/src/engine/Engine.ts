@@ -3,7 +3,7 @@
  * answers handles. An engine is a value: several can run in one process, on one store or on several.
  */
 import { Clock, Context, Effect } from "effect"
-import { toMillis, type DurationInput } from "../duration.ts"
+import { longTimeout, toMillis, type DurationInput } from "../duration.ts"
 import { ConflictingWorkflowError, EngineStopped, InvalidArgument, WorkflowNotFound } from "../errors.ts"
 import type { Serializer } from "../serialization/Serializer.ts"
 import type { Checkpoint, Store, WorkflowRecord } from "../store/Store.ts"
@@ -329,7 +329,8 @@ export class Engine {
     return makeHandle<O>(this.handles, id)
   }
 
-  cancel(id: string): Promise<void> {
+  async cancel(id: string): Promise<void> {
+    validateName(id, "cancel: the workflow id")
     return this.management.workflows.cancel(id)
   }
 
@@ -548,19 +549,20 @@ export class Engine {
    * workflows this executor still owns so others can take them, and close the store.
    */
   async shutdown(options: { readonly timeout?: DurationInput } = {}): Promise<void> {
+    // Checked before anything stops: a bad timeout leaves the engine running, not half stopped.
+    const timeoutMs = toMillis(options?.timeout ?? "10 seconds", "shutdown timeout")
     if (this.state !== "running") return
     this.state = "stopping"
     await this.schedules.stop()
     await this.dispatch?.stop()
-    const timeoutMs = toMillis(options.timeout ?? "10 seconds", "shutdown timeout")
     const running = [...this.executions.values()]
     for (const { exec } of running) exec.stop("shutdown", true)
-    let timer: NodeJS.Timeout | undefined
+    let cancelTimer: (() => void) | undefined
     await Promise.race([
       Promise.all(running.map((r) => r.done)),
-      new Promise((r) => (timer = setTimeout(r, timeoutMs))),
+      new Promise<void>((r) => (cancelTimer = longTimeout(r, timeoutMs))),
     ])
-    clearTimeout(timer)
+    cancelTimer?.()
     for (const { exec } of running) exec.stop("shutdown")
     try {
       await this.host.storeCall(this.store.releaseWorkflows(this.executorId))
