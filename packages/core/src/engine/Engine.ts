@@ -30,6 +30,8 @@ import { Takeovers, type Runner } from "./takeovers.ts"
 import { ParkedSleeps } from "./parking.ts"
 import type { ScheduleDefinition } from "../schedules/define.ts"
 import { engineSchedules, type EngineSchedules } from "../schedules/engine.ts"
+import { debounceWorkflow, startDebounceDispatch, type DebounceOptions } from "./debounce.ts"
+import { debounceQueue } from "../store/debounceTypes.ts"
 import { makeManagementApi } from "../management/api.ts"
 import type { ManagementApi } from "../management/types.ts"
 import type { ExecutionEndInfo, ExecutionInfo, ExecutionOrigin, Observer } from "../observe/Observer.ts"
@@ -90,6 +92,7 @@ export class Engine {
   /** Aborted when the engine has stopped: waits outside workflows (results, events, streams) end. */
   private readonly halt = new AbortController()
   private dispatch: QueueDispatch | undefined
+  private debouncing: { readonly stop: () => Promise<void> } | undefined
   /** What the takeover and dispatch modules may see and do of this engine. */
   private readonly runner: Runner
   private readonly takeovers: Takeovers
@@ -332,8 +335,23 @@ export class Engine {
       this,
       this.config.queues.filter((q) => this.config.servedQueues.has(q.name)),
     )
-    // A client fires no ticks: it has no workflow code to run them with.
-    if (this.config.runsWorkflows) await this.schedules.launch()
+    // A client fires no ticks and starts no debounced runs: it has no workflow code to run them with.
+    if (this.config.runsWorkflows) {
+      await registerQueue(this.store, this.host, { name: debounceQueue, priority: false }, this.appVersion)
+      this.debouncing = startDebounceDispatch(this)
+      await this.schedules.launch()
+    }
+  }
+
+  /** `durably.debounce`: join or start the key's waiting run; its handle. */
+  async debounce<W extends AnyWorkflow>(
+    workflow: W,
+    key: string,
+    input: InputOf<W>,
+    options: DebounceOptions,
+  ): Promise<WorkflowHandle<OutputOf<W>>> {
+    this.assertRunning("debounce")
+    return makeHandle(this.handles, await debounceWorkflow(this.host, this.appVersion, workflow, key, input, options))
   }
 
   /**
@@ -506,6 +524,7 @@ export class Engine {
     if (this.state !== "running") return
     this.state = "stopping"
     await this.schedules.stop()
+    await this.debouncing?.stop()
     await this.dispatch?.stop()
     const timeoutMs = toMillis(options.timeout ?? "10 seconds", "shutdown timeout")
     const running = [...this.executions.values()]
@@ -535,6 +554,7 @@ export class Engine {
   /** Give up after a failed launch: stop heartbeating and close the store. */
   async abandon(): Promise<void> {
     await this.schedules.stop()
+    await this.debouncing?.stop()
     await this.dispatch?.stop()
     this.stopped()
     await this.lease?.end(false)
@@ -544,6 +564,7 @@ export class Engine {
   /** Drop every execution at once, as a SIGKILL would: no further write leaves this engine. For the test kit. */
   crash(): void {
     void this.schedules.stop()
+    void this.debouncing?.stop()
     void this.dispatch?.stop()
     void this.lease?.end(false)
     this.stopped()

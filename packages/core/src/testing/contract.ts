@@ -22,6 +22,7 @@ import { portContract } from "./contractPort.ts"
 import { queuesContract } from "./contractQueues.ts"
 import { childrenScenarios } from "./contractChildren.ts"
 import { schedulesContract } from "./contractSchedules.ts"
+import { debounceContract } from "./contractDebounce.ts"
 import { managementContract } from "./contractManagement.ts"
 
 export interface ContractOptions {
@@ -82,6 +83,7 @@ export const storeContract = (options: ContractOptions): void => {
       ["queues", queuesContract],
       ["child workflows and enqueueing, with engines", childrenScenarios],
       ["schedules", schedulesContract],
+      ["debounce", debounceContract],
       ["management", managementContract],
     ] as const) {
       options.describe(group, () => {
