@@ -113,8 +113,8 @@ export const launchClient = async (options: ClientOptions): Promise<DurablyClien
     workflows: engine.management.workflows,
     queues: engine.management.queues,
     executors: engine.management.executors,
-    enqueue: (queue, ref, input, opts) => engine.enqueue(queue, workflow(ref, "client.enqueue"), input, opts),
-    enqueueMany: (queue, ref, inputs, opts) =>
+    enqueue: async (queue, ref, input, opts) => engine.enqueue(queue, workflow(ref, "client.enqueue"), input, opts),
+    enqueueMany: async (queue, ref, inputs, opts) =>
       engine.enqueueMany(queue, workflow(ref, "client.enqueueMany"), inputs, opts, "client.enqueueMany"),
     handle: (id) => engine.handle(id),
     send: (workflowId, topic, message, opts) => engine.send(workflowId, topic, message, opts),

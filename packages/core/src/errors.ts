@@ -99,7 +99,7 @@ export class NonDeterminismError extends Data.TaggedError("NonDeterminismError")
       `workflow ${this.workflowId} diverged from its recorded history at operation #${this.stepId}: ${this.detail}`,
       `      #  ${"recorded".padEnd(width)}  now`,
       ...rows,
-      "Workflow code must make the same ctx calls in the same order on replay. Deploy changed logic under a new workflow name, or let running executions finish on the old code first.",
+      'Workflow code must make the same ctx calls in the same order on replay. Guard changed logic with `if (await ctx.patched("name"))` so histories recorded before it keep the old path, or deploy it under a new app version and let the old version\'s workflows finish (workflows.stranded() lists those no executor runs; see docs/operating.md).',
     ].join("\n")
   }
 }

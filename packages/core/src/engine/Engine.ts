@@ -28,11 +28,13 @@ import { validateUserId } from "./ids.ts"
 import { claimQueued, startDispatch, type QueueDispatch } from "./dispatch.ts"
 import { Takeovers, type Runner } from "./takeovers.ts"
 import { ParkedSleeps } from "./parking.ts"
+import { Orphans } from "./orphans.ts"
 import type { ScheduleDefinition } from "../schedules/define.ts"
 import { engineSchedules, type EngineSchedules } from "../schedules/engine.ts"
 import { debounceWorkflow, startDebounceDispatch, type DebounceOptions } from "./debounce.ts"
 import { debounceQueue } from "../store/debounceTypes.ts"
 import { makeManagementApi } from "../management/api.ts"
+import { startRetention, type RetentionConfig } from "./retention.ts"
 import type { ManagementApi } from "../management/types.ts"
 import type { ExecutionEndInfo, ExecutionInfo, ExecutionOrigin, Observer } from "../observe/Observer.ts"
 
@@ -60,6 +62,8 @@ export interface EngineConfig {
   readonly schedules: ReadonlyArray<ScheduleDefinition>
   /** Sleeps at least this long park their workflow (see parking.ts); undefined: never. */
   readonly parkSleepsMs?: number | undefined
+  /** Periodic pruning of old finished workflows (the `retention` launch option). */
+  readonly retention?: RetentionConfig | undefined
   /** False for a client: it runs no workflows (no recovery, no heartbeat, no queue dispatch). */
   readonly runsWorkflows: boolean
 }
@@ -97,6 +101,8 @@ export class Engine {
   private readonly runner: Runner
   private readonly takeovers: Takeovers
   private readonly parked: ParkedSleeps
+  private readonly orphans: Orphans
+  private stopRetention: (() => void) | undefined
   readonly schedules: EngineSchedules
 
   constructor(config: EngineConfig) {
@@ -128,6 +134,7 @@ export class Engine {
       executorId: config.executorId,
       maxPayloadBytes: config.maxPayloadBytes,
       log: config.log,
+      carry: config.observer?.carry,
       services: config.services,
       runEffect,
       activity,
@@ -158,10 +165,12 @@ export class Engine {
         return room()
       },
       execute: (def, record, checkpoints, origin) => this.execute(def, record, checkpoints, origin),
+      adoptOrphans: () => this.orphans.adopt(),
     }
     this.schedules = engineSchedules(this, config.schedules)
     this.takeovers = new Takeovers(this.runner)
     this.parked = new ParkedSleeps(this.runner)
+    this.orphans = new Orphans(this.runner, (id) => this.parked.has(id))
     this.lease =
       config.heartbeat === false
         ? undefined
@@ -271,6 +280,7 @@ export class Engine {
     const timeoutMs = options.timeout === undefined ? undefined : toMillis(options.timeout, "start timeout")
     const encoded = encodeValue(input, def.schemas.input, "input", this.payloadOf({ id, name: def.name }))
     const now = this.host.clock.currentTimeMillisUnsafe()
+    const traceContext = this.host.carry?.()
     const created = await this.host.storeCall(
       this.store.createWorkflow({
         id,
@@ -280,6 +290,7 @@ export class Engine {
         executorId: this.executorId,
         ...(timeoutMs === undefined ? {} : { deadline: now + timeoutMs }),
         ...(options.parent ? { parent: options.parent } : {}),
+        ...(traceContext === undefined ? {} : { traceContext }),
       }),
     )
     if (created.record.name !== def.name)
@@ -331,6 +342,8 @@ export class Engine {
     for (const q of this.config.queues) await registerQueue(this.store, this.host, q.config, this.appVersion)
     if (recover) await this.recover()
     if (this.config.runsWorkflows) await this.reportStranded()
+    if (this.config.runsWorkflows && this.config.retention)
+      this.stopRetention = startRetention(this.host, this.config.retention)
     this.dispatch = startDispatch(
       this,
       this.config.queues.filter((q) => this.config.servedQueues.has(q.name)),
@@ -546,6 +559,7 @@ export class Engine {
   }
 
   private stopped() {
+    this.stopRetention?.()
     this.state = "stopped"
     this.parked.clear()
     this.halt.abort(new EngineStopped({ reason: "the engine was shut down" }))

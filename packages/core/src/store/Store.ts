@@ -105,6 +105,8 @@ export type OperationKind =
   | "enqueue"
   /** Awaiting a child: its outcome is the output. */
   | "result"
+  /** `ctx.patched`: recorded by executions that take a patch's new code path. */
+  | "patch"
 
 /**
  * The record of one `ctx` operation, keyed by (workflow, stepId).

@@ -24,6 +24,7 @@ import { childrenScenarios } from "./contractChildren.ts"
 import { schedulesContract } from "./contractSchedules.ts"
 import { debounceContract } from "./contractDebounce.ts"
 import { managementContract } from "./contractManagement.ts"
+import { observeContract } from "./contractObserve.ts"
 
 export interface ContractOptions {
   /** Shown in test names. */
@@ -85,6 +86,7 @@ export const storeContract = (options: ContractOptions): void => {
       ["schedules", schedulesContract],
       ["debounce", debounceContract],
       ["management", managementContract],
+      ["observers: stored trace context", observeContract],
     ] as const) {
       options.describe(group, () => {
         for (const [name, body] of Object.entries(tests)) options.it(name, caseOf(body))

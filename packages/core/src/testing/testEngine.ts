@@ -58,17 +58,17 @@ export const testEngine = async <W extends AnyWorkflow>(options: TestEngineOptio
     logger: options.logger ?? false,
     heartbeat: options.heartbeat ?? false,
   }
-  const build = async () => {
+  const build = async (recover: boolean) => {
     const configured: Effect.Effect<EngineConfig, InvalidArgument> = resolveConfig(launchOptions).pipe(
       Effect.provideService(Clock.Clock, clock),
       Effect.provideContext(options.services ?? Context.empty()),
     )
     const config = await Effect.runPromise(configured)
     const e = new Engine(config)
-    await e.launch(true)
+    await e.launch(recover)
     return e
   }
-  let engine = await build()
+  let engine = await build(options.recover !== false)
   let api = fromEngine(engine)
 
   const lasting = <O>(id: string): WorkflowHandle<O> => ({
@@ -199,7 +199,7 @@ export const testEngine = async <W extends AnyWorkflow>(options: TestEngineOptio
     },
     restart: async () => {
       engine.crash()
-      engine = await build()
+      engine = await build(true)
       api = fromEngine(engine)
     },
     verifyReplay,
