@@ -1,4 +1,4 @@
-/** The Store port's debounce operation on SQL: one call to the `debounce` function of sql/0007_debounce.sql. */
+/** The Store port's debounce operation on SQL: one call to the `debounce` function of sql/0008_debounce.sql. */
 import type { Effect } from "effect"
 import type { Store, StoreError, Wake } from "@durably/core"
 import type { SqlClient } from "./client.ts"

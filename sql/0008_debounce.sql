@@ -1,4 +1,4 @@
--- Durably system schema, version 7: debouncing.
+-- Durably system schema, version 8: debouncing.
 --
 -- A debounced run is a workflow on the reserved queue '@debounce', DELAYED until its start: `delay` after
 -- the last call with its key, but never past `maxWait` after the burst's first call (debounce_until_ms).
