@@ -171,6 +171,7 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
           init.parent?.id ?? null,
           init.parent?.step ?? null,
           init.parent?.detached ?? false,
+          init.traceContext ?? null,
         ]
         const [created] = await client.query(q.createWorkflow, params)
         if (created) return { _tag: "Created" as const, record: changed(toWorkflow(created))! }

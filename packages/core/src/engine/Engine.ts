@@ -28,6 +28,7 @@ import { validateUserId } from "./ids.ts"
 import { claimQueued, startDispatch, type QueueDispatch } from "./dispatch.ts"
 import { Takeovers, type Runner } from "./takeovers.ts"
 import { ParkedSleeps } from "./parking.ts"
+import { Orphans } from "./orphans.ts"
 import type { ScheduleDefinition } from "../schedules/define.ts"
 import { engineSchedules, type EngineSchedules } from "../schedules/engine.ts"
 import { makeManagementApi } from "../management/api.ts"
@@ -97,6 +98,7 @@ export class Engine {
   private readonly runner: Runner
   private readonly takeovers: Takeovers
   private readonly parked: ParkedSleeps
+  private readonly orphans: Orphans
   private stopRetention: (() => void) | undefined
   readonly schedules: EngineSchedules
 
@@ -129,6 +131,7 @@ export class Engine {
       executorId: config.executorId,
       maxPayloadBytes: config.maxPayloadBytes,
       log: config.log,
+      carry: config.observer?.carry,
       services: config.services,
       runEffect,
       activity,
@@ -159,10 +162,12 @@ export class Engine {
         return room()
       },
       execute: (def, record, checkpoints, origin) => this.execute(def, record, checkpoints, origin),
+      adoptOrphans: () => this.orphans.adopt(),
     }
     this.schedules = engineSchedules(this, config.schedules)
     this.takeovers = new Takeovers(this.runner)
     this.parked = new ParkedSleeps(this.runner)
+    this.orphans = new Orphans(this.runner, (id) => this.parked.has(id))
     this.lease =
       config.heartbeat === false
         ? undefined
@@ -273,6 +278,7 @@ export class Engine {
     const timeoutMs = options.timeout === undefined ? undefined : toMillis(options.timeout, "start timeout")
     const encoded = encodeValue(input, def.schemas.input, "input", this.payloadOf({ id, name: def.name }))
     const now = this.host.clock.currentTimeMillisUnsafe()
+    const traceContext = this.host.carry?.()
     const created = await this.host.storeCall(
       this.store.createWorkflow({
         id,
@@ -282,6 +288,7 @@ export class Engine {
         executorId: this.executorId,
         ...(timeoutMs === undefined ? {} : { deadline: now + timeoutMs }),
         ...(options.parent ? { parent: options.parent } : {}),
+        ...(traceContext === undefined ? {} : { traceContext }),
       }),
     )
     if (created.record.name !== def.name)

@@ -298,7 +298,11 @@ export class Execution {
         try {
           let result: OperationResult | { readonly committed: Checkpoint }
           try {
-            result = await live(stepId, cp?.state === "pending" ? cp : undefined, prepare, retract)
+            const pendingCp = cp?.state === "pending" ? cp : undefined
+            // In the operation's scope: a child started or enqueued here carries it as its parent.
+            result = await (watch?.run
+              ? watch.run(() => live(stepId, pendingCp, prepare, retract))
+              : live(stepId, pendingCp, prepare, retract))
           } finally {
             this.liveRunning--
           }

@@ -6,6 +6,7 @@ import { Effect } from "effect"
 import type { Dispatcher, DispatchHost, DispatcherFactory, QueueDefinition } from "../queues.ts"
 import type { Engine } from "./Engine.ts"
 import type { Runner } from "./takeovers.ts"
+import { noteFailures } from "./orphans.ts"
 
 export interface QueueDispatch {
   /** A workflow ended here (of `queue`, if queued): this process has room again. */
@@ -51,14 +52,18 @@ export const claimQueued = async (
 ): Promise<{ readonly started: number; readonly retryAt?: number }> => {
   const { host, config, definitions, executions } = runner
   if (!runner.running || max <= 0) return { started: 0 }
+  const lost = { value: false }
   const claim = await host.storeCall(
-    host.store.claimQueue({
-      queue,
-      executorId: config.executorId,
-      max,
-      names: [...definitions.keys()],
-      appVersion: config.appVersion,
-    }),
+    noteFailures(
+      host.store.claimQueue({
+        queue,
+        executorId: config.executorId,
+        max,
+        names: [...definitions.keys()],
+        appVersion: config.appVersion,
+      }),
+      lost,
+    ),
   )
   await Promise.all(
     claim.claimed.map(async (record) => {
@@ -68,5 +73,6 @@ export const claimQueued = async (
       if (runner.running && !executions.has(record.id)) runner.execute(def, record, history, "queue")
     }),
   )
+  if (lost.value) runner.adoptOrphans()
   return { started: claim.claimed.length, ...(claim.retryAt === undefined ? {} : { retryAt: claim.retryAt }) }
 }

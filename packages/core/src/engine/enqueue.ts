@@ -100,7 +100,9 @@ export const enqueueWorkflows = async (host: Host, appVersion: string, req: Enqu
     throw new InvalidArgument({ reason: `${req.api}: the workflow must be a definition made by defineWorkflow` })
   if (req.inputs.length === 0) return []
   const now = host.clock.currentTimeMillisUnsafe()
-  const items = req.inputs.map((input, i) => item(host, req, input, i, now))
+  const traceContext = host.carry?.()
+  const made = req.inputs.map((input, i) => item(host, req, input, i, now))
+  const items = traceContext === undefined ? made : made.map((i) => ({ ...i, traceContext }))
   const request = { queue, items, appVersion, ...(req.parent ? { parentId: req.parent.id } : {}) }
   let result = await host.storeCall(host.store.enqueue(request))
   if (result._tag === "Refused" && result.reason === "unknown_queue" && isQueueDefinition(req.queue)) {

@@ -8,6 +8,7 @@ import type { AnyWorkflow } from "../workflow.ts"
 import type { EngineConfig } from "./Engine.ts"
 import type { Execution } from "./Execution.ts"
 import type { Host } from "./Host.ts"
+import { noteFailures } from "./orphans.ts"
 import type { ExecutionOrigin } from "../observe/Observer.ts"
 
 /** What the takeover and dispatch code may see and do of the engine that runs it. */
@@ -20,6 +21,8 @@ export interface Runner {
   readonly running: boolean
   /** How many more workflows it may take from queues and from others now. */
   readonly room: number
+  /** Look for workflows a claim whose answer was lost took (engine/orphans.ts), and run them. */
+  readonly adoptOrphans: () => void
   /** Run an execution of a workflow just claimed, with its history. */
   readonly execute: (
     def: AnyWorkflow,
@@ -130,14 +133,18 @@ export class Takeovers {
     if (!this.runner.running) return none
     const limit = Math.min(batchSize, this.runner.room)
     if (limit <= 0) return none
+    const lost = { value: false }
     const claims = await host.storeCall(
-      host.store.takeOver(config.executorId, {
-        ...scope,
-        appVersion: config.appVersion,
-        names: [...definitions.keys()],
-        limit,
-        maxRecoveryAttempts: config.maxRecoveryAttempts,
-      }),
+      noteFailures(
+        host.store.takeOver(config.executorId, {
+          ...scope,
+          appVersion: config.appVersion,
+          names: [...definitions.keys()],
+          limit,
+          maxRecoveryAttempts: config.maxRecoveryAttempts,
+        }),
+        lost,
+      ),
     )
     const claimed = claims.flatMap((c) => (c._tag === "Claimed" ? [c.record] : []))
     for (const c of claims)
@@ -159,6 +166,7 @@ export class Takeovers {
           this.runner.execute(def, record, checkpoints, scope.includeExpired ? "takeover" : "recovery")
       }),
     )
+    if (lost.value) this.runner.adoptOrphans()
     if (claimed.length > 0)
       config.observer?.event?.({
         type: scope.includeExpired ? "takenOver" : "recovered",

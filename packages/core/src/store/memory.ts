@@ -269,6 +269,7 @@ export const memoryStore = (): Store => {
           recoveryAttempts: 0,
           ...(init.deadline === undefined ? {} : { deadline: init.deadline }),
           ...(init.parent ? { parentId: init.parent.id, parentStep: init.parent.step } : {}),
+          ...(init.traceContext === undefined ? {} : { traceContext: init.traceContext }),
           createdAt: now,
           updatedAt: now,
         }

@@ -23,6 +23,7 @@ import { queuesContract } from "./contractQueues.ts"
 import { childrenScenarios } from "./contractChildren.ts"
 import { schedulesContract } from "./contractSchedules.ts"
 import { managementContract } from "./contractManagement.ts"
+import { observeContract } from "./contractObserve.ts"
 
 export interface ContractOptions {
   /** Shown in test names. */
@@ -83,6 +84,7 @@ export const storeContract = (options: ContractOptions): void => {
       ["child workflows and enqueueing, with engines", childrenScenarios],
       ["schedules", schedulesContract],
       ["management", managementContract],
+      ["observers: stored trace context", observeContract],
     ] as const) {
       options.describe(group, () => {
         for (const [name, body] of Object.entries(tests)) options.it(name, caseOf(body))
