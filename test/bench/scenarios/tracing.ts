@@ -99,6 +99,7 @@ export const tracing: Scenario = {
     ]
     if (env.serverUrl) {
       const schema = benchSchema()
+      env.log(`  postgres schema ${schema} (dropped at the end)`)
       const url = env.serverUrl
       stores.push({
         label: "postgres (server)",
