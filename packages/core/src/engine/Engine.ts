@@ -195,7 +195,8 @@ export class Engine {
       definition: (name) => this.definitions.get(name),
       now: () => this.host.clock.currentTimeMillisUnsafe(),
       ownVersion: config.runsWorkflows ? config.appVersion : undefined,
-      forkVersion: () => this.appVersion,
+      // A client runs nothing: its forks keep the source's version, which some worker runs.
+      forkVersion: (source) => (config.runsWorkflows ? this.appVersion : source.appVersion),
       cancelled: (records) => {
         for (const r of records) if (r.status === "CANCELLED") this.executions.get(r.id)?.exec.stop("cancelled")
       },
