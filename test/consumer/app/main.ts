@@ -1,0 +1,58 @@
+/**
+ * The program a new user would write first, run by the consumer test inside a fresh app that installed the
+ * packed tarballs: a workflow with a step and a durable sleep, and a queued child workflow, on the embedded
+ * store and on Postgres (through the app's own postgres.js instance, so its types must match ours). It prints
+ * one line per store and exits non-zero when a result is wrong.
+ */
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Durably, defineWorkflow, type Store } from "@durably/core"
+import { postgresStore } from "@durably/postgres"
+import { embeddedStore } from "@durably/postgres/embedded"
+import { defineQueue } from "@durably/scheduler"
+import postgres from "postgres"
+
+const words = defineQueue("words", { concurrency: 2 })
+
+const countWords = defineWorkflow("count-words", async (ctx, text: string) =>
+  ctx.step("count", () => text.split(/\s+/).filter(Boolean).length),
+)
+
+const summarise = defineWorkflow("summarise", async (ctx, texts: string[]) => {
+  await ctx.sleep("10 millis")
+  const children = []
+  for (const text of texts) children.push(await ctx.enqueue(words, countWords, text))
+  let total = 0
+  for (const child of children) total += await child.result()
+  return { texts: texts.length, words: total }
+})
+
+const runOn = async (label: string, store: Store): Promise<void> => {
+  const durably = await Durably.launch({ store, workflows: [summarise, countWords], queues: [words] })
+  try {
+    const result = await durably.run(summarise, ["durable workflows", "for TypeScript on Postgres"])
+    if (result.texts !== 2 || result.words !== 6) throw new Error(`${label}: wrong result ${JSON.stringify(result)}`)
+    console.log(`${label}: ok ${JSON.stringify(result)}`)
+  } finally {
+    await durably.shutdown()
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), "durably-consumer-"))
+try {
+  await runOn("embedded", embeddedStore({ dir }))
+} finally {
+  rmSync(dir, { recursive: true, force: true })
+}
+
+// A schema of this run's own on the server named by DATABASE_URL or the PG* variables; dropped afterwards.
+const schema = `durably_consumer_${process.pid}_${Date.now().toString(36)}`
+const quiet = { onnotice: () => {} } // DROP SCHEMA … CASCADE reports every table it drops
+const sql = process.env["DATABASE_URL"] ? postgres(process.env["DATABASE_URL"], quiet) : postgres(quiet)
+try {
+  await runOn("postgres", postgresStore({ sql, schema }))
+} finally {
+  await sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+  await sql.end()
+}
