@@ -31,4 +31,34 @@ export default tseslint.config(
       "prefer-const": ["error", { ignoreReadBeforeAssign: true }],
     },
   },
+  {
+    // The dashboard's UI: plain browser JavaScript shipped as is (no build step), so no type information.
+    files: ["packages/dashboard/assets/**/*.js"],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      sourceType: "module",
+      parserOptions: { projectService: false, project: false },
+      globals: Object.fromEntries(
+        [
+          "window",
+          "document",
+          "fetch",
+          "location",
+          "addEventListener",
+          "setInterval",
+          "clearInterval",
+          "setTimeout",
+          "clearTimeout",
+          "CSS",
+          "Node",
+          "URL",
+          "URLSearchParams",
+          "console",
+          "confirm",
+          "history",
+          "navigator",
+        ].map((g) => [g, "readonly"]),
+      ),
+    },
+  },
 )

@@ -5,7 +5,7 @@
  */
 import { execFileSync, type ExecFileSyncOptions } from "node:child_process"
 import { copyFileSync, existsSync, lstatSync, readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs"
-import { join } from "node:path"
+import { delimiter, dirname, join } from "node:path"
 import { repoRoot, type Tarball } from "./tarballs.ts"
 
 export interface Scenario {
@@ -75,8 +75,17 @@ const sourcesTsconfig = {
     // Only our sources are in question here (PGlite's own .d.ts need @types/emscripten to pass a lib check).
     skipLibCheck: true,
   },
-  include: ["node_modules/@durably/*/src/**/*.ts"],
+  // The dashboard's sources pass a Buffer as a fetch body, which only @types/node >= 24 accepts; its .d.ts are
+  // checked with everything else, and it runs on Node 22 below.
+  include: ["core", "postgres", "scheduler", "cli"].map((p) => `node_modules/@durably/${p}/src/**/*.ts`),
 }
+
+const dropSchema = (schema: string) => `
+  import postgres from "postgres"
+  const options = { onnotice: () => {} }
+  const sql = process.env.DATABASE_URL ? postgres(process.env.DATABASE_URL, options) : postgres(options)
+  await sql.unsafe('DROP SCHEMA IF EXISTS "${schema}" CASCADE')
+  await sql.end()`
 
 /** Every installed copy of a package in the app, by real path (a second copy means duplicated types). */
 export const installedCopies = (app: string, pkg: string): ReadonlyArray<string> => {
@@ -123,9 +132,9 @@ export const runScenario = (
   if (scenario.packageManager === "npm") {
     exec("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", ...paths, ...specs])
   } else {
-    // Until @durably/core is on the registry, the other packages' dependency on it must come from the tarball.
-    const core = tarballs.find((t) => t.name === "core")?.path
-    writeFileSync(join(app, "pnpm-workspace.yaml"), `overrides:\n  "@durably/core": "file:${core}"\n`)
+    // Until they are on the registry, our packages' dependencies on each other must come from the tarballs.
+    const overrides = tarballs.map((t) => `  "@durably/${t.name}": "file:${t.path}"\n`).join("")
+    writeFileSync(join(app, "pnpm-workspace.yaml"), `overrides:\n${overrides}`)
     exec("pnpm", ["add", "--reporter=append-only", ...paths, ...specs])
   }
   const node = scenario.node ? join(app, "node_modules", ".bin", "node") : process.execPath
@@ -158,10 +167,28 @@ export const runScenario = (
     say("the shipped sources type-check against this Effect")
   }
 
-  const run = (file: string) => exec(node, [file], { timeout: 180_000 }).trim()
-  const main = run("out/main.js")
-  if (!/^embedded: ok/m.test(main) || !/^postgres: ok/m.test(main)) throw new Error(`main.ts said:\n${main}`)
-  main.split("\n").forEach(say)
+  const run = (file: string, env: NodeJS.ProcessEnv = {}) =>
+    exec(node, [file], { timeout: 180_000, env: { ...process.env, ...env } }).trim()
+  // A Postgres schema of this app's own, dropped at the end.
+  const schema = `durably_consumer_${process.pid}_${Date.now().toString(36)}`
+  try {
+    const main = run("out/main.js", { DURABLY_SCHEMA: schema })
+    for (const part of ["embedded", "postgres", "dashboard"])
+      if (!new RegExp(`^${part}: ok`, "m").test(main)) throw new Error(`main.ts said:\n${main}`)
+    main.split("\n").forEach(say)
+    // The command, through the bin link npm or pnpm made, finds the schema the program migrated up to date.
+    // Run as `npx durably` would: the bin (a link, or pnpm's shell shim) finds node on PATH.
+    const durably = join(app, "node_modules", ".bin", "durably")
+    const PATH = `${dirname(node)}${delimiter}${process.env["PATH"] ?? ""}`
+    const migrated = JSON.parse(
+      exec(durably, ["migrate", "--schema", schema, "--json"], { env: { ...process.env, PATH } }),
+    ) as Record<string, unknown>
+    if (migrated["from"] !== migrated["to"] || !(Number(migrated["to"]) > 0))
+      throw new Error(`durably migrate said: ${JSON.stringify(migrated)}`)
+    say(`durably migrate: ${schema} already at version ${String(migrated["to"])}`)
+  } finally {
+    exec(node, ["--input-type=module", "-e", dropSchema(schema)])
+  }
   const effect = run("out/readme-effect.js")
   if (effect !== "receipt for 1001") throw new Error(`the README's Effect example said: ${effect}`)
   say("the README's Effect example runs")

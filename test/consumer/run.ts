@@ -16,7 +16,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { runScenario, type Scenario } from "./apps.ts"
-import { findTarballs, inspectTarball, packAll } from "./tarballs.ts"
+import { findTarballs, inspectTarball, packAll, packageNames } from "./tarballs.ts"
 
 const scenarios: ReadonlyArray<Scenario> = [
   {
@@ -48,7 +48,7 @@ try {
   if (!dir) {
     dir = join(work, "tarballs")
     mkdirSync(dir)
-    say("packing @durably/core, @durably/postgres, @durably/scheduler")
+    say(`packing ${packageNames.map((n) => `@durably/${n}`).join(", ")}`)
     packAll(dir)
   }
   const tarballs = findTarballs(dir)

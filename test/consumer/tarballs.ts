@@ -8,7 +8,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url))
-export const packageNames = ["core", "postgres", "scheduler"] as const
+export const packageNames = ["core", "postgres", "scheduler", "dashboard", "cli"] as const
 export type PackageName = (typeof packageNames)[number]
 
 export interface Tarball {
@@ -46,6 +46,8 @@ export const inspectTarball = (tarball: Tarball): ReadonlyArray<string> => {
   const problems: string[] = []
   const need = ["LICENSE", "README.md", "dist/index.js", "dist/index.d.ts"]
   if (tarball.name === "postgres") need.push("dist/sql/0001_init.sql", "dist/embedded.js")
+  if (tarball.name === "dashboard") need.push("assets/index.html")
+  if (tarball.name === "cli") need.push("dist/bin.js")
   for (const f of need) if (!files.has(`package/${f}`)) problems.push(`missing ${f}`)
   for (const f of files) if (f.endsWith(".tsbuildinfo")) problems.push(`ships a build cache: ${f}`)
   const manifest = tar(["-xzOf", tarball.path, "package/package.json"])

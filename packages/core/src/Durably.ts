@@ -11,9 +11,14 @@ import type { TopicRef } from "./topics.ts"
 import type { EnqueueManyOptions, EnqueueOptions } from "./engine/enqueue.ts"
 import type { QueueRef } from "./queues.ts"
 import type { AnyWorkflow, InputOf, OutputOf, WorkflowDefinition } from "./workflow.ts"
+import type { ManagementApi } from "./management/types.ts"
+import { launchClient, type ClientOptions, type DurablyClient } from "./client.ts"
 
-/** A running engine. Several may live in one process, on one store or on several. */
-export interface Durably {
+/**
+ * A running engine. Several may live in one process, on one store or on several. `workflows`, `queues` and
+ * `executors` are the management API (list, inspect, cancel, resume, fork, delete, prune: see management/types.ts).
+ */
+export interface Durably extends ManagementApi {
   readonly executorId: string
   readonly appVersion: string
   /** Start a workflow (or attach to the execution that already has `options.id`). */
@@ -80,6 +85,9 @@ export const fromEngine = (engine: Engine): Durably => ({
   start: (workflow, input, options) => engine.start(workflow, input, options),
   run: async (workflow, input, options) => (await engine.start(workflow, input, options)).result(),
   handle: (id) => engine.handle(id),
+  workflows: engine.management.workflows,
+  queues: engine.management.queues,
+  executors: engine.management.executors,
   enqueue: (queue, workflow, input, options) => engine.enqueue(queue, workflow, input, options),
   enqueueMany: (queue, workflow, inputs, options) => engine.enqueueMany(queue, workflow, inputs, options),
   cancel: (id) => engine.cancel(id),
@@ -105,4 +113,9 @@ export const Durably = {
     }
     return fromEngine(engine)
   },
+  /**
+   * A client: the management API, enqueue by name, send, getEvent, readStream and results, with no workflow
+   * code and no work taken (for other services, scripts, the CLI and the dashboard). `close()` it when done.
+   */
+  client: (options: ClientOptions): Promise<DurablyClient> => launchClient(options),
 }

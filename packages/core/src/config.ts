@@ -4,7 +4,10 @@ import { join } from "node:path"
 import { Clock, Context, Effect, Scope } from "effect"
 import { toMillis, type DurationInput } from "./duration.ts"
 import type { EngineConfig } from "./engine/Engine.ts"
-import { consoleLogger, type LogSink } from "./engine/log.ts"
+import { consoleLogger, type LogEntry, type LogSink } from "./engine/log.ts"
+import { combineObservers } from "./observe/combine.ts"
+import { lifecycleLog } from "./observe/lifecycleLog.ts"
+import type { Observer } from "./observe/Observer.ts"
 import { InvalidArgument } from "./errors.ts"
 import { jsonSerializer } from "./serialization/json.ts"
 import type { Serializer } from "./serialization/Serializer.ts"
@@ -30,8 +33,22 @@ export interface LaunchOptions<W extends AnyWorkflow = AnyWorkflow> {
   readonly maxRecoveryAttempts?: number
   /** How values are stored when no schema is given. Default: JSON with Date, BigInt, Map, Set, Uint8Array, Error. */
   readonly serializer?: Serializer
-  /** Where engine and `ctx.log` entries go. Default: info and up on stderr. `false` for none. */
+  /**
+   * Where engine and `ctx.log` entries go. Default: info and up on stderr (in the Effect flavour, Effect's
+   * Logger). `structuredLogger(pino())` for pino; `false` for none.
+   */
   readonly logger?: LogSink | false
+  /**
+   * What the logs hold. Lifecycle entries (workflow started, failed, retried, recovered …) never show
+   * payloads (inputs, outputs) unless `payloads` is true; `redact` sees every entry, the engine's and
+   * `ctx.log`'s, before the logger does, and returns it rewritten, or undefined to drop it.
+   */
+  readonly logging?: {
+    readonly payloads?: boolean
+    readonly redact?: (entry: LogEntry) => LogEntry | undefined
+  }
+  /** Observers of the engine, e.g. `openTelemetry()` from `@durably/otel`: see docs/observability.md. */
+  readonly observers?: ReadonlyArray<Observer>
   /** Take back this executor's PENDING workflows at launch. Default true. */
   readonly recover?: boolean
   /**
@@ -72,15 +89,22 @@ export const defaultAppVersion = (): string => {
 }
 
 /** Validates options and resolves defaults; takes the clock and services from the Effect context it runs in. */
-export const resolveConfig = (options: LaunchOptions): Effect.Effect<EngineConfig, InvalidArgument> =>
+export const resolveConfig = (
+  options: LaunchOptions,
+  /** The logger when none is given: stderr, or (Effect flavour) Effect's Logger with these services. */
+  defaultLogger: (services: Context.Context<never>) => LogSink = () => consoleLogger(),
+): Effect.Effect<EngineConfig, InvalidArgument> =>
   Effect.gen(function* () {
     const clock = yield* Clock.Clock
     // A layer's Scope must not leak into workflows: their finalizers would wait for the engine's end.
     const services = Context.add(Context.omit(Scope.Scope)(yield* Effect.context<never>()), Clock.Clock, clock)
-    return yield* Effect.try({ try: () => validate(options, services), catch: (e) => e as InvalidArgument })
+    return yield* Effect.try({
+      try: () => validate(options, services, defaultLogger(services)),
+      catch: (e) => e as InvalidArgument,
+    })
   })
 
-const validate = (options: LaunchOptions, services: Context.Context<never>): EngineConfig => {
+const validate = (options: LaunchOptions, services: Context.Context<never>, defaultLogger: LogSink): EngineConfig => {
   if (typeof options !== "object" || options === null)
     throw new InvalidArgument({ reason: "Durably.launch needs an options object" })
   const store = options.store
@@ -143,6 +167,13 @@ const validate = (options: LaunchOptions, services: Context.Context<never>): Eng
       throw new InvalidArgument({
         reason: `Durably.launch: serveQueues names ${JSON.stringify(name)}, which is not in \`queues\``,
       })
+  const observers = options.observers ?? []
+  if (!Array.isArray(observers) || !observers.every((o: unknown) => typeof o === "object" && o !== null))
+    throw new InvalidArgument({ reason: "Durably.launch: `observers` must be an array of observer objects" })
+  const redact = options.logging?.redact
+  if (redact !== undefined && typeof redact !== "function")
+    throw new InvalidArgument({ reason: "Durably.launch: `logging.redact` must be a function" })
+  const log = logSink(options.logger === undefined ? defaultLogger : options.logger, redact)
   const executorId = options.executorId ?? process.env["DURABLY_EXECUTOR_ID"] ?? "local"
   if (typeof executorId !== "string" || executorId === "" || executorId.length > 200)
     throw new InvalidArgument({ reason: `executorId must be a non-empty string; got ${JSON.stringify(executorId)}` })
@@ -162,7 +193,29 @@ const validate = (options: LaunchOptions, services: Context.Context<never>): Eng
       options.parkSleepsLongerThan === false
         ? undefined
         : toMillis(options.parkSleepsLongerThan ?? "1 minute", "parkSleepsLongerThan"),
-    log: options.logger === false ? () => undefined : (options.logger ?? consoleLogger()),
+    log,
+    observer: combineObservers([
+      ...(options.logger === false ? [] : [lifecycleLog(log, { payloads: options.logging?.payloads === true })]),
+      ...observers,
+    ]),
     services,
+    runsWorkflows: true,
+  }
+}
+
+const logSink = (logger: LogSink | false, redact: ((entry: LogEntry) => LogEntry | undefined) | undefined): LogSink => {
+  if (logger === false) return () => undefined
+  const sink = logger
+  if (!redact) return sink
+  return (entry) => {
+    let redacted: LogEntry | undefined
+    try {
+      redacted = redact(entry)
+    } catch (e) {
+      // A broken redaction hook must not leak what it was meant to hide: say so, without the entry.
+      sink({ level: "error", message: `logging.redact threw; an entry was dropped: ${String(e)}` })
+      return
+    }
+    if (redacted) sink(redacted)
   }
 }

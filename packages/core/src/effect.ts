@@ -21,11 +21,43 @@ export { Durably, type DurablyService, type ReadError, type SendError, type Star
 export type { AwaitError, DeclaredError, EffectHandle, EndError } from "./effect/handle.ts"
 export { WorkflowCtx, type EffectStepOptions, type EffectWorkflowContext, type StepBody } from "./effect/WorkflowCtx.ts"
 export * as Workflow from "./effect/Workflow.ts"
+export type { Effectful, ManagementError, ManagementService } from "./management/effect.ts"
+export type {
+  BulkResult,
+  CancelOptions,
+  DeleteOptions,
+  ExecutorInfo,
+  ExecutorsApi,
+  ForkOptions,
+  Instant,
+  ListOptions,
+  ManagementApi,
+  PruneOptions,
+  QueueInfo,
+  QueuesApi,
+  ResumeOptions,
+  StepRecord,
+  StrandedVersion,
+  WorkflowDetail,
+  WorkflowFilter,
+  WorkflowPage,
+  WorkflowSummary,
+  WorkflowsApi,
+} from "./management/types.ts"
 
 export type { LaunchOptions } from "./config.ts"
 export type { StartOptions } from "./engine/Engine.ts"
 export type { WorkflowHandle, WorkflowOutcome, WorkflowStatusInfo } from "./engine/handle.ts"
 export { consoleLogger, type LogEntry, type LogLevel, type LogSink } from "./engine/log.ts"
+export { effectLogSink } from "./effect/logger.ts"
+export { structuredLogger, type StructuredLogger } from "./observe/structuredLogger.ts"
+export {
+  describeError,
+  lifecycleLog,
+  type LifecycleEventName,
+  type LifecycleLogOptions,
+} from "./observe/lifecycleLog.ts"
+export type * from "./observe/Observer.ts"
 export type {
   AnyWorkflow,
   Codec,

@@ -5,6 +5,24 @@
  */
 import { Data } from "effect"
 
+/**
+ * A cause in words, for a message. Never throws: a revived cause can be anything a workflow threw, and
+ * `String()` throws on an object with a null prototype or a throwing `toString`, which would turn reading
+ * the error's message into a second failure.
+ */
+const describeCause = (c: unknown): string => {
+  try {
+    if (c instanceof Error) return `${c.name}: ${c.message}`
+    if (typeof c === "object" && c !== null) {
+      const json = JSON.stringify(c)
+      if (json !== undefined) return json
+    }
+    return String(c)
+  } catch {
+    return Object.prototype.toString.call(c)
+  }
+}
+
 /** The workflow failed; `cause` is its error revived from the store (the same class when a schema declares it). */
 export class WorkflowFailed extends Data.TaggedError("WorkflowFailed")<{
   readonly workflowId: string
@@ -12,9 +30,7 @@ export class WorkflowFailed extends Data.TaggedError("WorkflowFailed")<{
   readonly cause: unknown
 }> {
   override get message() {
-    const c = this.cause
-    const detail = c instanceof Error ? `${c.name}: ${c.message}` : String(c)
-    return `workflow ${this.workflowName} (${this.workflowId}) failed: ${detail}`
+    return `workflow ${this.workflowName} (${this.workflowId}) failed: ${describeCause(this.cause)}`
   }
 }
 
@@ -182,7 +198,7 @@ export class StoreError extends Data.TaggedError("StoreError")<{
 }> {
   override get message() {
     const c = this.cause
-    return `store operation ${this.operation} failed: ${c instanceof Error ? c.message : String(c)}`
+    return `store operation ${this.operation} failed: ${c instanceof Error ? c.message : describeCause(c)}`
   }
 }
 

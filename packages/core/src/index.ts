@@ -12,10 +12,41 @@
  * ```
  */
 export { Durably } from "./Durably.ts"
+export type { ClientOptions, DurablyClient, WorkflowRef } from "./client.ts"
+export type {
+  BulkResult,
+  CancelOptions,
+  DeleteOptions,
+  ExecutorInfo,
+  ExecutorsApi,
+  ForkOptions,
+  Instant,
+  ListOptions,
+  ManagementApi,
+  PruneOptions,
+  QueueInfo,
+  QueuesApi,
+  ResumeOptions,
+  StepRecord,
+  StrandedVersion,
+  WorkflowDetail,
+  WorkflowFilter,
+  WorkflowPage,
+  WorkflowSummary,
+  WorkflowsApi,
+} from "./management/types.ts"
 export type { LaunchOptions } from "./config.ts"
 export type { StartOptions } from "./engine/Engine.ts"
 export type { WorkflowHandle, WorkflowOutcome, WorkflowStatusInfo } from "./engine/handle.ts"
 export { consoleLogger, type LogEntry, type LogLevel, type LogSink } from "./engine/log.ts"
+export { structuredLogger, type StructuredLogger } from "./observe/structuredLogger.ts"
+export {
+  describeError,
+  lifecycleLog,
+  type LifecycleEventName,
+  type LifecycleLogOptions,
+} from "./observe/lifecycleLog.ts"
+export type * from "./observe/Observer.ts"
 export { defineWorkflow } from "./workflow.ts"
 export { defineTopic, type Topic, type TopicRef } from "./topics.ts"
 export type { SendOptions, RecvOptions } from "./engine/messages.ts"

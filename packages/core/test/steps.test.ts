@@ -156,4 +156,35 @@ describe("steps: retries and timeouts", () => {
     expect(cp!.error).toContain("StepTimeoutError")
     expect(await h.result()).toEqual(result)
   })
+
+  it("a workflow that throws an odd value fails with a readable WorkflowFailed message", async () => {
+    // String() throws on a null-prototype object; reading the failure's message must never throw.
+    const bare = Object.assign(Object.create(null) as object, { code: 7 })
+    const wf = defineWorkflow("odd-throw", async (ctx) => {
+      await ctx.step("noop", () => 1)
+      throw bare
+    })
+    const t = await testEngine({ workflows: [wf] })
+    const h = await t.start(wf, undefined)
+    const failure = await h.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(failure).toBeInstanceOf(WorkflowFailed)
+    expect((failure as WorkflowFailed).message).toContain('"code":7')
+    const hostile = {
+      toString: () => {
+        throw new Error("no")
+      },
+      toJSON: () => {
+        throw new Error("no")
+      },
+    }
+    expect(new WorkflowFailed({ workflowId: "w", workflowName: "n", cause: hostile }).message).toBe(
+      "workflow n (w) failed: [object Object]",
+    )
+    expect(new WorkflowFailed({ workflowId: "w", workflowName: "n", cause: Object.create(null) }).message).toBe(
+      "workflow n (w) failed: {}",
+    )
+  })
 })

@@ -5,7 +5,8 @@
  *
  * A lock whose owner is dead is taken over, so a SIGKILLed process restarts cleanly. "Dead" means, on the
  * same host: `process.kill(pid, 0)` says ESRCH, or (on Linux) the process with that pid started at another
- * time than the owner did, i.e. the pid was reused. Where the start time cannot be read (macOS, Windows) a
+ * time than the owner did, i.e. the pid was reused, or it has exited and waits to be reaped (a zombie: a
+ * supervisor that restarts at once may not have collected its dead child yet, and the pid still answers). Where the start time cannot be read (macOS, Windows) a
  * reused pid makes the lock look held: the error says which file to delete. A lock written on another host
  * is never taken over (its owner cannot be checked from here).
  */
@@ -54,15 +55,27 @@ interface Owner {
   readonly token: string
 }
 
-/** When a process started (Linux), to tell a live owner from an unrelated process that reuses its pid. */
-const startTime = (pid: number): string | null => {
+/** Fields 3… of /proc/<pid>/stat (Linux), or null where there is none. */
+const procStat = (pid: number): string[] | null => {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
     // Fields after the command name, which is in parentheses and may contain anything: state is field 3.
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")
   } catch {
     return null
   }
+}
+
+/** When a process started (Linux), to tell a live owner from an unrelated process that reuses its pid. */
+const startTime = (pid: number): string | null => procStat(pid)?.[19] ?? null
+
+/**
+ * A process that has exited but is not yet reaped (Z) or is being torn down (X) still answers
+ * `kill(pid, 0)`, yet holds no file open any more. A stopped one (T) is alive: it may be continued.
+ */
+const exited = (pid: number): boolean => {
+  const state = procStat(pid)?.[0]
+  return state === "Z" || state === "X"
 }
 
 const readOwner = (file: string): Owner | "missing" | "unreadable" => {
@@ -91,6 +104,7 @@ const liveness = (owner: Owner, me: Owner): Liveness => {
   // Same pid, another start time: the owner died and its pid was reused (by us, or by someone else).
   if (owner.start !== null && now !== null && owner.start !== now) return "dead"
   if (owner.pid === me.pid) return "this-process"
+  if (exited(owner.pid)) return "dead"
   try {
     process.kill(owner.pid, 0)
     return "alive"

@@ -81,8 +81,12 @@ export const makeQueries = (schema: string, channel?: string) => {
     schema: s,
     /** $1 id, $2 name, $3 input, $4 executor, $5 app version, $6 deadline, $7 now, $8 parent, $9 parent step, $10 detached */
     createWorkflow: `INSERT INTO ${W} (id, name, status, input, executor_id, app_version, deadline_ms, created_ms, updated_ms,
-        parent_id, parent_step, detached)
-      VALUES ($1, $2, 'PENDING', $3, $4, $5, $6, $7, $7, $8, $9, $10)
+        parent_id, parent_step, detached, cancel_reason, completed_ms)
+      -- a child whose parent was cancelled before it was created is created cancelled (the cascade missed it)
+      SELECT $1, $2, CASE WHEN p.reason IS NULL THEN 'PENDING' ELSE 'CANCELLED' END, $3, $4, $5, $6, $7, $7, $8, $9, $10,
+        p.reason, CASE WHEN p.reason IS NOT NULL THEN $7::bigint END
+      FROM (SELECT (SELECT coalesce(cancel_reason, 'cancelled') FROM ${W}
+        WHERE id = $8::text AND status = 'CANCELLED' AND NOT $10::boolean) AS reason) p
       ON CONFLICT (id) DO NOTHING
       RETURNING ${workflowColumns}`,
     getWorkflow: `SELECT ${workflowColumns} FROM ${W} WHERE id = $1`,

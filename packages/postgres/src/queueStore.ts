@@ -5,6 +5,7 @@
  */
 import type { Effect } from "effect"
 import type {
+  CancelReason,
   EnqueueOutcome,
   EnqueueResult,
   QueueClaim,
@@ -28,6 +29,8 @@ export interface QueueOpsDeps {
   readonly op: <A>(operation: string, run: (now: number) => Promise<A>) => Effect.Effect<A, StoreError>
   /** A committed write this process made (for subscribers here, when no notification will tell them). */
   readonly wrote: (wake: Wake) => void
+  /** Cancel these workflows (and what they started) as `cancelWorkflow` does, announcing it. */
+  readonly cancel: (ids: ReadonlyArray<string>, reason: CancelReason, now: number) => Promise<void>
 }
 
 /** The SQLSTATE the enqueue function raises when a bounded queue would overflow; its detail is the backlog. */
@@ -61,7 +64,10 @@ export const makeQueueOps = (deps: QueueOpsDeps): QueueOps => {
         partition_rate_period_ms = EXCLUDED.partition_rate_period_ms, priority_enabled = EXCLUDED.priority_enabled,
         max_length = EXCLUDED.max_length, app_version = EXCLUDED.app_version, updated_ms = EXCLUDED.updated_ms
       RETURNING (SELECT row_to_json(prev)::text FROM prev) AS previous`
-  const enqueueSql = `SELECT ${s}.enqueue($1, $2::text::jsonb, $3, $4, $5, $6)::text AS r`
+  // With the parent's cancellation as this statement sees it: a child enqueued under a parent that was already
+  // cancelled (its execution had not yet seen it) is cancelled at once, since the cascade could not reach it.
+  const enqueueSql = `SELECT ${s}.enqueue($1, $2::text::jsonb, $3, $4, $5, $6)::text AS r,
+    (SELECT coalesce(cancel_reason, 'cancelled') FROM ${s}.workflows WHERE id = $4 AND status = 'CANCELLED') AS parent_cancelled`
   const claimSql = `SELECT ${s}.claim_queue($1, $2, $3, $4::text[], $5, $6)::text AS r`
 
   return {
@@ -100,8 +106,9 @@ export const makeQueueOps = (deps: QueueOpsDeps): QueueOps => {
           fail_on_duplicate: i.failOnDuplicate ?? false,
         }))
         let text: string
+        let parentCancelled: CancelReason | null = null
         try {
-          const [row] = await client.query<{ r: string }>(enqueueSql, [
+          const [row] = await client.query<{ r: string; parent_cancelled: CancelReason | null }>(enqueueSql, [
             request.queue,
             JSON.stringify(items),
             request.appVersion,
@@ -110,6 +117,7 @@ export const makeQueueOps = (deps: QueueOpsDeps): QueueOps => {
             deps.channel ?? null,
           ])
           text = row!.r
+          parentCancelled = row!.parent_cancelled
         } catch (e) {
           const err = e as { code?: unknown; detail?: unknown; message?: unknown }
           if (err.code === rejectedState)
@@ -125,6 +133,14 @@ export const makeQueueOps = (deps: QueueOpsDeps): QueueOps => {
         if (r.error) return { _tag: "Refused", reason: r.error }
         const outcomes = toOutcomes(r.results ?? [])
         if (outcomes.some((o) => o._tag === "Created")) deps.wrote({ kind: "queue", queue: request.queue })
+        if (parentCancelled) {
+          const attached = outcomes.filter((o, i) => o._tag === "Created" && request.items[i]?.detached !== true)
+          await deps.cancel(
+            attached.map((o) => o.id),
+            parentCancelled,
+            now,
+          )
+        }
         return { _tag: "Enqueued", outcomes }
       }),
     claimQueue: (request) =>
@@ -144,7 +160,7 @@ export const makeQueueOps = (deps: QueueOpsDeps): QueueOps => {
   }
 }
 
-const toQueueConfig = (r: Record<string, unknown>): QueueConfig => {
+export const toQueueConfig = (r: Record<string, unknown>): QueueConfig => {
   const n = (v: unknown) => (v === null || v === undefined ? undefined : Number(v))
   const rate = (limit: unknown, period: unknown) =>
     n(limit) === undefined ? undefined : { limit: n(limit)!, periodMs: n(period)! }

@@ -20,6 +20,7 @@ import { makeMessageQueries } from "./messageQueries.ts"
 import { makeMessageOps } from "./messageStore.ts"
 import { makeQueries, type Queries } from "./queries.ts"
 import { makeQueueOps } from "./queueStore.ts"
+import { makeManagement } from "./management.ts"
 import { makeBatcher } from "./batcher.ts"
 import { checkpointParams, toCheckpoint, toWorkflow } from "./rows.ts"
 import { makeWakeups, type ListenSource } from "./wakeups.ts"
@@ -295,7 +296,24 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
       explain: (id, epoch, stepId) => explain(client, id, epoch, stepId),
       wrote: (wake) => wakeups.local(wake),
     }),
-    ...makeQueueOps({ client, schema: options.schema, channel, op, wrote: (wake) => wakeups.local(wake) }),
+    ...makeQueueOps({
+      client,
+      schema: options.schema,
+      channel,
+      op,
+      wrote: (wake) => wakeups.local(wake),
+      cancel: async (ids, reason, now) => {
+        for (const id of ids)
+          for (const row of await client.query(q.cancelWorkflow, [id, reason, now])) changed(toWorkflow(row), true)
+      },
+    }),
+    management: makeManagement({
+      client,
+      schema: options.schema,
+      channel,
+      op,
+      wrote: (wake, status) => wakeups.local(wake, status),
+    }),
     subscribe: (wake, listener) => wakeups.subscribe(wake, () => listener()),
     close: () =>
       Effect.promise(async () => {

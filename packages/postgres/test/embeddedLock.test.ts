@@ -81,6 +81,14 @@ const start = (dir: string, id: string): Child => {
 
 const lockFile = (dir: string) => join(dir, "durably.lock")
 
+const waitFor = async (ok: () => boolean) => {
+  const deadline = Date.now() + 30_000
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error("timed out waiting for a condition")
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
 describe("embedded store: one process per directory", () => {
   it("a second process is refused with an error naming the owner's pid", async () => {
     const dir = freshDir()
@@ -107,6 +115,33 @@ describe("embedded store: one process per directory", () => {
     expect((await next.line).ids).toEqual(["before-crash", "after-crash"])
     expect(await next.close()).toEqual({ code: 0, signal: null })
   })
+
+  it.runIf(process.platform === "linux")(
+    "right after a SIGKILL, before its parent reaped it (a zombie), the next process takes the directory over",
+    async () => {
+      const dir = freshDir()
+      // The owner's parent is a `sleep` that never waits for its children, so once killed it stays a zombie:
+      // what a supervisor that restarts at once, before collecting its dead child, leaves behind.
+      const script = [process.execPath, "--conditions=@durably/source", childScript, dir, "before-crash"]
+        .map((a) => `'${a}'`)
+        .join(" ")
+      const parent = spawn("sh", ["-c", `${script} & exec sleep 600`], { stdio: ["ignore", "pipe", "inherit"] })
+      children.push(parent)
+      const report = await new Promise<Report>((resolve) =>
+        createInterface({ input: parent.stdout }).once("line", (l) => resolve(JSON.parse(l) as Report)),
+      )
+      expect(report.ids).toEqual(["before-crash"])
+      const pid = report.pid!
+      process.kill(pid, "SIGKILL")
+      const state = () => readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0]
+      await waitFor(() => state() === "Z")
+      expect(JSON.parse(readFileSync(lockFile(dir), "utf8")).pid).toBe(pid)
+      const next = start(dir, "after-crash")
+      expect((await next.line).ids).toEqual(["before-crash", "after-crash"])
+      expect(state()).toBe("Z") // still unreaped: the lock was taken over from a zombie
+      expect(await next.close()).toEqual({ code: 0, signal: null })
+    },
+  )
 
   it("closing releases the lock, and the next process opens the directory", async () => {
     const dir = freshDir()

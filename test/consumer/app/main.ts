@@ -1,8 +1,8 @@
 /**
  * The program a new user would write first, run by the consumer test inside a fresh app that installed the
  * packed tarballs: a workflow with a step and a durable sleep, and a queued child workflow, on the embedded
- * store and on Postgres (through the app's own postgres.js instance, so its types must match ours). It prints
- * one line per store and exits non-zero when a result is wrong.
+ * store and on Postgres (through the app's own postgres.js instance, so its types must match ours), and the
+ * dashboard's handler. It prints one line for each and exits non-zero when a result is wrong.
  */
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -10,6 +10,7 @@ import { join } from "node:path"
 import { Durably, defineWorkflow, type Store } from "@durably/core"
 import { postgresStore } from "@durably/postgres"
 import { embeddedStore } from "@durably/postgres/embedded"
+import { dashboardFetchHandler } from "@durably/dashboard"
 import { defineQueue } from "@durably/scheduler"
 import postgres from "postgres"
 
@@ -46,13 +47,17 @@ try {
   rmSync(dir, { recursive: true, force: true })
 }
 
-// A schema of this run's own on the server named by DATABASE_URL or the PG* variables; dropped afterwards.
-const schema = `durably_consumer_${process.pid}_${Date.now().toString(36)}`
-const quiet = { onnotice: () => {} } // DROP SCHEMA … CASCADE reports every table it drops
+// On the server named by DATABASE_URL or the PG* variables, in the schema the consumer test names (it drops it).
+const quiet = { onnotice: () => {} }
 const sql = process.env["DATABASE_URL"] ? postgres(process.env["DATABASE_URL"], quiet) : postgres(quiet)
 try {
-  await runOn("postgres", postgresStore({ sql, schema }))
+  await runOn("postgres", postgresStore({ sql, schema: process.env["DURABLY_SCHEMA"] ?? "durably" }))
 } finally {
-  await sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
   await sql.end()
 }
+
+// The dashboard's handler serves its UI from the package's assets.
+const page = await dashboardFetchHandler({ readOnly: true })(new Request("http://127.0.0.1/"))
+const html = await page.text()
+if (page.status !== 200 || !html.includes("<html")) throw new Error(`dashboard: ${page.status} ${html.slice(0, 200)}`)
+console.log("dashboard: ok")

@@ -5,6 +5,7 @@
 import { Context, Effect, Layer, Option, Stream } from "effect"
 import { resolveConfig, type LaunchOptions } from "../config.ts"
 import { fromEngine, type Durably as PromiseDurably } from "../Durably.ts"
+import { effectLogSink } from "./logger.ts"
 import { Engine, type StartOptions } from "../engine/Engine.ts"
 import {
   ConflictingWorkflowError,
@@ -24,6 +25,7 @@ import type { GetEventOptions } from "../engine/events.ts"
 import type { SendOptions } from "../engine/messages.ts"
 import type { ReadStreamOptions } from "../engine/streams.ts"
 import type { TopicRef } from "../topics.ts"
+import { toEffect, type ManagementService } from "../management/effect.ts"
 import type { AnyWorkflow, InputOf, OutputOf, ServicesOf } from "../workflow.ts"
 import {
   fromPromise,
@@ -81,8 +83,8 @@ export type ReadError = WorkflowNotFound | InvalidArgument | StoreError | Engine
 
 const isReadError = instanceOf(WorkflowNotFound, InvalidArgument, StoreError, EngineStopped)
 
-/** The Promise API's operations as Effects. */
-export interface DurablyService {
+/** The Promise API's operations as Effects; `workflows`, `queues`, `executors` are the management API's. */
+export interface DurablyService extends ManagementService {
   readonly executorId: string
   readonly appVersion: string
   /** Start a workflow (or attach to the execution that already has `options.id`). */
@@ -158,6 +160,7 @@ const makeService = (durably: PromiseDurably): DurablyService => {
       (h) => makeEffectHandle<W, OutputOf<W>>(h, workflow),
     )
   return {
+    ...toEffect(durably),
     executorId: durably.executorId,
     appVersion: durably.appVersion,
     start,
@@ -213,7 +216,7 @@ export class Durably extends Context.Service<Durably, DurablyService>()("@durabl
       Effect.gen(function* () {
         // Only the type: resolveConfig captures the whole context it runs in as the engine's services.
         yield* Effect.context<ServicesOf<W>>()
-        const config = yield* resolveConfig(options)
+        const config = yield* resolveConfig(options, effectLogSink)
         const engine = yield* Effect.acquireRelease(
           Effect.try({ try: () => new Engine(config), catch: (e) => e }).pipe(
             Effect.catch((e) => (e instanceof InvalidArgument ? Effect.fail(e) : Effect.die(e))),

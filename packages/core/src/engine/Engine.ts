@@ -28,6 +28,9 @@ import { validateUserId } from "./ids.ts"
 import { claimQueued, startDispatch, type QueueDispatch } from "./dispatch.ts"
 import { Takeovers, type Runner } from "./takeovers.ts"
 import { ParkedSleeps } from "./parking.ts"
+import { makeManagementApi } from "../management/api.ts"
+import type { ManagementApi } from "../management/types.ts"
+import type { ExecutionEndInfo, ExecutionInfo, ExecutionOrigin, Observer } from "../observe/Observer.ts"
 
 export interface EngineConfig {
   readonly store: Store
@@ -38,6 +41,8 @@ export interface EngineConfig {
   readonly maxRecoveryAttempts: number
   readonly serializer: Serializer
   readonly log: LogSink
+  /** Lifecycle logs and any observers given at launch, as one; undefined when there are none. */
+  readonly observer?: Observer | undefined
   /** Heartbeats and failover; false for a single process that needs neither. */
   readonly heartbeat: { readonly intervalMs: number; readonly leaseMs: number } | false
   /** Most workflows this executor takes over from others (workflows it starts itself always run). */
@@ -49,6 +54,8 @@ export interface EngineConfig {
   readonly servedQueues: ReadonlySet<string>
   /** Sleeps at least this long park their workflow (see parking.ts); undefined: never. */
   readonly parkSleepsMs?: number | undefined
+  /** False for a client: it runs no workflows (no recovery, no heartbeat, no queue dispatch). */
+  readonly runsWorkflows: boolean
 }
 
 export interface StartOptions {
@@ -72,6 +79,8 @@ export class Engine {
   private bodiesInFlight = 0
   readonly host: Host
   readonly handles: HandleHost
+  /** `workflows.*`, `queues.*`, `executors.*`: the management API (management/api.ts). */
+  readonly management: ManagementApi
   readonly config: EngineConfig
   private readonly lease: Lease | undefined
   /** Aborted when the engine has stopped: waits outside workflows (results, events, streams) end. */
@@ -140,7 +149,7 @@ export class Engine {
       get room() {
         return room()
       },
-      execute: (def, record, checkpoints) => this.execute(def, record, checkpoints),
+      execute: (def, record, checkpoints, origin) => this.execute(def, record, checkpoints, origin),
     }
     this.takeovers = new Takeovers(this.runner)
     this.parked = new ParkedSleeps(this.runner)
@@ -159,8 +168,23 @@ export class Engine {
             onHealthy: async () => this.takeovers.inBackground(),
             onLapse: () => this.takeovers.dropLost(),
           })
+    this.management = makeManagementApi({
+      management: config.store.management,
+      serializer: config.serializer,
+      maxPayloadBytes: config.maxPayloadBytes,
+      call: (effect) => this.host.storeCall(effect),
+      definition: (name) => this.definitions.get(name),
+      now: () => this.host.clock.currentTimeMillisUnsafe(),
+      ownVersion: config.runsWorkflows ? config.appVersion : undefined,
+      forkVersion: () => this.appVersion,
+      cancelled: (records) => {
+        for (const r of records) if (r.status === "CANCELLED") this.executions.get(r.id)?.exec.stop("cancelled")
+      },
+      runnable: (record) => this.runResumed(record),
+    })
+    const workflows = this.management.workflows
     this.handles = {
-      get: (id) => this.host.storeCall(this.store.getWorkflow(id)),
+      workflows,
       awaitEnd: (id) => this.awaitEnd(id),
       decodeOutput: (r) =>
         r.output === undefined
@@ -170,7 +194,6 @@ export class Engine {
         r.error === undefined
           ? undefined
           : decodeError(r.error, this.definitions.get(r.name)?.schemas.error, this.payloadOf(r)),
-      cancel: (id) => this.cancel(id),
     }
   }
 
@@ -243,8 +266,10 @@ export class Engine {
     )
     if (created.record.name !== def.name)
       throw new ConflictingWorkflowError({ workflowId: id, existingName: created.record.name, requestedName: def.name })
-    if (created._tag === "Created") this.execute(def, created.record, [])
-    else if (
+    // A child created under a parent that was already cancelled is created CANCELLED: nothing to run.
+    if (created._tag === "Created") {
+      if (created.record.status === "PENDING") this.execute(def, created.record, [], "start")
+    } else if (
       created.record.status === "PENDING" &&
       created.record.executorId === this.executorId &&
       !this.executions.has(id)
@@ -260,10 +285,23 @@ export class Engine {
     return makeHandle<O>(this.handles, id)
   }
 
-  async cancel(id: string): Promise<void> {
-    const record = await this.host.storeCall(this.store.cancelWorkflow(id, "cancelled"))
-    if (!record) throw new WorkflowNotFound({ workflowId: id })
-    if (record.status === "CANCELLED") this.executions.get(id)?.exec.stop("cancelled")
+  cancel(id: string): Promise<void> {
+    return this.management.workflows.cancel(id)
+  }
+
+  /** A workflow resumed or forked may run now: run it here when this engine has its code and version. */
+  private async runResumed(record: WorkflowRecord): Promise<void> {
+    const def = this.definitions.get(record.name)
+    if (
+      record.status !== "PENDING" ||
+      record.executorId !== undefined ||
+      record.appVersion !== this.appVersion ||
+      !def ||
+      this.state !== "running" ||
+      this.executions.has(record.id)
+    )
+      return // another executor of its version takes it over (a queued one is claimed from its queue)
+    await this.claimAndRun(def, record.id)
   }
 
   /** Heartbeat once (failing fast if the store is unreachable), then take back this executor's workflows. */
@@ -274,10 +312,27 @@ export class Engine {
     if (this.lease) await this.lease.begin()
     for (const q of this.config.queues) await registerQueue(this.store, this.host, q.config, this.appVersion)
     if (recover) await this.recover()
+    if (this.config.runsWorkflows) await this.reportStranded()
     this.dispatch = startDispatch(
       this,
       this.config.queues.filter((q) => this.config.servedQueues.has(q.name)),
     )
+  }
+
+  /**
+   * Say, loudly, what no live executor can run: PENDING workflows of app versions no live executor has (a
+   * deploy that changed the version leaves the old version's waiting workflows behind).
+   */
+  private async reportStranded(): Promise<void> {
+    try {
+      for (const { appVersion, count } of await this.management.workflows.stranded())
+        this.config.log({
+          level: "warn",
+          message: `${count} PENDING workflow(s) of app version ${JSON.stringify(appVersion)} have no live executor of that version (this one runs ${JSON.stringify(this.appVersion)}): they wait until one starts, or until you move them with workflows.resumeMany({ status: "PENDING", appVersion: ${JSON.stringify(appVersion)} }, { appVersion: ${JSON.stringify(this.appVersion)} }) (see docs/operating.md)`,
+        })
+    } catch (e) {
+      this.config.log({ level: "warn", message: `could not look for stranded workflows: ${String(e)}` })
+    }
   }
 
   /** `durably.enqueue`: put a workflow on a queue; resolves with its handle once it is stored. */
@@ -338,14 +393,24 @@ export class Engine {
       }),
     )
     if (claim._tag !== "Claimed" || this.executions.has(id) || this.state !== "running") return
-    this.execute(def, claim.record, await this.host.storeCall(this.store.loadCheckpoints(id)))
+    this.execute(def, claim.record, await this.host.storeCall(this.store.loadCheckpoints(id)), "start")
   }
 
   /** Run one execution in the background; `done` gives its final record when it completes here. */
-  private execute(def: AnyWorkflow, record: WorkflowRecord, checkpoints: ReadonlyArray<Checkpoint>) {
+  private execute(
+    def: AnyWorkflow,
+    record: WorkflowRecord,
+    checkpoints: ReadonlyArray<Checkpoint>,
+    origin: ExecutionOrigin,
+  ) {
     const exec = this.createExecution(def, record, checkpoints, "run")
+    const observed = this.config.observer?.execution?.(executionInfo(this, record, checkpoints.length, origin))
+    if (observed) exec.observed = observed
     const done = this.runExecution(exec).then(
-      (end) => end?.record,
+      (end) => {
+        observed?.end(endInfo(exec, end))
+        return end?.record
+      },
       (e: unknown) => {
         this.config.log({
           level: "error",
@@ -353,6 +418,7 @@ export class Engine {
           workflowId: record.id,
           workflowName: record.name,
         })
+        observed?.end({ status: "FAILED", error: e })
         return undefined
       },
     )
@@ -464,4 +530,34 @@ export class Engine {
     for (const { exec } of this.executions.values()) exec.stop("crash")
     this.executions.clear()
   }
+}
+
+const executionInfo = (
+  engine: Engine,
+  record: WorkflowRecord,
+  recordedSteps: number,
+  origin: ExecutionOrigin,
+): ExecutionInfo => ({
+  workflowId: record.id,
+  workflowName: record.name,
+  executorId: engine.executorId,
+  appVersion: engine.appVersion,
+  origin,
+  recoveryAttempts: record.recoveryAttempts,
+  recordedSteps,
+  input: record.input,
+  ...(record.queue === undefined ? {} : { queue: record.queue }),
+  // The claim stamps updatedAt: a first claim from the queue ends the wait that began at the enqueue.
+  ...(origin === "queue" && record.recoveryAttempts === 0 ? { queuedMs: record.updatedAt - record.createdAt } : {}),
+  ...(record.traceContext === undefined ? {} : { carried: record.traceContext }),
+  ...(record.parentId === undefined ? {} : { parentId: record.parentId }),
+})
+
+const endInfo = (exec: Execution, end: ExecutionEnd | undefined): ExecutionEndInfo => {
+  if (end?.status === "SUCCESS") return { status: "SUCCESS", output: end.text }
+  if (end?.status === "ERROR") return { status: "ERROR", error: end.error, encoded: end.text }
+  const reason = exec.stopped ?? "stopped"
+  return reason === "cancelled" || reason === "timeout"
+    ? { status: "CANCELLED", reason }
+    : { status: "STOPPED", reason }
 }

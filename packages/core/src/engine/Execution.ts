@@ -12,6 +12,7 @@ import { decodeError, decodeValue, encodeError, encodeValue, type Codec, type Pa
 import { LazyAbort } from "./LazyAbort.ts"
 import { Sequencer } from "./Sequencer.ts"
 import { stepScope } from "./stepScope.ts"
+import type { ExecutionObserver, OperationObserver } from "../observe/Observer.ts"
 
 export { stepScope, type StepScope, type StepStreamBuffer } from "./stepScope.ts"
 
@@ -91,6 +92,8 @@ export class Execution {
   readonly record: WorkflowRecord
   private readonly recorded: ReadonlyMap<number, Checkpoint>
   readonly mode: ExecutionMode
+  /** Watches this execution (logs, traces, metrics), when the engine has observers. */
+  observed: ExecutionObserver | undefined
 
   constructor(
     host: Host,
@@ -253,6 +256,11 @@ export class Execution {
         )
       // Live work counts as activity until its result is handed over (sleeps step out while they wait).
       this.host.activity.enter()
+      // Steps are observed per attempt (operations.ts); recorded values are not worth a span.
+      const watch: OperationObserver | undefined =
+        kind === "step" || kind === "now" || kind === "random" || kind === "uuid"
+          ? undefined
+          : this.observed?.operation?.({ kind, name, stepId })
       try {
         this.liveRunning++
         let seq: number | undefined
@@ -291,8 +299,10 @@ export class Execution {
           }
         } catch (e) {
           if (seq !== undefined) this.sequencer.abandon(seq)
+          watch?.end({ error: e })
           throw e
         }
+        watch?.end(done.error === undefined ? {} : { error: done.error })
         await this.sequencer.turn(done.seq ?? seq!)
       } finally {
         this.host.activity.exit()

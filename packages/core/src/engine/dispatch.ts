@@ -65,7 +65,7 @@ export const claimQueued = async (
       const def = definitions.get(record.name)
       if (!def || executions.has(record.id)) return
       const history = record.recoveryAttempts > 0 ? await host.storeCall(host.store.loadCheckpoints(record.id)) : []
-      if (runner.running && !executions.has(record.id)) runner.execute(def, record, history)
+      if (runner.running && !executions.has(record.id)) runner.execute(def, record, history, "queue")
     }),
   )
   return { started: claim.claimed.length, ...(claim.retryAt === undefined ? {} : { retryAt: claim.retryAt }) }

@@ -1,6 +1,7 @@
 /** Handles: a reference to one workflow execution, in this process or any other that shares the store. */
-import { WorkflowCancelled, WorkflowDead, WorkflowFailed, WorkflowNotFound, WorkflowTimedOut } from "../errors.ts"
-import type { CancelReason, WorkflowRecord, WorkflowStatus } from "../store/Store.ts"
+import { WorkflowCancelled, WorkflowDead, WorkflowFailed, WorkflowTimedOut } from "../errors.ts"
+import type { WorkflowDetail, WorkflowsApi } from "../management/types.ts"
+import type { CancelReason, WorkflowRecord } from "../store/Store.ts"
 
 /** How a workflow ended. Never a rejection: inspect `status`. */
 export type WorkflowOutcome<O> =
@@ -13,20 +14,8 @@ export type WorkflowOutcome<O> =
     }
   | { readonly status: "DEAD"; readonly error: WorkflowDead }
 
-export interface WorkflowStatusInfo {
-  readonly id: string
-  readonly name: string
-  readonly status: WorkflowStatus
-  readonly createdAt: Date
-  readonly updatedAt: Date
-  readonly completedAt?: Date
-  readonly executorId?: string
-  readonly appVersion: string
-  /** Recoveries since the workflow last made progress. */
-  readonly recoveryAttempts: number
-  readonly deadline?: Date
-  readonly cancelReason?: CancelReason
-}
+/** What `handle.status()` gives: the same as `workflows.get(id)`. */
+export type WorkflowStatusInfo = WorkflowDetail
 
 export interface WorkflowHandle<O = unknown> {
   readonly id: string
@@ -40,13 +29,12 @@ export interface WorkflowHandle<O = unknown> {
   readonly cancel: () => Promise<void>
 }
 
-/** What a handle needs from its engine (or client). */
+/** What a handle needs from its engine (or client): status and cancel are the management API's own. */
 export interface HandleHost {
-  readonly get: (id: string) => Promise<WorkflowRecord | undefined>
   readonly awaitEnd: (id: string) => Promise<WorkflowRecord>
   readonly decodeOutput: (record: WorkflowRecord) => unknown
   readonly decodeError: (record: WorkflowRecord) => unknown
-  readonly cancel: (id: string) => Promise<void>
+  readonly workflows: Pick<WorkflowsApi, "get" | "cancel">
 }
 
 export const makeHandle = <O>(host: HandleHost, id: string): WorkflowHandle<O> => {
@@ -60,12 +48,8 @@ export const makeHandle = <O>(host: HandleHost, id: string): WorkflowHandle<O> =
       if (o.status === "ERROR") throw new WorkflowFailed({ workflowId: id, workflowName: record.name, cause: o.error })
       throw o.error
     },
-    status: async () => {
-      const r = await host.get(id)
-      if (!r) throw new WorkflowNotFound({ workflowId: id })
-      return statusInfo(r)
-    },
-    cancel: () => host.cancel(id),
+    status: () => host.workflows.get(id),
+    cancel: () => host.workflows.cancel(id),
   }
 }
 
@@ -87,17 +71,3 @@ export const toOutcome = <O>(host: HandleHost, r: WorkflowRecord): WorkflowOutco
       return { status: "DEAD", error: new WorkflowDead({ workflowId: r.id, recoveryAttempts: r.recoveryAttempts }) }
   }
 }
-
-export const statusInfo = (r: WorkflowRecord): WorkflowStatusInfo => ({
-  id: r.id,
-  name: r.name,
-  status: r.status,
-  createdAt: new Date(r.createdAt),
-  updatedAt: new Date(r.updatedAt),
-  appVersion: r.appVersion,
-  recoveryAttempts: r.recoveryAttempts,
-  ...(r.completedAt === undefined ? {} : { completedAt: new Date(r.completedAt) }),
-  ...(r.executorId === undefined ? {} : { executorId: r.executorId }),
-  ...(r.deadline === undefined ? {} : { deadline: new Date(r.deadline) }),
-  ...(r.cancelReason === undefined ? {} : { cancelReason: r.cancelReason }),
-})

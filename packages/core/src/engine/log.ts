@@ -4,6 +4,8 @@ export type LogLevel = "debug" | "info" | "warn" | "error"
 export interface LogEntry {
   readonly level: LogLevel
   readonly message: string
+  /** Lifecycle entries name what happened ("workflow.failed", "step.retrying" …: see LifecycleEventName). */
+  readonly event?: string
   readonly workflowId?: string
   readonly workflowName?: string
   readonly step?: string
@@ -20,6 +22,7 @@ export const consoleLogger =
   (e) => {
     if (order[e.level] < order[minLevel]) return
     const tags = [
+      e.event && `event=${e.event}`,
       e.workflowName && `workflow=${e.workflowName}`,
       e.workflowId && `id=${e.workflowId}`,
       e.step && `step=${e.step}`,

@@ -49,8 +49,17 @@ export const runStep = <A>(
       attempt++
       await gateOrStop(exec)
       exec.checkAlive()
-      const { result, streamed } = await runAttempt(exec, name, fn, { attempt, idempotencyKey, timeoutMs })
+      const watch = exec.observed?.operation?.({ kind: "step", name, stepId, attempt })
+      let attempted: Awaited<ReturnType<typeof runAttempt<A>>>
+      try {
+        attempted = await runAttempt(exec, name, fn, { attempt, idempotencyKey, timeoutMs }, watch?.run)
+      } catch (e) {
+        watch?.end({ error: e })
+        throw e
+      }
+      const { result, streamed } = attempted
       if (result.ok) {
+        watch?.end({})
         let done: OperationResult
         try {
           done = {
@@ -70,6 +79,7 @@ export const runStep = <A>(
       const delay = shouldRetry(options, result.error, attempt)
         ? await plan.delayAfter(attempt, result.error)
         : undefined
+      watch?.end(delay === undefined ? { error: result.error } : { error: result.error, retryInMs: delay })
       if (delay === undefined) return { error: encoded, attempts: attempt, attemptErrors: JSON.stringify(errors) }
       const wakeAt = host.clock.currentTimeMillisUnsafe() + delay
       await exec.write(
@@ -117,6 +127,8 @@ const runAttempt = async <A>(
   step: string,
   fn: (info: StepInfo) => A | PromiseLike<A>,
   opts: { readonly attempt: number; readonly idempotencyKey: string; readonly timeoutMs: number | undefined },
+  /** Runs the body in an observer's scope (its span active), when one watches. */
+  within?: <B>(fn: () => B) => B,
 ): Promise<{ readonly result: Outcome<A>; readonly streamed: ReadonlyArray<StreamEntry> }> => {
   const stream: StepStreamBuffer = { entries: [], open: true }
   const controller = new AbortController()
@@ -148,12 +160,11 @@ const runAttempt = async <A>(
         )
       }
       const info: StepInfo = { signal: controller.signal, attempt: opts.attempt, idempotencyKey: opts.idempotencyKey }
-      stepScope
-        .run({ workflowId: exec.id, step, stream }, async () => fn(info))
-        .then(
-          (value) => resolve({ ok: true, value }),
-          (error: unknown) => resolve({ ok: false, error }),
-        )
+      const body = async () => fn(info)
+      stepScope.run({ workflowId: exec.id, step, stream }, within ? () => within(body) : body).then(
+        (value) => resolve({ ok: true, value }),
+        (error: unknown) => resolve({ ok: false, error }),
+      )
     })
     return { result, streamed: stream.entries }
   } finally {

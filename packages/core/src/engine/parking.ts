@@ -63,7 +63,7 @@ export class ParkedSleeps {
       if (!record || !def || record.status !== "PENDING" || record.executorId !== config.executorId) return
       if (record.epoch !== epoch) return
       const checkpoints = await host.storeCall(host.store.loadCheckpoints(id))
-      if (this.runner.running && !executions.has(id)) this.runner.execute(def, record, checkpoints)
+      if (this.runner.running && !executions.has(id)) this.runner.execute(def, record, checkpoints, "wake")
     } catch (e) {
       // Still PENDING and ours in the store: recovery (a restart, or another executor) runs it.
       config.log({ level: "warn", message: `could not wake a parked workflow: ${String(e)}`, workflowId: id })

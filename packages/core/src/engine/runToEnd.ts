@@ -15,6 +15,8 @@ export interface ExecutionEnd {
   readonly status: "SUCCESS" | "ERROR"
   /** The encoded output or error. */
   readonly text: string
+  /** What the workflow threw (ERROR), for observers. */
+  readonly error?: unknown
   /** The final record, when this execution completed the workflow. */
   readonly record?: WorkflowRecord
 }
@@ -22,31 +24,39 @@ export interface ExecutionEnd {
 /** Run the workflow function to its end and record the outcome (unless the execution stopped). */
 export const runToEnd = async (host: Host, exec: Execution): Promise<ExecutionEnd | undefined> => {
   const { store } = host
+  // Set while this execution times its workflow out: the cancellation the store then reports is the timeout.
+  let expiring = false
   const unwatch = store.watch(exec.id, (status) => {
-    if (status === "CANCELLED") exec.stop("cancelled")
+    if (status === "CANCELLED") exec.stop(expiring ? "timeout" : "cancelled")
   })
   const deadlineTimer = exec.record.deadline !== undefined && exec.mode === "run" ? new AbortController() : undefined
-  if (deadlineTimer) armDeadline(host, exec, exec.record.deadline!, deadlineTimer.signal)
+  if (deadlineTimer) armDeadline(host, exec, exec.record.deadline!, deadlineTimer.signal, () => (expiring = true))
   try {
     const def = exec.definition
     // Starting counts as activity until the function has had the chance to make its first ctx call.
     host.activity.enter()
     afterContinuations(host.activity.exit)
-    const outcome = await exec.runBody(async () => {
+    const body = async () => {
       const input = decodeValue(exec.record.input, def.schemas.input, "input", exec.payload)
       return def.execute(
         { ctx: makeContext(exec), execution: exec, runEffect: host.runEffect, services: host.services },
         input,
       )
-    })
+    }
+    const run = exec.observed?.run
+    const outcome = await exec.runBody(run ? () => run(body) : body)
     if (!outcome) return undefined
-    let completion: { readonly status: "SUCCESS" | "ERROR"; readonly text: string }
+    let completion: ExecutionEnd
     try {
       completion = outcome.ok
         ? { status: "SUCCESS", text: encodeValue(outcome.value, def.schemas.output, "output", exec.payload) }
-        : { status: "ERROR", text: encodeError(outcome.error, def.schemas.error, "error", exec.payload) }
+        : {
+            status: "ERROR",
+            text: encodeError(outcome.error, def.schemas.error, "error", exec.payload),
+            error: outcome.error,
+          }
     } catch (e) {
-      completion = { status: "ERROR", text: encodeError(e, undefined, "error", exec.payload) }
+      completion = { status: "ERROR", text: encodeError(e, undefined, "error", exec.payload), error: e }
     }
     if (exec.mode === "verify") return completion
     try {
@@ -71,9 +81,10 @@ export const runToEnd = async (host: Host, exec: Execution): Promise<ExecutionEn
 }
 
 /** Time the workflow out at its recorded deadline: cancel it in the store, then stop the execution here. */
-const armDeadline = (host: Host, exec: Execution, deadline: number, signal: AbortSignal) => {
+const armDeadline = (host: Host, exec: Execution, deadline: number, signal: AbortSignal, expiring: () => void) => {
   const expire = async () => {
     if (exec.stopped) return
+    expiring()
     const record = await host.storeCall(host.store.cancelWorkflow(exec.id, "timeout"))
     if (record?.status === "CANCELLED") exec.stop(record.cancelReason ?? "timeout")
   }

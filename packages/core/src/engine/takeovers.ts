@@ -8,6 +8,7 @@ import type { AnyWorkflow } from "../workflow.ts"
 import type { EngineConfig } from "./Engine.ts"
 import type { Execution } from "./Execution.ts"
 import type { Host } from "./Host.ts"
+import type { ExecutionOrigin } from "../observe/Observer.ts"
 
 /** What the takeover and dispatch code may see and do of the engine that runs it. */
 export interface Runner {
@@ -20,7 +21,12 @@ export interface Runner {
   /** How many more workflows it may take from queues and from others now. */
   readonly room: number
   /** Run an execution of a workflow just claimed, with its history. */
-  readonly execute: (def: AnyWorkflow, record: WorkflowRecord, checkpoints: ReadonlyArray<Checkpoint>) => void
+  readonly execute: (
+    def: AnyWorkflow,
+    record: WorkflowRecord,
+    checkpoints: ReadonlyArray<Checkpoint>,
+    origin: ExecutionOrigin,
+  ) => void
 }
 
 /** Most workflows one takeover claims: more are taken in further batches. */
@@ -136,20 +142,30 @@ export class Takeovers {
     const claimed = claims.flatMap((c) => (c._tag === "Claimed" ? [c.record] : []))
     for (const c of claims)
       if (c._tag === "Dead")
-        config.log({
-          level: "error",
-          message: `workflow marked DEAD after ${c.record.recoveryAttempts - 1} recoveries without progress`,
+        config.observer?.event?.({
+          type: "dead",
           workflowId: c.record.id,
           workflowName: c.record.name,
+          recoveryAttempts: c.record.recoveryAttempts - 1,
+          executorId: config.executorId,
+          appVersion: config.appVersion,
         })
     await Promise.all(
       claimed.map(async (record) => {
         const def = definitions.get(record.name)
         if (!def || executions.has(record.id) || !this.runner.running) return
         const checkpoints = await host.storeCall(host.store.loadCheckpoints(record.id))
-        if (this.runner.running && !executions.has(record.id)) this.runner.execute(def, record, checkpoints)
+        if (this.runner.running && !executions.has(record.id))
+          this.runner.execute(def, record, checkpoints, scope.includeExpired ? "takeover" : "recovery")
       }),
     )
+    if (claimed.length > 0)
+      config.observer?.event?.({
+        type: scope.includeExpired ? "takenOver" : "recovered",
+        count: claimed.length,
+        executorId: config.executorId,
+        appVersion: config.appVersion,
+      })
     return { claimed: claimed.length, full: claims.length >= limit }
   }
 }

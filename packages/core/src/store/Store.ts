@@ -8,9 +8,11 @@
  */
 import type { Effect } from "effect"
 import type { FencedError, StoreError, StreamClosedError } from "../errors.ts"
+import type { Management } from "./Management.ts"
 import type { EnqueueRequest, EnqueueResult, QueueClaim, QueueClaimRequest, QueueConfig } from "./queueTypes.ts"
 
 export type * from "./queueTypes.ts"
+export type * from "./Management.ts"
 
 export type WorkflowStatus = "ENQUEUED" | "DELAYED" | "PENDING" | "SUCCESS" | "ERROR" | "CANCELLED" | "DEAD"
 
@@ -46,6 +48,8 @@ export interface WorkflowRecord {
   /** The workflow that started or enqueued it (a child), and that operation's step. */
   readonly parentId?: string
   readonly parentStep?: number
+  /** Opaque text an observer asked to store where the workflow was created (a trace context): see Observer.carry. */
+  readonly traceContext?: string
 }
 
 /** A child's link to the workflow that started it. */
@@ -65,6 +69,8 @@ export interface NewWorkflow {
   readonly executorId: string
   readonly deadline?: number
   readonly parent?: ParentLink
+  /** Stored as is and returned on the record (see WorkflowRecord.traceContext). */
+  readonly traceContext?: string
 }
 
 export type CreateResult =
@@ -230,6 +236,8 @@ export type Wake =
 export interface Store {
   /** A short name for logs and errors ("memory", "postgres", …). */
   readonly kind: string
+  /** The management plane on the same data (list, inspect, cancel, resume, fork, delete, prune): its own port. */
+  readonly management: Management
   /** Create the workflow, or return the existing one with that id (never two executions for one id). */
   readonly createWorkflow: (init: NewWorkflow) => Effect.Effect<CreateResult, StoreError>
   /** Take ownership of a PENDING workflow for `executorId`, bumping its epoch (fences the previous owner). */

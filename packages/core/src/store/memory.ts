@@ -5,6 +5,7 @@
 import { Clock, Effect } from "effect"
 import { FencedError, StreamClosedError } from "../errors.ts"
 import { queueClaim, queueEnqueue } from "./memoryQueues.ts"
+import { memoryManagement } from "./memoryManagement.ts"
 import {
   type ChangeListener,
   type Checkpoint,
@@ -32,10 +33,20 @@ export interface Entry {
   readonly events: Map<string, string>
   /** Every value each event key was set to, with the step that set it. */
   readonly eventHistory: Array<{ readonly key: string; readonly stepId: number; readonly value: string }>
-  readonly streams: Map<string, { readonly values: string[]; closed: boolean }>
+  /** Each value with the step that wrote it, and the step that closed the stream. */
+  readonly streams: Map<string, MemoryStream>
+  /** The workflow it was forked from. */
+  forkedFrom?: string
   /** Queue bookkeeping of a queued workflow. */
   queued?: QueuedFacts
   detached: boolean
+}
+
+export interface MemoryStream {
+  readonly values: string[]
+  readonly stepIds: number[]
+  closed: boolean
+  closedStep?: number
 }
 
 export interface QueuedFacts {
@@ -164,7 +175,7 @@ export const memoryStore = (): Store => {
   }
 
   /** Appends entries all or nothing: any entry for a closed key refuses the whole batch. */
-  const append = (entry: Entry, entries: ReadonlyArray<StreamEntry>): StreamClosedError | undefined => {
+  const append = (entry: Entry, entries: ReadonlyArray<StreamEntry>, stepId: number): StreamClosedError | undefined => {
     const closing = new Set<string>()
     for (const e of entries) {
       if (entry.streams.get(e.key)?.closed || closing.has(e.key))
@@ -173,9 +184,14 @@ export const memoryStore = (): Store => {
     }
     for (const e of entries) {
       let stream = entry.streams.get(e.key)
-      if (!stream) entry.streams.set(e.key, (stream = { values: [], closed: false }))
-      if ("close" in e) stream.closed = true
-      else stream.values.push(e.value)
+      if (!stream) entry.streams.set(e.key, (stream = { values: [], stepIds: [], closed: false }))
+      if ("close" in e) {
+        stream.closed = true
+        stream.closedStep = stepId
+      } else {
+        stream.values.push(e.value)
+        stream.stepIds.push(stepId)
+      }
     }
     for (const key of new Set(entries.map((e) => e.key))) wake({ kind: "stream", workflowId: entry.record.id, key })
     return undefined
@@ -203,7 +219,26 @@ export const memoryStore = (): Store => {
     return out
   }
 
-  const queueState = { queues: new Map<string, QueueConfig>(), workflows, newEntry, update, wake, order: { value: 0 } }
+  /**
+   * The reason to create a child already cancelled: its parent was cancelled before the child was created
+   * (the parent's execution had not yet seen it), so the cancellation's cascade could not reach it.
+   */
+  const cancelledParent = (parent: { readonly id: string; readonly detached?: boolean } | undefined) => {
+    if (!parent || parent.detached) return undefined
+    const record = workflows.get(parent.id)?.record
+    return record?.status === "CANCELLED" ? (record.cancelReason ?? "cancelled") : undefined
+  }
+
+  const queueState = {
+    queues: new Map<string, QueueConfig>(),
+    workflows,
+    newEntry,
+    update,
+    wake,
+    cancelledParent,
+    order: { value: 0 },
+  }
+  const management = memoryManagement({ ...queueState, executors, notify })
 
   const matches = (r: WorkflowRecord, f: ListFilter) =>
     (!f.ids || f.ids.includes(r.id)) &&
@@ -213,14 +248,17 @@ export const memoryStore = (): Store => {
 
   return {
     kind: "memory",
+    management,
     createWorkflow: (init) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         const existing = workflows.get(init.id)
         if (existing) return { _tag: "Existing" as const, record: existing.record }
+        const cancelled = cancelledParent(init.parent)
         const record: WorkflowRecord = {
           id: init.id,
           name: init.name,
-          status: "PENDING",
+          status: cancelled ? "CANCELLED" : "PENDING",
+          ...(cancelled ? { cancelReason: cancelled, completedAt: now } : {}),
           input: init.input,
           executorId: init.executorId,
           epoch: 1,
@@ -384,7 +422,7 @@ export const memoryStore = (): Store => {
       Effect.suspend(() => {
         let closed: StreamClosedError | undefined
         const write = fencedWrite(id, epoch, checkpoint.stepId, (entry) => {
-          closed = append(entry, entries)
+          closed = append(entry, entries, checkpoint.stepId)
           return closed ? undefined : checkpoint
         })
         return Effect.flatMap(write, (written) => (closed ? Effect.fail(closed) : Effect.succeed(written!)))

@@ -21,6 +21,10 @@ export interface QueueState {
   readonly newEntry: (record: WorkflowRecord, detached: boolean, queued?: QueuedFacts) => Entry
   readonly update: (entry: Entry, patch: Partial<WorkflowRecord>, now: number) => WorkflowRecord
   readonly wake: (w: Wake) => void
+  /** Why a child of this parent is created cancelled (its parent was cancelled before it), if it is. */
+  readonly cancelledParent: (
+    parent: { readonly id: string; readonly detached?: boolean } | undefined,
+  ) => WorkflowRecord["cancelReason"]
   /** The last enqueue's number: first in, first out within a priority. */
   readonly order: { value: number }
 }
@@ -58,10 +62,15 @@ export const queueEnqueue = (state: QueueState, request: EnqueueRequest, now: nu
     ids.add(item.id)
     if (item.deduplicationId !== undefined) dedup.set(item.deduplicationId, item.id)
     const delayed = item.delayUntil !== undefined && item.delayUntil > now
+    const cancelled =
+      request.parentId === undefined
+        ? undefined
+        : state.cancelledParent({ id: request.parentId, detached: item.detached ?? false })
     const record: WorkflowRecord = {
       id: item.id,
       name: item.name,
-      status: delayed ? "DELAYED" : "ENQUEUED",
+      status: cancelled ? "CANCELLED" : delayed ? "DELAYED" : "ENQUEUED",
+      ...(cancelled ? { cancelReason: cancelled, completedAt: now } : {}),
       input: item.input,
       epoch: 1,
       appVersion: request.appVersion,

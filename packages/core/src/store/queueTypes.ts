@@ -37,6 +37,8 @@ export interface NewQueued {
   readonly detached?: boolean
   /** A duplicate deduplication id refuses the whole batch (nothing is stored) instead of attaching. */
   readonly failOnDuplicate?: boolean
+  /** Stored as is and returned on the record (see WorkflowRecord.traceContext). */
+  readonly traceContext?: string
 }
 
 export interface EnqueueRequest {

@@ -4,6 +4,7 @@
  * allows: claim whatever room there is whenever the store or the engine says something changed.
  */
 import assert from "node:assert/strict"
+import { Effect } from "effect"
 import { Durably } from "../Durably.ts"
 import { DuplicateEnqueue, InvalidArgument, QueueFull, WorkflowCancelled } from "../errors.ts"
 import { queueConfig, type DispatcherFactory, type QueueDefinition, type QueueSettings } from "../queues.ts"
@@ -210,5 +211,99 @@ export const childrenScenarios: Record<string, ContractTest> = {
     } finally {
       await durably.shutdown()
     }
+  },
+
+  "a child started or enqueued after its parent was cancelled elsewhere is CANCELLED, not run": async ({
+    store,
+    id,
+    run,
+    another,
+  }) => {
+    // The parent's cancellation commits (from another process) right after its step's checkpoint, before its
+    // execution hears of it: its next operations create children, which the cancellation's cascade could not
+    // reach. They must be created cancelled (detached ones excepted) and never run.
+    const other = await another()
+    const parentIds = new Set([id("started"), id("enqueued")])
+    const racing: Store = {
+      ...store,
+      writeCheckpoint: (wid, epoch, cp) =>
+        store
+          .writeCheckpoint(wid, epoch, cp)
+          .pipe(
+            Effect.tap(() =>
+              parentIds.has(wid) && cp.name === "before"
+                ? Effect.asVoid(other.cancelWorkflow(wid, "cancelled"))
+                : Effect.void,
+            ),
+          ),
+    }
+    let childRuns = 0
+    const child = defineWorkflow(id("child"), async (ctx) => ctx.step("work", () => ++childRuns))
+    const q = testQueue(id("q"))
+    const starter = defineWorkflow(id("starter"), async (ctx) => {
+      await ctx.step("before", () => 1)
+      await ctx.start(child, undefined)
+      await ctx.start(child, undefined, { detached: true })
+    })
+    const enqueuer = defineWorkflow(id("enqueuer"), async (ctx) => {
+      await ctx.step("before", () => 1)
+      await ctx.enqueue(q, child, undefined)
+    })
+    const durably = await launch(racing, id("exec"), [starter, enqueuer, child], [q])
+    try {
+      for (const [wf, parent] of [
+        [starter, id("started")],
+        [enqueuer, id("enqueued")],
+      ] as const) {
+        const h = await durably.start(wf, undefined, { id: parent })
+        assert.equal((await h.outcome()).status, "CANCELLED")
+        const attached = durably.handle(`@child:${parent}:1`)
+        const detached = durably.handle(`@child:${parent}:2`)
+        // The parent may have stopped before reaching the children; those it did create follow the rule.
+        const a = await run(store.getWorkflow(attached.id))
+        if (a) assert.equal((await attached.outcome()).status, "CANCELLED")
+        const d = await run(store.getWorkflow(detached.id))
+        if (d) assert.equal((await detached.outcome()).status, "SUCCESS")
+      }
+      const created = await run(store.listWorkflows({ name: id("child") }))
+      const detachedCount = created.filter((c) => c.id.endsWith(":2")).length
+      assert.equal(childRuns, detachedCount)
+    } finally {
+      await durably.shutdown()
+    }
+  },
+
+  "the store creates a child of a cancelled parent cancelled, by start and by enqueue": async ({ store, id, run }) => {
+    const base = { name: "wf", input: "1", appVersion: "1.0.0", executorId: "exec-a" }
+    await run(store.createWorkflow({ ...base, id: id("p") }))
+    await run(store.cancelWorkflow(id("p"), "timeout"))
+    const parent = { id: id("p"), step: 0 }
+    const started = await run(store.createWorkflow({ ...base, id: id("c1"), parent: { ...parent, detached: false } }))
+    assert.equal(started.record.status, "CANCELLED")
+    assert.equal(started.record.cancelReason, "timeout")
+    const loose = await run(store.createWorkflow({ ...base, id: id("c2"), parent: { ...parent, detached: true } }))
+    assert.equal(loose.record.status, "PENDING")
+    const q = id("q")
+    await run(store.registerQueue(queueConfig(q, {}), "1.0.0"))
+    const enqueued = await run(
+      store.enqueue({
+        queue: q,
+        appVersion: "1.0.0",
+        parentId: id("p"),
+        items: [
+          { id: id("c3"), name: "wf", input: "1", parentStep: 1 },
+          { id: id("c4"), name: "wf", input: "1", parentStep: 2, detached: true },
+        ],
+      }),
+    )
+    assert.equal(enqueued._tag, "Enqueued")
+    assert.equal((await run(store.getWorkflow(id("c3"))))?.status, "CANCELLED")
+    assert.equal((await run(store.getWorkflow(id("c4"))))?.status, "ENQUEUED")
+    // A live parent's children are created as usual.
+    await run(store.createWorkflow({ ...base, id: id("live") }))
+    const normal = await run(
+      store.createWorkflow({ ...base, id: id("c5"), parent: { id: id("live"), step: 0, detached: false } }),
+    )
+    assert.equal(normal.record.status, "PENDING")
   },
 }

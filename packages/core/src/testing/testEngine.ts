@@ -154,6 +154,16 @@ export const testEngine = async <W extends AnyWorkflow>(options: TestEngineOptio
     },
     recover: () => api.recover(),
     shutdown: (opts) => api.shutdown(opts),
+    // The management API works on the store, so any engine's serves; the one running now runs what it resumes.
+    get workflows() {
+      return api.workflows
+    },
+    get queues() {
+      return api.queues
+    },
+    get executors() {
+      return api.executors
+    },
     store,
     clock,
     now: () => new Date(clock.currentTimeMillisUnsafe()),

@@ -1,0 +1,57 @@
+/**
+ * Several observers as one. No observer at all is `undefined`, so the engine's hot path tests one field and
+ * does nothing else; one observer is used as it is.
+ */
+import type { ExecutionObserver, Observer, OperationObserver } from "./Observer.ts"
+
+type Run = <A>(fn: () => A) => A
+
+const nest = (runs: ReadonlyArray<Run>): Run | undefined =>
+  runs.length === 0
+    ? undefined
+    : runs.length === 1
+      ? runs[0]
+      : <A>(fn: () => A): A => runs.reduceRight<() => A>((inner, run) => () => run(inner), fn)()
+
+const present = <A>(xs: ReadonlyArray<A | undefined>): A[] => xs.filter((x): x is A => x !== undefined)
+
+const combineOperations = (ops: ReadonlyArray<OperationObserver>): OperationObserver | undefined => {
+  if (ops.length <= 1) return ops[0]
+  const run = nest(present(ops.map((o) => o.run)))
+  return { ...(run ? { run } : {}), end: (end) => ops.forEach((o) => o.end(end)) }
+}
+
+const combineExecutions = (execs: ReadonlyArray<ExecutionObserver>): ExecutionObserver | undefined => {
+  if (execs.length <= 1) return execs[0]
+  const run = nest(present(execs.map((e) => e.run)))
+  return {
+    ...(run ? { run } : {}),
+    operation: (info) => combineOperations(present(execs.map((e) => e.operation?.(info)))),
+    end: (end) => execs.forEach((e) => e.end(end)),
+  }
+}
+
+export const combineObservers = (observers: ReadonlyArray<Observer>): Observer | undefined => {
+  if (observers.length <= 1) return observers[0]
+  const carriers = present(observers.map((o) => o.carry))
+  const executions = present(observers.map((o) => o.execution))
+  const events = present(observers.map((o) => o.event))
+  return {
+    // Only one carrier is stored: the first observer that carries anything wins.
+    ...(carriers.length === 0
+      ? {}
+      : {
+          carry: () => {
+            for (const c of carriers) {
+              const text = c()
+              if (text !== undefined) return text
+            }
+            return undefined
+          },
+        }),
+    ...(executions.length === 0
+      ? {}
+      : { execution: (info) => combineExecutions(present(executions.map((e) => e(info)))) }),
+    ...(events.length === 0 ? {} : { event: (e) => events.forEach((f) => f(e)) }),
+  }
+}
