@@ -8,7 +8,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url))
-export const packageNames = ["core", "postgres", "scheduler", "dashboard", "cli"] as const
+export const packageNames = ["core", "postgres", "scheduler", "otel", "dashboard", "cli"] as const
 export type PackageName = (typeof packageNames)[number]
 
 export interface Tarball {

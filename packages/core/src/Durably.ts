@@ -11,6 +11,7 @@ import type { TopicRef } from "./topics.ts"
 import type { EnqueueManyOptions, EnqueueOptions } from "./engine/enqueue.ts"
 import type { QueueRef } from "./queues.ts"
 import type { AnyWorkflow, InputOf, OutputOf, WorkflowDefinition } from "./workflow.ts"
+import type { Schedules } from "./schedules/api.ts"
 import type { ManagementApi } from "./management/types.ts"
 import { launchClient, type ClientOptions, type DurablyClient } from "./client.ts"
 
@@ -72,6 +73,8 @@ export interface Durably extends ManagementApi {
    * Waits for new values; ends when the stream is closed or the workflow has ended.
    */
   readonly readStream: <A = unknown>(workflowId: string, key: string, options?: ReadStreamOptions) => AsyncIterable<A>
+  /** Schedules stored in the database: create, list, pause, trigger, backfill … (see `Schedules`). */
+  readonly schedules: Schedules
   /** Take back PENDING workflows this executor owns or nobody owns. Runs at launch; returns how many it resumed. */
   readonly recover: () => Promise<number>
   /** Stop taking work, let running steps checkpoint (up to `timeout`, default 10 s), release the workflows, close the store. */
@@ -95,6 +98,7 @@ export const fromEngine = (engine: Engine): Durably => ({
   getEvent: async <A>(workflowId: string, key: string, options?: GetEventOptions) =>
     (await engine.getEvent(workflowId, key, options)) as A | undefined,
   readStream: (workflowId, key, options) => engine.readStream(workflowId, key, options),
+  schedules: engine.schedules.api,
   recover: () => engine.recover(),
   shutdown: (options) => engine.shutdown(options),
 })

@@ -14,6 +14,7 @@ import type { SendOptions } from "./engine/messages.ts"
 import type { ReadStreamOptions } from "./engine/streams.ts"
 import { InvalidArgument } from "./errors.ts"
 import type { ManagementApi } from "./management/types.ts"
+import type { Schedules } from "./schedules/api.ts"
 import type { QueueRef } from "./queues.ts"
 import type { Serializer } from "./serialization/Serializer.ts"
 import type { Store } from "./store/Store.ts"
@@ -66,6 +67,11 @@ export interface DurablyClient extends ManagementApi {
   ) => Promise<void>
   readonly getEvent: <A = unknown>(workflowId: string, key: string, options?: GetEventOptions) => Promise<A | undefined>
   readonly readStream: <A = unknown>(workflowId: string, key: string, options?: ReadStreamOptions) => AsyncIterable<A>
+  /**
+   * Schedules stored in the database: create, list, get, update, pause, resume, delete, and `trigger`/`backfill`
+   * of schedules that enqueue their ticks (a client runs no workflow, so one that starts them here refuses).
+   */
+  readonly schedules: Schedules
   /** Stop waiting and close the store. */
   readonly close: () => Promise<void>
 }
@@ -107,14 +113,15 @@ export const launchClient = async (options: ClientOptions): Promise<DurablyClien
     workflows: engine.management.workflows,
     queues: engine.management.queues,
     executors: engine.management.executors,
-    enqueue: (queue, ref, input, opts) => engine.enqueue(queue, workflow(ref, "client.enqueue"), input, opts),
-    enqueueMany: (queue, ref, inputs, opts) =>
+    enqueue: async (queue, ref, input, opts) => engine.enqueue(queue, workflow(ref, "client.enqueue"), input, opts),
+    enqueueMany: async (queue, ref, inputs, opts) =>
       engine.enqueueMany(queue, workflow(ref, "client.enqueueMany"), inputs, opts, "client.enqueueMany"),
     handle: (id) => engine.handle(id),
     send: (workflowId, topic, message, opts) => engine.send(workflowId, topic, message, opts),
     getEvent: async <A>(workflowId: string, key: string, opts?: GetEventOptions) =>
       (await engine.getEvent(workflowId, key, opts)) as A | undefined,
     readStream: (workflowId, key, opts) => engine.readStream(workflowId, key, opts),
+    schedules: engine.schedules.api,
     close: () => engine.shutdown(),
   }
 }

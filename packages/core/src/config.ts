@@ -11,9 +11,11 @@ import type { Observer } from "./observe/Observer.ts"
 import { InvalidArgument } from "./errors.ts"
 import { jsonSerializer } from "./serialization/json.ts"
 import type { Serializer } from "./serialization/Serializer.ts"
-import type { Store } from "./store/Store.ts"
+import type { Store, WorkflowStatus } from "./store/Store.ts"
+import type { RetentionConfig } from "./engine/retention.ts"
 import { isWorkflowDefinition, type AnyWorkflow } from "./workflow.ts"
 import { isQueueDefinition, queueName, type QueueDefinition, type QueueRef } from "./queues.ts"
+import { isScheduleDefinition, type ScheduleDefinition } from "./schedules/define.ts"
 
 export interface LaunchOptions<W extends AnyWorkflow = AnyWorkflow> {
   /** Where state lives: `memoryStore()`, or a Postgres / embedded store from `@durably/postgres`. */
@@ -72,6 +74,24 @@ export interface LaunchOptions<W extends AnyWorkflow = AnyWorkflow> {
    * "1 minute"; `false` keeps every sleeping workflow in memory.
    */
   readonly parkSleepsLongerThan?: DurationInput | false
+  /**
+   * Delete finished workflows (and everything they stored) once they are older than `olderThan`, checking
+   * every `interval` (default 1 hour) in batches of `batchSize` (default 1000). Statuses default to SUCCESS,
+   * ERROR and CANCELLED. Every executor may have it: one prunes at a time. Default: off.
+   */
+  readonly retention?:
+    | {
+        readonly olderThan: DurationInput
+        readonly status?: ReadonlyArray<WorkflowStatus>
+        readonly interval?: DurationInput
+        readonly batchSize?: number
+      }
+    | false
+  /**
+   * Schedules defined in code (`defineSchedule` from `@durably/scheduler`): stored at launch, so that every
+   * process whose `workflows` include a schedule's workflow fires its ticks (each tick runs once in all).
+   */
+  readonly schedules?: ReadonlyArray<ScheduleDefinition>
   /** Which of `queues` this process claims work from: all (default, `true`), none (`false`), or these. */
   readonly serveQueues?: boolean | ReadonlyArray<QueueRef>
 }
@@ -167,6 +187,18 @@ const validate = (options: LaunchOptions, services: Context.Context<never>, defa
       throw new InvalidArgument({
         reason: `Durably.launch: serveQueues names ${JSON.stringify(name)}, which is not in \`queues\``,
       })
+  const schedules = options.schedules ?? []
+  if (!Array.isArray(schedules) || !schedules.every(isScheduleDefinition))
+    throw new InvalidArgument({
+      reason:
+        "Durably.launch: `schedules` must be an array of definitions made by defineSchedule (from @durably/scheduler)",
+    })
+  const scheduleNames = new Set<string>()
+  for (const s of schedules) {
+    if (scheduleNames.has(s.name))
+      throw new InvalidArgument({ reason: `Durably.launch: two schedules are named ${JSON.stringify(s.name)}` })
+    scheduleNames.add(s.name)
+  }
   const observers = options.observers ?? []
   if (!Array.isArray(observers) || !observers.every((o: unknown) => typeof o === "object" && o !== null))
     throw new InvalidArgument({ reason: "Durably.launch: `observers` must be an array of observer objects" })
@@ -189,6 +221,7 @@ const validate = (options: LaunchOptions, services: Context.Context<never>, defa
     maxRunningWorkflows,
     queues,
     servedQueues: served,
+    schedules,
     parkSleepsMs:
       options.parkSleepsLongerThan === false
         ? undefined
@@ -200,6 +233,7 @@ const validate = (options: LaunchOptions, services: Context.Context<never>, defa
     ]),
     services,
     runsWorkflows: true,
+    ...(options.retention ? { retention: retentionConfig(options.retention) } : {}),
   }
 }
 
@@ -218,4 +252,24 @@ const logSink = (logger: LogSink | false, redact: ((entry: LogEntry) => LogEntry
     }
     if (redacted) sink(redacted)
   }
+}
+
+const finished: ReadonlyArray<WorkflowStatus> = ["SUCCESS", "ERROR", "CANCELLED", "DEAD"]
+
+const retentionConfig = (r: NonNullable<LaunchOptions["retention"]>): RetentionConfig => {
+  if (typeof r !== "object" || r.olderThan === undefined)
+    throw new InvalidArgument({
+      reason: 'Durably.launch: retention needs olderThan (for example { olderThan: "30 days" })',
+    })
+  const status = r.status ?? ["SUCCESS", "ERROR", "CANCELLED"]
+  if (!Array.isArray(status) || status.length === 0 || !status.every((s) => finished.includes(s)))
+    throw new InvalidArgument({
+      reason: `Durably.launch: retention.status must list finished statuses (${finished.join(", ")})`,
+    })
+  const batchSize = r.batchSize ?? 1000
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100_000)
+    throw new InvalidArgument({ reason: "Durably.launch: retention.batchSize must be a whole number from 1 to 100000" })
+  const intervalMs = toMillis(r.interval ?? "1 hour", "retention.interval")
+  if (intervalMs <= 0) throw new InvalidArgument({ reason: "Durably.launch: retention.interval must be positive" })
+  return { olderThanMs: toMillis(r.olderThan, "retention.olderThan"), status, intervalMs, batchSize }
 }

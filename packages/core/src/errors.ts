@@ -99,7 +99,7 @@ export class NonDeterminismError extends Data.TaggedError("NonDeterminismError")
       `workflow ${this.workflowId} diverged from its recorded history at operation #${this.stepId}: ${this.detail}`,
       `      #  ${"recorded".padEnd(width)}  now`,
       ...rows,
-      "Workflow code must make the same ctx calls in the same order on replay. Deploy changed logic under a new workflow name, or let running executions finish on the old code first.",
+      'Workflow code must make the same ctx calls in the same order on replay. Guard changed logic with `if (await ctx.patched("name"))` so histories recorded before it keep the old path, or deploy it under a new app version and let the old version\'s workflows finish (workflows.stranded() lists those no executor runs; see docs/operating.md).',
     ].join("\n")
   }
 }
@@ -230,5 +230,23 @@ export class DuplicateEnqueue extends Data.TaggedError("DuplicateEnqueue")<{
   override get message() {
     const holder = this.existingId === undefined ? "" : ` (workflow ${this.existingId})`
     return `queue ${JSON.stringify(this.queue)} already has an active workflow with deduplication id ${JSON.stringify(this.deduplicationId)}${holder}; pass onDuplicate: "attach" to get its handle instead`
+  }
+}
+
+/** No schedule has this name (`durably.schedules.*`). */
+export class ScheduleNotFound extends Data.TaggedError("ScheduleNotFound")<{ readonly name: string }> {
+  override get message() {
+    return `no schedule is named ${JSON.stringify(this.name)}`
+  }
+}
+
+/** `schedules.create` with a name a schedule already has (in code or created earlier); nothing changed. */
+export class ScheduleExists extends Data.TaggedError("ScheduleExists")<{
+  readonly name: string
+  readonly origin: "code" | "runtime"
+}> {
+  override get message() {
+    const where = this.origin === "code" ? "defined in code (defineSchedule)" : "created at runtime"
+    return `a schedule named ${JSON.stringify(this.name)} exists already (${where}); update it, or delete it first`
   }
 }

@@ -79,6 +79,9 @@ export {
   type Dispatcher,
   type DispatcherFactory,
 } from "./queues.ts"
+export { scheduleDefinition, isScheduleDefinition } from "./schedules/define.ts"
+export type { ScheduleDefinition, ScheduleOptions, ScheduledRun } from "./schedules/define.ts"
+export type { Schedules, ScheduleInfo, ScheduleUpdate } from "./schedules/api.ts"
 export * from "./errors.ts"
 export { memoryStore } from "./store/memory.ts"
 export type * from "./store/Store.ts"

@@ -78,6 +78,14 @@ export interface WorkflowContext {
   /** A random UUID, recorded. */
   readonly uuid: () => Promise<string>
   /**
+   * Versioning: `if (await ctx.patched("fraud-check")) { new code } else { old code }`. True for executions
+   * that reach this point live (new workflows, and old ones past the end of their history), which record it;
+   * false for replays of histories recorded before the patch. See docs/operating.md for retiring a patch.
+   */
+  readonly patched: (name: string) => Promise<boolean>
+  /** Retire a patch once no workflow predating it remains: accepts histories with and without it. */
+  readonly deprecatePatch: (name: string) => Promise<void>
+  /**
    * Send a message to a workflow (this one included), on a topic name or a typed topic from `defineTopic`.
    * Recorded: sent once however often this workflow replays. Rejects with WorkflowNotFound when no workflow
    * has that id. `undefined` is not a valid message.

@@ -159,6 +159,7 @@ export const makeMessageQueries = (schema: string, channel?: string) => {
         WHEN 'e' THEN (SELECT ev.step_id || ':' || ev.updated_ms FROM ${EV} ev WHERE ev.workflow_id = k.id AND ev.key = k.name)
         WHEN 'q' THEN (SELECT count(*) || ':' || coalesce(max(q.updated_ms), 0) FROM ${W} q
           WHERE q.queue = k.id AND q.status IN ('ENQUEUED', 'DELAYED', 'PENDING'))
+        WHEN 'c' THEN (SELECT count(*) || ':' || coalesce(max(c.updated_ms), 0) FROM ${s}.schedules c)
         WHEN 't' THEN (SELECT h.next_offset || ':' || coalesce(h.closed_step::text, '') FROM ${ST} h
           WHERE h.workflow_id = k.id AND h.key = k.name)
       END AS v

@@ -11,7 +11,7 @@ import type { Wake } from "@durably/core"
 /** The NOTIFY channel of a schema (already validated as a lower-case identifier). */
 export const channelOf = (schema: string): string => `durably_${schema}`
 
-const letters = { status: "s", message: "m", event: "e", stream: "t", queue: "q" } as const
+const letters = { status: "s", message: "m", event: "e", stream: "t", queue: "q", schedules: "c" } as const
 export type WakeLetter = (typeof letters)[keyof typeof letters]
 
 /** The letter, workflow and name of a wake (name: topic, event key, stream key; "" for status). */
@@ -27,6 +27,8 @@ export const wakeParts = (wake: Wake): readonly [WakeLetter, string, string] => 
       return [letters.stream, wake.workflowId, wake.key]
     case "queue":
       return [letters.queue, wake.queue, ""]
+    case "schedules":
+      return [letters.schedules, "", ""]
   }
 }
 

@@ -15,7 +15,7 @@ export const schemaIdent = (schema: string): string => {
 }
 
 export const workflowColumns =
-  "id, name, status, input, output, error, cancel_reason, executor_id, epoch, app_version, recovery_attempts, deadline_ms, created_ms, updated_ms, completed_ms, queue, partition_key, parent_id, parent_step"
+  "id, name, status, input, output, error, cancel_reason, executor_id, epoch, app_version, recovery_attempts, deadline_ms, created_ms, updated_ms, completed_ms, queue, partition_key, parent_id, parent_step, trace_context"
 
 export const stepColumns =
   "step_id, name, kind, state, seq, output, error, attempts, attempt_errors, wake_at_ms, started_ms, completed_ms"
@@ -79,12 +79,12 @@ export const makeQueries = (schema: string, channel?: string) => {
   return {
     channel,
     schema: s,
-    /** $1 id, $2 name, $3 input, $4 executor, $5 app version, $6 deadline, $7 now, $8 parent, $9 parent step, $10 detached */
+    /** $1 id, $2 name, $3 input, $4 executor, $5 app version, $6 deadline, $7 now, $8 parent, $9 parent step, $10 detached, $11 trace context */
     createWorkflow: `INSERT INTO ${W} (id, name, status, input, executor_id, app_version, deadline_ms, created_ms, updated_ms,
-        parent_id, parent_step, detached, cancel_reason, completed_ms)
+        parent_id, parent_step, detached, cancel_reason, completed_ms, trace_context)
       -- a child whose parent was cancelled before it was created is created cancelled (the cascade missed it)
       SELECT $1, $2, CASE WHEN p.reason IS NULL THEN 'PENDING' ELSE 'CANCELLED' END, $3, $4, $5, $6, $7, $7, $8, $9, $10,
-        p.reason, CASE WHEN p.reason IS NOT NULL THEN $7::bigint END
+        p.reason, CASE WHEN p.reason IS NOT NULL THEN $7::bigint END, $11
       FROM (SELECT (SELECT coalesce(cancel_reason, 'cancelled') FROM ${W}
         WHERE id = $8::text AND status = 'CANCELLED' AND NOT $10::boolean) AS reason) p
       ON CONFLICT (id) DO NOTHING

@@ -104,6 +104,7 @@ export const makeQueueOps = (deps: QueueOpsDeps): QueueOps => {
           parent_step: i.parentStep ?? null,
           detached: i.detached ?? false,
           fail_on_duplicate: i.failOnDuplicate ?? false,
+          trace_context: i.traceContext ?? null,
         }))
         let text: string
         let parentCancelled: CancelReason | null = null

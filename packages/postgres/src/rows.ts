@@ -28,6 +28,7 @@ export const toWorkflow = (r: Row): WorkflowRecord => ({
   ...opt("partitionKey", r["partition_key"] as string | null),
   ...opt("parentId", r["parent_id"] as string | null),
   ...optNum("parentStep", r["parent_step"]),
+  ...opt("traceContext", r["trace_context"] as string | null),
 })
 
 export const toCheckpoint = (r: Row): Checkpoint => ({

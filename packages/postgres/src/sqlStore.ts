@@ -20,6 +20,7 @@ import { makeMessageQueries } from "./messageQueries.ts"
 import { makeMessageOps } from "./messageStore.ts"
 import { makeQueries, type Queries } from "./queries.ts"
 import { makeQueueOps } from "./queueStore.ts"
+import { makeScheduleOps } from "./scheduleStore.ts"
 import { makeManagement } from "./management.ts"
 import { makeBatcher } from "./batcher.ts"
 import { checkpointParams, toCheckpoint, toWorkflow } from "./rows.ts"
@@ -170,6 +171,7 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
           init.parent?.id ?? null,
           init.parent?.step ?? null,
           init.parent?.detached ?? false,
+          init.traceContext ?? null,
         ]
         const [created] = await client.query(q.createWorkflow, params)
         if (created) return { _tag: "Created" as const, record: changed(toWorkflow(created))! }
@@ -307,6 +309,7 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
           for (const row of await client.query(q.cancelWorkflow, [id, reason, now])) changed(toWorkflow(row), true)
       },
     }),
+    ...makeScheduleOps({ client, schema: options.schema, channel, op, wrote: (wake) => wakeups.local(wake) }),
     management: makeManagement({
       client,
       schema: options.schema,

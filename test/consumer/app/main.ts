@@ -11,6 +11,7 @@ import { Durably, defineWorkflow, type Store } from "@durably/core"
 import { postgresStore } from "@durably/postgres"
 import { embeddedStore } from "@durably/postgres/embedded"
 import { dashboardFetchHandler } from "@durably/dashboard"
+import { openTelemetry } from "@durably/otel"
 import { defineQueue } from "@durably/scheduler"
 import postgres from "postgres"
 
@@ -30,7 +31,13 @@ const summarise = defineWorkflow("summarise", async (ctx, texts: string[]) => {
 })
 
 const runOn = async (label: string, store: Store): Promise<void> => {
-  const durably = await Durably.launch({ store, workflows: [summarise, countWords], queues: [words] })
+  // Traces and metrics go nowhere until the app registers an OpenTelemetry SDK; the observer works without.
+  const durably = await Durably.launch({
+    store,
+    workflows: [summarise, countWords],
+    queues: [words],
+    observers: [openTelemetry()],
+  })
   try {
     const result = await durably.run(summarise, ["durable workflows", "for TypeScript on Postgres"])
     if (result.texts !== 2 || result.words !== 6) throw new Error(`${label}: wrong result ${JSON.stringify(result)}`)

@@ -97,3 +97,7 @@ export const log: { readonly debug: LogFn; readonly info: LogFn; readonly warn: 
   warn: logAt("warn"),
   error: logAt("error"),
 }
+
+/** `ctx.patched(name)` of the running workflow: true on the patch's new path (recorded), false on older replays. */
+export const patched = (name: string): Effect.Effect<boolean, never, WorkflowCtx> =>
+  WorkflowCtx.use((ctx) => ctx.patched(name))

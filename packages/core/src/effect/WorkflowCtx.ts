@@ -80,6 +80,10 @@ export interface EffectWorkflowContext {
   readonly random: Effect.Effect<number>
   /** A random UUID, recorded. */
   readonly uuid: Effect.Effect<string>
+  /** Versioning: true for executions that take the patch's new path (recorded), false for older replays. */
+  readonly patched: (name: string) => Effect.Effect<boolean>
+  /** Retire a patch: accepts histories with and without it. */
+  readonly deprecatePatch: (name: string) => Effect.Effect<void>
   /**
    * Send a message to a workflow, on a topic name or a typed topic from `defineTopic`. Recorded: sent once
    * however often this workflow replays. `undefined` is not a valid message.

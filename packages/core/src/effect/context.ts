@@ -24,6 +24,7 @@ import { ExecutionStopped, stepScope, type Execution, type StepScope } from "../
 import { recv, send, type RecvOptions } from "../engine/messages.ts"
 import { currentTime, randomId, randomNumber, runStep, sleepFor, sleepUntil } from "../engine/operations.ts"
 import { writeStream } from "../engine/streams.ts"
+import { deprecatePatch, patched } from "../engine/patches.ts"
 import type { DurationInput } from "../duration.ts"
 import type { AnyWorkflow, InputOf, OutputOf, StepInfo, StepOptions } from "../workflow.ts"
 import type {
@@ -193,6 +194,8 @@ export const makeEffectContext = (exec: Execution): EffectWorkflowContext => ({
   now: engineOp(() => currentTime(exec)),
   random: engineOp(() => randomNumber(exec)),
   uuid: engineOp(() => randomId(exec)),
+  patched: (name) => engineOp(() => patched(exec, name)),
+  deprecatePatch: (name) => engineOp(() => deprecatePatch(exec, name)),
   send: (workflowId, topic, message) => engineOpOr(() => send(exec, workflowId, topic, message), isNotFound),
   recv: ((topic: unknown, options?: RecvOptions) =>
     options === undefined

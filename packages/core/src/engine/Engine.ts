@@ -28,7 +28,10 @@ import { validateUserId } from "./ids.ts"
 import { claimQueued, startDispatch, type QueueDispatch } from "./dispatch.ts"
 import { Takeovers, type Runner } from "./takeovers.ts"
 import { ParkedSleeps } from "./parking.ts"
+import type { ScheduleDefinition } from "../schedules/define.ts"
+import { engineSchedules, type EngineSchedules } from "../schedules/engine.ts"
 import { makeManagementApi } from "../management/api.ts"
+import { startRetention, type RetentionConfig } from "./retention.ts"
 import type { ManagementApi } from "../management/types.ts"
 import type { ExecutionEndInfo, ExecutionInfo, ExecutionOrigin, Observer } from "../observe/Observer.ts"
 
@@ -52,8 +55,12 @@ export interface EngineConfig {
   /** Queues whose settings this engine stores at launch, and the names of those it claims work from. */
   readonly queues: ReadonlyArray<QueueDefinition>
   readonly servedQueues: ReadonlySet<string>
+  /** Schedules defined in code: stored at launch. */
+  readonly schedules: ReadonlyArray<ScheduleDefinition>
   /** Sleeps at least this long park their workflow (see parking.ts); undefined: never. */
   readonly parkSleepsMs?: number | undefined
+  /** Periodic pruning of old finished workflows (the `retention` launch option). */
+  readonly retention?: RetentionConfig | undefined
   /** False for a client: it runs no workflows (no recovery, no heartbeat, no queue dispatch). */
   readonly runsWorkflows: boolean
 }
@@ -90,6 +97,8 @@ export class Engine {
   private readonly runner: Runner
   private readonly takeovers: Takeovers
   private readonly parked: ParkedSleeps
+  private stopRetention: (() => void) | undefined
+  readonly schedules: EngineSchedules
 
   constructor(config: EngineConfig) {
     this.config = config
@@ -120,6 +129,7 @@ export class Engine {
       executorId: config.executorId,
       maxPayloadBytes: config.maxPayloadBytes,
       log: config.log,
+      carry: config.observer?.carry,
       services: config.services,
       runEffect,
       activity,
@@ -151,6 +161,7 @@ export class Engine {
       },
       execute: (def, record, checkpoints, origin) => this.execute(def, record, checkpoints, origin),
     }
+    this.schedules = engineSchedules(this, config.schedules)
     this.takeovers = new Takeovers(this.runner)
     this.parked = new ParkedSleeps(this.runner)
     this.lease =
@@ -237,6 +248,15 @@ export class Engine {
     return this.startWorkflow(workflow, input, options)
   }
 
+  /** Start (or attach to) a workflow with an id the engine derived (a schedule's tick). */
+  startDerived<W extends AnyWorkflow>(
+    workflow: W,
+    input: InputOf<W>,
+    id: string,
+  ): Promise<WorkflowHandle<OutputOf<W>>> {
+    return this.startWorkflow(workflow, input, { id })
+  }
+
   /** Start (or attach to) a workflow here; `parent` makes it a child. */
   private async startWorkflow<W extends AnyWorkflow>(
     workflow: W,
@@ -253,6 +273,7 @@ export class Engine {
     const timeoutMs = options.timeout === undefined ? undefined : toMillis(options.timeout, "start timeout")
     const encoded = encodeValue(input, def.schemas.input, "input", this.payloadOf({ id, name: def.name }))
     const now = this.host.clock.currentTimeMillisUnsafe()
+    const traceContext = this.host.carry?.()
     const created = await this.host.storeCall(
       this.store.createWorkflow({
         id,
@@ -262,6 +283,7 @@ export class Engine {
         executorId: this.executorId,
         ...(timeoutMs === undefined ? {} : { deadline: now + timeoutMs }),
         ...(options.parent ? { parent: options.parent } : {}),
+        ...(traceContext === undefined ? {} : { traceContext }),
       }),
     )
     if (created.record.name !== def.name)
@@ -313,10 +335,14 @@ export class Engine {
     for (const q of this.config.queues) await registerQueue(this.store, this.host, q.config, this.appVersion)
     if (recover) await this.recover()
     if (this.config.runsWorkflows) await this.reportStranded()
+    if (this.config.runsWorkflows && this.config.retention)
+      this.stopRetention = startRetention(this.host, this.config.retention)
     this.dispatch = startDispatch(
       this,
       this.config.queues.filter((q) => this.config.servedQueues.has(q.name)),
     )
+    // A client fires no ticks: it has no workflow code to run them with.
+    if (this.config.runsWorkflows) await this.schedules.launch()
   }
 
   /**
@@ -488,6 +514,7 @@ export class Engine {
   async shutdown(options: { readonly timeout?: DurationInput } = {}): Promise<void> {
     if (this.state !== "running") return
     this.state = "stopping"
+    await this.schedules.stop()
     await this.dispatch?.stop()
     const timeoutMs = toMillis(options.timeout ?? "10 seconds", "shutdown timeout")
     const running = [...this.executions.values()]
@@ -509,6 +536,7 @@ export class Engine {
   }
 
   private stopped() {
+    this.stopRetention?.()
     this.state = "stopped"
     this.parked.clear()
     this.halt.abort(new EngineStopped({ reason: "the engine was shut down" }))
@@ -516,6 +544,7 @@ export class Engine {
 
   /** Give up after a failed launch: stop heartbeating and close the store. */
   async abandon(): Promise<void> {
+    await this.schedules.stop()
     await this.dispatch?.stop()
     this.stopped()
     await this.lease?.end(false)
@@ -524,6 +553,7 @@ export class Engine {
 
   /** Drop every execution at once, as a SIGKILL would: no further write leaves this engine. For the test kit. */
   crash(): void {
+    void this.schedules.stop()
     void this.dispatch?.stop()
     void this.lease?.end(false)
     this.stopped()

@@ -174,6 +174,16 @@ export class Execution {
     if (!drain) this.bodies.abort(new ExecutionStopped(reason))
   }
 
+  /** The position the next operation will take. */
+  get nextPosition(): number {
+    return this.nextStepId
+  }
+
+  /** The recorded checkpoint at a position, if any. */
+  recordedAt(stepId: number): Checkpoint | undefined {
+    return this.recorded.get(stepId)
+  }
+
   /** The checks every operation makes before it is numbered. */
   guard(operation: string): void {
     const inStep = stepScope.getStore()
@@ -288,7 +298,11 @@ export class Execution {
         try {
           let result: OperationResult | { readonly committed: Checkpoint }
           try {
-            result = await live(stepId, cp?.state === "pending" ? cp : undefined, prepare, retract)
+            const pendingCp = cp?.state === "pending" ? cp : undefined
+            // In the operation's scope: a child started or enqueued here carries it as its parent.
+            result = await (watch?.run
+              ? watch.run(() => live(stepId, pendingCp, prepare, retract))
+              : live(stepId, pendingCp, prepare, retract))
           } finally {
             this.liveRunning--
           }

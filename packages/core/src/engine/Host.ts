@@ -17,6 +17,8 @@ export interface Host {
   readonly executorId: string
   readonly maxPayloadBytes: number
   readonly log: LogSink
+  /** Observer.carry, when an observer carries context: called where a workflow is created, stored with it. */
+  readonly carry: (() => string | undefined) | undefined
   /** Services Effect-flavour workflow code runs with (the clock included). */
   readonly services: Context.Context<never>
   /** Run an Effect with the engine's services; `signal` interrupts it. */

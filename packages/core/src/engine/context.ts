@@ -7,6 +7,7 @@ import { recv, send, type RecvOptions } from "./messages.ts"
 import { currentTime, randomId, randomNumber, runStep, sleepFor, sleepUntil } from "./operations.ts"
 import { writeStream } from "./streams.ts"
 import { enqueueChild, runChild, startChild } from "./children.ts"
+import { deprecatePatch, patched } from "./patches.ts"
 
 const executions = new WeakMap<object, Execution>()
 
@@ -48,6 +49,8 @@ const buildContext = (exec: Execution): WorkflowContext => ({
   now: () => lift(() => currentTime(exec)),
   random: () => lift(() => randomNumber(exec)),
   uuid: () => lift(() => randomId(exec)),
+  patched: (name) => lift(() => patched(exec, name)),
+  deprecatePatch: (name) => lift(() => deprecatePatch(exec, name)),
   send: (workflowId, topic, message) => lift(() => send(exec, workflowId, topic, message)),
   recv: (topic: unknown, options?: RecvOptions) => lift(() => recv(exec, topic, options)),
   setEvent: (key, value) => lift(() => setEvent(exec, key, value)),

@@ -41,6 +41,8 @@ export interface EnqueueRequestOf {
   readonly options: (input: unknown, index: number) => EnqueueOptions
   /** `ctx.enqueue`: the parent and the ids it derived for its children. */
   readonly parent?: { readonly id: string; readonly step: number; readonly childId: string }
+  /** Ids the engine derived (schedule ticks, debounced runs), one per input, used as given. */
+  readonly derivedIds?: ReadonlyArray<string>
   /** Where the request comes from, for error messages. */
   readonly api: string
 }
@@ -59,7 +61,8 @@ const item = (host: Host, req: EnqueueRequestOf, input: unknown, index: number, 
   const o = req.options(input, index)
   if (typeof o !== "object" || o === null)
     throw new InvalidArgument({ reason: `${req.api}: options must be an object` })
-  const id = req.parent ? (o.id ?? req.parent.childId) : o.id === undefined ? uuidv7(now) : o.id
+  const id =
+    req.derivedIds?.[index] ?? (req.parent ? (o.id ?? req.parent.childId) : o.id === undefined ? uuidv7(now) : o.id)
   if (o.id !== undefined) validateUserId(o.id, `${req.api}: id`)
   if (o.priority !== undefined && !(Number.isInteger(o.priority) && Math.abs(o.priority) <= 2 ** 31 - 1))
     throw new InvalidArgument({ reason: `${req.api}: priority must be a whole number; got ${String(o.priority)}` })
@@ -97,7 +100,9 @@ export const enqueueWorkflows = async (host: Host, appVersion: string, req: Enqu
     throw new InvalidArgument({ reason: `${req.api}: the workflow must be a definition made by defineWorkflow` })
   if (req.inputs.length === 0) return []
   const now = host.clock.currentTimeMillisUnsafe()
-  const items = req.inputs.map((input, i) => item(host, req, input, i, now))
+  const traceContext = host.carry?.()
+  const made = req.inputs.map((input, i) => item(host, req, input, i, now))
+  const items = traceContext === undefined ? made : made.map((i) => ({ ...i, traceContext }))
   const request = { queue, items, appVersion, ...(req.parent ? { parentId: req.parent.id } : {}) }
   let result = await host.storeCall(host.store.enqueue(request))
   if (result._tag === "Refused" && result.reason === "unknown_queue" && isQueueDefinition(req.queue)) {

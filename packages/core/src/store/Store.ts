@@ -11,7 +11,10 @@ import type { FencedError, StoreError, StreamClosedError } from "../errors.ts"
 import type { Management } from "./Management.ts"
 import type { EnqueueRequest, EnqueueResult, QueueClaim, QueueClaimRequest, QueueConfig } from "./queueTypes.ts"
 
+import type { ScheduleStore } from "./scheduleTypes.ts"
+
 export type * from "./queueTypes.ts"
+export type * from "./scheduleTypes.ts"
 export type * from "./Management.ts"
 
 export type WorkflowStatus = "ENQUEUED" | "DELAYED" | "PENDING" | "SUCCESS" | "ERROR" | "CANCELLED" | "DEAD"
@@ -100,6 +103,8 @@ export type OperationKind =
   | "enqueue"
   /** Awaiting a child: its outcome is the output. */
   | "result"
+  /** `ctx.patched`: recorded by executions that take a patch's new code path. */
+  | "patch"
 
 /**
  * The record of one `ctx` operation, keyed by (workflow, stepId).
@@ -232,8 +237,10 @@ export type Wake =
   | { readonly kind: "stream"; readonly workflowId: string; readonly key: string }
   /** Work was enqueued on the queue, or a workflow of it finished (a place may be free). */
   | { readonly kind: "queue"; readonly queue: string }
+  /** A schedule was created, changed or deleted (not a tick's progress). */
+  | { readonly kind: "schedules" }
 
-export interface Store {
+export interface Store extends ScheduleStore {
   /** A short name for logs and errors ("memory", "postgres", …). */
   readonly kind: string
   /** The management plane on the same data (list, inspect, cancel, resume, fork, delete, prune): its own port. */

@@ -5,6 +5,7 @@
 import { Clock, Effect } from "effect"
 import { FencedError, StreamClosedError } from "../errors.ts"
 import { queueClaim, queueEnqueue } from "./memoryQueues.ts"
+import { memorySchedules } from "./memorySchedules.ts"
 import { memoryManagement } from "./memoryManagement.ts"
 import {
   type ChangeListener,
@@ -68,6 +69,8 @@ const wakeKey = (w: Wake) => {
       return `status\u0000${w.workflowId}`
     case "queue":
       return `queue\u0000${w.queue}`
+    case "schedules":
+      return "schedules"
     case "message":
       return `message\u0000${w.workflowId}\u0000${w.topic}`
     default:
@@ -266,6 +269,7 @@ export const memoryStore = (): Store => {
           recoveryAttempts: 0,
           ...(init.deadline === undefined ? {} : { deadline: init.deadline }),
           ...(init.parent ? { parentId: init.parent.id, parentStep: init.parent.step } : {}),
+          ...(init.traceContext === undefined ? {} : { traceContext: init.traceContext }),
           createdAt: now,
           updatedAt: now,
         }
@@ -453,6 +457,7 @@ export const memoryStore = (): Store => {
       }),
     enqueue: (request) => Effect.map(Clock.currentTimeMillis, (now) => queueEnqueue(queueState, request, now)),
     claimQueue: (request) => Effect.map(Clock.currentTimeMillis, (now) => queueClaim(queueState, request, now)),
+    ...memorySchedules(wake),
     close: () => Effect.void,
   }
 }

@@ -81,6 +81,7 @@ export const queueEnqueue = (state: QueueState, request: EnqueueRequest, now: nu
       ...(item.partitionKey === undefined ? {} : { partitionKey: item.partitionKey }),
       ...(request.parentId === undefined ? {} : { parentId: request.parentId }),
       ...(item.parentStep === undefined ? {} : { parentStep: item.parentStep }),
+      ...(item.traceContext === undefined ? {} : { traceContext: item.traceContext }),
     }
     created.push(
       state.newEntry(record, item.detached ?? false, {

@@ -9,7 +9,7 @@
  *
  * It covers every port method, races on one workflow, and engine scenarios on the store: replay after a
  * crash, two engines taking over from each other, attach on duplicate start, cancel from another engine,
- * and messages, events and streams between engines.
+ * messages, events and streams between engines, and schedules (stored, and fired once by several engines).
  */
 import assert from "node:assert/strict"
 import { randomUUID } from "node:crypto"
@@ -21,7 +21,9 @@ import { messagesEngineScenarios } from "./contractMessagesEngine.ts"
 import { portContract } from "./contractPort.ts"
 import { queuesContract } from "./contractQueues.ts"
 import { childrenScenarios } from "./contractChildren.ts"
+import { schedulesContract } from "./contractSchedules.ts"
 import { managementContract } from "./contractManagement.ts"
+import { observeContract } from "./contractObserve.ts"
 
 export interface ContractOptions {
   /** Shown in test names. */
@@ -80,7 +82,9 @@ export const storeContract = (options: ContractOptions): void => {
       ["messages, events and streams between engines", messagesEngineScenarios],
       ["queues", queuesContract],
       ["child workflows and enqueueing, with engines", childrenScenarios],
+      ["schedules", schedulesContract],
       ["management", managementContract],
+      ["observers: stored trace context", observeContract],
     ] as const) {
       options.describe(group, () => {
         for (const [name, body] of Object.entries(tests)) options.it(name, caseOf(body))

@@ -58,17 +58,17 @@ export const testEngine = async <W extends AnyWorkflow>(options: TestEngineOptio
     logger: options.logger ?? false,
     heartbeat: options.heartbeat ?? false,
   }
-  const build = async () => {
+  const build = async (recover: boolean) => {
     const configured: Effect.Effect<EngineConfig, InvalidArgument> = resolveConfig(launchOptions).pipe(
       Effect.provideService(Clock.Clock, clock),
       Effect.provideContext(options.services ?? Context.empty()),
     )
     const config = await Effect.runPromise(configured)
     const e = new Engine(config)
-    await e.launch(true)
+    await e.launch(recover)
     return e
   }
-  let engine = await build()
+  let engine = await build(options.recover !== false)
   let api = fromEngine(engine)
 
   const lasting = <O>(id: string): WorkflowHandle<O> => ({
@@ -152,6 +152,18 @@ export const testEngine = async <W extends AnyWorkflow>(options: TestEngineOptio
       api.readStream(workflowId, key, opts) // validates the arguments now
       return { [Symbol.asyncIterator]: () => api.readStream<A>(workflowId, key, opts)[Symbol.asyncIterator]() }
     },
+    // Each call goes to the engine running now, as handles do.
+    schedules: {
+      create: (name, o) => api.schedules.create(name, o),
+      list: () => api.schedules.list(),
+      get: (name) => api.schedules.get(name),
+      update: (name, changes) => api.schedules.update(name, changes),
+      pause: (name) => api.schedules.pause(name),
+      resume: (name) => api.schedules.resume(name),
+      delete: (name) => api.schedules.delete(name),
+      trigger: async (name) => lasting((await api.schedules.trigger(name)).id),
+      backfill: async (name, from, to) => (await api.schedules.backfill(name, from, to)).map((h) => lasting(h.id)),
+    },
     recover: () => api.recover(),
     shutdown: (opts) => api.shutdown(opts),
     // The management API works on the store, so any engine's serves; the one running now runs what it resumes.
@@ -186,7 +198,7 @@ export const testEngine = async <W extends AnyWorkflow>(options: TestEngineOptio
     },
     restart: async () => {
       engine.crash()
-      engine = await build()
+      engine = await build(true)
       api = fromEngine(engine)
     },
     verifyReplay,

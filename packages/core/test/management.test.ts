@@ -1,0 +1,117 @@
+/**
+ * The management API beyond the store contract: retention on the engine clock, the Effect flavour, and a
+ * client with no workflow code (enqueue by name, send, events, results).
+ */
+import { Effect, Exit, Layer } from "effect"
+import { describe, expect, it } from "vitest"
+import { Durably as EffectDurably, WorkflowNotFound as EffectWorkflowNotFound } from "../src/effect.ts"
+import {
+  Durably,
+  defineWorkflow,
+  InvalidArgument,
+  memoryStore,
+  queueConfig,
+  type DispatcherFactory,
+  type QueueDefinition,
+} from "../src/index.ts"
+import { testEngine } from "../src/testing.ts"
+
+const greedy: DispatcherFactory = (host, queues) => {
+  const claim = (q: string) => void host.claim(q, host.room()).catch(() => undefined)
+  const offs = queues.map((q) => host.subscribe(q.name, () => claim(q.name)))
+  for (const q of queues) claim(q.name)
+  return { stop: async () => offs.forEach((o) => o()) }
+}
+
+describe("retention", () => {
+  it("prunes finished workflows past olderThan every interval, on the engine clock", async () => {
+    const wf = defineWorkflow("job", async (ctx, n: number) => ctx.step("s", () => n))
+    const waits = defineWorkflow("waits", async (ctx) => ctx.recv("never"))
+    const t = await testEngine({
+      workflows: [wf, waits],
+      retention: { olderThan: "1 day", interval: "1 hour", batchSize: 2 },
+    })
+    for (let i = 0; i < 5; i++) await t.run(wf, i, { id: `old-${i}` })
+    await t.start(waits, undefined, { id: "pending" })
+    await t.advance("23 hours")
+    await t.run(wf, 9, { id: "recent" })
+    expect(await t.workflows.count({ name: "job" })).toBe(6)
+    await t.advance("2 hours") // the old ones are now past a day: the next round deletes them, two per batch
+    expect((await t.workflows.list({ order: "asc" })).workflows.map((w) => w.id)).toEqual(["pending", "recent"])
+    await t.shutdown()
+  })
+
+  it("refuses a retention without olderThan or with an unfinished status", async () => {
+    await expect(
+      Durably.launch({ store: memoryStore(), workflows: [], retention: {} as never, logger: false }),
+    ).rejects.toBeInstanceOf(InvalidArgument)
+    await expect(
+      Durably.launch({
+        store: memoryStore(),
+        workflows: [],
+        retention: { olderThan: "1 day", status: ["PENDING"] },
+        logger: false,
+      }),
+    ).rejects.toThrow(/finished statuses/)
+  })
+})
+
+describe("the Effect flavour", () => {
+  it("offers the same management API with typed errors", async () => {
+    const wf = defineWorkflow("job", async (ctx, n: number) => ctx.step("s", () => n * 2))
+    const program = Effect.gen(function* () {
+      const durably = yield* EffectDurably
+      const h = yield* durably.start(wf, 21, { id: "a" })
+      yield* h.result
+      const page = yield* durably.workflows.list({ status: "SUCCESS", includeOutput: true })
+      const missing = yield* Effect.exit(durably.workflows.get("nope"))
+      return { page, missing }
+    })
+    const { page, missing } = await Effect.runPromise(
+      program.pipe(
+        Effect.provide(
+          EffectDurably.layer({ store: memoryStore(), workflows: [wf], logger: false }) as Layer.Layer<
+            EffectDurably,
+            unknown
+          >,
+        ),
+      ),
+    )
+    expect(page.workflows.map((w) => [w.id, w.output])).toEqual([["a", 42]])
+    expect(Exit.isFailure(missing)).toBe(true)
+    if (Exit.isFailure(missing)) expect(String(missing.cause)).toContain("nope")
+    expect(EffectWorkflowNotFound).toBeDefined()
+  })
+})
+
+describe("Durably.client", () => {
+  it("needs no workflow code: enqueue by name, send, getEvent, results, management", async () => {
+    const store = memoryStore()
+    const queue: QueueDefinition = {
+      _tag: "QueueDefinition",
+      name: "emails",
+      config: queueConfig("emails", { concurrency: 2 }),
+      dispatcher: greedy,
+    }
+    const email = defineWorkflow("send-email", async (ctx, to: string) => {
+      await ctx.setEvent("status", "waiting for approval")
+      const ok = await ctx.recv<boolean>("approve")
+      return ok ? `sent to ${to}` : "dropped"
+    })
+    const worker = await Durably.launch({ store, workflows: [email], queues: [queue], logger: false })
+    const client = await Durably.client({ store, logger: false })
+    try {
+      const h = await client.enqueue<string>("emails", "send-email", "ann@example.com", { id: "e1" })
+      expect(await client.getEvent(h.id, "status", { timeout: "5 seconds" })).toBe("waiting for approval")
+      await client.send(h.id, "approve", true)
+      expect(await h.result()).toBe("sent to ann@example.com")
+      expect((await client.workflows.get("e1")).queue).toBe("emails")
+      expect((await client.queues.list()).map((q) => q.name)).toEqual(["emails"])
+      await expect(client.enqueue("emails", "", 1)).rejects.toBeInstanceOf(InvalidArgument)
+      expect("start" in client).toBe(false)
+    } finally {
+      await client.close()
+      await worker.shutdown()
+    }
+  })
+})

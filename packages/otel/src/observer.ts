@@ -1,0 +1,211 @@
+/**
+ * The OpenTelemetry observer: a span per execution of a workflow (a child of the span that was active where
+ * the workflow was created, in whichever process that was), a span per live operation (each step attempt,
+ * sleep, wait, child start …) inside it, a span for the time a queued workflow waited, and metrics.
+ */
+import {
+  context,
+  metrics,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type MeterProvider,
+  type Span,
+  type TracerProvider,
+} from "@opentelemetry/api"
+import {
+  describeError,
+  type EngineEvent,
+  type ExecutionEndInfo,
+  type ExecutionInfo,
+  type ExecutionObserver,
+  type Observer,
+  type OperationInfo,
+  type OperationObserver,
+} from "@durably/core"
+import { captureActive, contextOf, parseCarried } from "./carrier.ts"
+import { instruments, type Instruments } from "./metrics.ts"
+
+export interface OpenTelemetryOptions {
+  /** Where spans go. Default: the global tracer provider (`trace.setGlobalTracerProvider`, or the Node SDK). */
+  readonly tracerProvider?: TracerProvider
+  /** Where metrics go. Default: the global meter provider. */
+  readonly meterProvider?: MeterProvider
+  /** Record spans. Default true. */
+  readonly traces?: boolean
+  /** Record metrics. Default true. */
+  readonly metrics?: boolean
+}
+
+const scope = "@durably/otel"
+
+/** Names and attribute keys, in one place (OpenTelemetry has no workflow conventions yet: ours are durably.*). */
+export const attr = {
+  workflowId: "durably.workflow.id",
+  workflowName: "durably.workflow.name",
+  status: "durably.workflow.status",
+  stopReason: "durably.workflow.stop_reason",
+  origin: "durably.execution.origin",
+  recoveryAttempts: "durably.workflow.recovery_attempts",
+  recordedSteps: "durably.workflow.recorded_steps",
+  parentId: "durably.workflow.parent_id",
+  executorId: "durably.executor.id",
+  appVersion: "durably.app.version",
+  stepName: "durably.step.name",
+  stepId: "durably.step.id",
+  stepKind: "durably.step.kind",
+  attempt: "durably.step.attempt",
+  outcome: "durably.step.outcome",
+  retryInMs: "durably.step.retry_in_ms",
+  queue: "messaging.destination.name",
+} as const
+
+/** `Durably.launch({ observers: [openTelemetry()] })`: traces and metrics through `@opentelemetry/api`. */
+export const openTelemetry = (options: OpenTelemetryOptions = {}): Observer => {
+  const tracer = options.traces === false ? undefined : (options.tracerProvider ?? trace).getTracer(scope)
+  const meter = options.metrics === false ? undefined : (options.meterProvider ?? metrics).getMeter(scope)
+  const m = meter ? instruments(meter) : undefined
+  return {
+    ...(tracer ? { carry: captureActive } : {}),
+    execution: (info) => {
+      const parent = contextOf(parseCarried(info.carried))
+      const startedAt = performance.now()
+      const named = { [attr.workflowName]: info.workflowName }
+      m?.started.add(1, { ...named, [attr.origin]: info.origin })
+      if (info.queuedMs !== undefined && info.queue !== undefined)
+        m?.queueWait.record(info.queuedMs / 1000, { ...named, [attr.queue]: info.queue })
+      if (!tracer) return metricsOnly(info, m, startedAt)
+      if (info.queuedMs !== undefined && info.queue !== undefined)
+        tracer
+          .startSpan(
+            `queue ${info.queue}`,
+            {
+              kind: SpanKind.INTERNAL,
+              startTime: Date.now() - info.queuedMs,
+              attributes: { ...named, [attr.workflowId]: info.workflowId, [attr.queue]: info.queue },
+            },
+            parent,
+          )
+          .end()
+      const span = tracer.startSpan(
+        `workflow ${info.workflowName}`,
+        {
+          kind: info.queue === undefined ? SpanKind.INTERNAL : SpanKind.CONSUMER,
+          attributes: executionAttributes(info),
+        },
+        parent,
+      )
+      const active = trace.setSpan(parent, span)
+      return {
+        run: (fn) => context.with(active, fn),
+        operation: (op) =>
+          operation(tracer.startSpan(spanName(op), { attributes: operationAttributes(op) }, active), op, info, m),
+        end: (end) => {
+          endExecution(span, end)
+          recordEnd(m, info, end, startedAt)
+        },
+      }
+    },
+    event: (e) => recordEvent(m, e),
+  }
+}
+
+const metricsOnly = (
+  info: ExecutionInfo,
+  m: Instruments | undefined,
+  startedAt: number,
+): ExecutionObserver | undefined =>
+  m && {
+    operation: (op) => (op.kind === "step" ? operation(undefined, op, info, m) : undefined),
+    end: (end) => recordEnd(m, info, end, startedAt),
+  }
+
+// A result's name is the child's id: too varied for a span name, so it is an attribute only.
+const spanName = (op: OperationInfo) => (op.kind === "result" ? "child result" : `${op.kind} ${op.name}`)
+
+const executionAttributes = (info: ExecutionInfo): Attributes => ({
+  [attr.workflowId]: info.workflowId,
+  [attr.workflowName]: info.workflowName,
+  [attr.executorId]: info.executorId,
+  [attr.appVersion]: info.appVersion,
+  [attr.origin]: info.origin,
+  ...(info.recoveryAttempts > 0 ? { [attr.recoveryAttempts]: info.recoveryAttempts } : {}),
+  ...(info.recordedSteps > 0 ? { [attr.recordedSteps]: info.recordedSteps } : {}),
+  ...(info.parentId === undefined ? {} : { [attr.parentId]: info.parentId }),
+  ...(info.queue === undefined ? {} : { [attr.queue]: info.queue, "messaging.system": "durably" }),
+})
+
+const operationAttributes = (op: OperationInfo): Attributes => ({
+  [attr.stepName]: op.name,
+  [attr.stepId]: op.stepId,
+  [attr.stepKind]: op.kind,
+  ...(op.attempt === undefined ? {} : { [attr.attempt]: op.attempt }),
+})
+
+/** Stopping (a crash, a shutdown, a parked sleep, a fence) is not the operation's failure. */
+const stopped = (e: unknown): string | undefined =>
+  e instanceof Error && e.name === "ExecutionStopped" ? ((e as { reason?: string }).reason ?? "stopped") : undefined
+
+const operation = (
+  span: Span | undefined,
+  op: OperationInfo,
+  info: ExecutionInfo,
+  m: Instruments | undefined,
+): OperationObserver => {
+  const startedAt = performance.now()
+  const active: Context | undefined = span && trace.setSpan(context.active(), span)
+  return {
+    ...(active ? { run: <A>(fn: () => A): A => context.with(active, fn) } : {}),
+    end: (end) => {
+      const halted = end.error === undefined ? undefined : stopped(end.error)
+      const outcome = end.error === undefined || halted ? "ok" : end.retryInMs === undefined ? "error" : "retry"
+      if (span) {
+        if (halted) span.setAttribute(attr.stopReason, halted)
+        else if (end.error !== undefined) failSpan(span, end.error)
+        if (end.retryInMs !== undefined) {
+          span.setAttribute(attr.retryInMs, end.retryInMs)
+          span.addEvent("retry scheduled", { [attr.retryInMs]: end.retryInMs })
+        }
+        span.end()
+      }
+      if (m && op.kind === "step" && !halted) {
+        const labels = { [attr.workflowName]: info.workflowName, [attr.stepName]: op.name }
+        m.stepDuration.record((performance.now() - startedAt) / 1000, { ...labels, [attr.outcome]: outcome })
+        if (outcome === "retry") m.stepRetries.add(1, labels)
+      }
+    },
+  }
+}
+
+const failSpan = (span: Span, error: unknown) => {
+  const { errorName, errorMessage } = describeError(error)
+  // An error's message may quote user data: it is recorded as OpenTelemetry's exception conventions ask,
+  // and redacted (if at all) by the SDK's processors, like any other instrumentation's.
+  span.recordException(error instanceof Error ? error : { name: errorName, message: errorMessage })
+  span.setStatus({ code: SpanStatusCode.ERROR, message: `${errorName}: ${errorMessage}` })
+}
+
+const endExecution = (span: Span, end: ExecutionEndInfo) => {
+  span.setAttribute(attr.status, end.status)
+  if (end.status === "ERROR" || end.status === "FAILED") failSpan(span, end.error)
+  else if (end.status === "CANCELLED" || end.status === "STOPPED") span.setAttribute(attr.stopReason, end.reason)
+  span.end()
+}
+
+const recordEnd = (m: Instruments | undefined, info: ExecutionInfo, end: ExecutionEndInfo, startedAt: number) => {
+  if (!m) return
+  const labels = { [attr.workflowName]: info.workflowName, [attr.status]: end.status }
+  m.ended.add(1, labels)
+  m.duration.record((performance.now() - startedAt) / 1000, labels)
+  if (end.status === "STOPPED" && end.reason === "fenced") m.fenced.add(1, { [attr.workflowName]: info.workflowName })
+}
+
+const recordEvent = (m: Instruments | undefined, e: EngineEvent) => {
+  if (!m) return
+  const labels = { [attr.executorId]: e.executorId, [attr.appVersion]: e.appVersion }
+  if (e.type === "recovered") m.recoveries.add(e.count, labels)
+  else if (e.type === "takenOver") m.takeovers.add(e.count, labels)
+  else if (e.type === "dead") m.dead.add(1, { ...labels, [attr.workflowName]: e.workflowName })
+}

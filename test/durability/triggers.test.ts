@@ -1,0 +1,125 @@
+/**
+ * Triggers across real processes on the test server: three worker processes (fixtures/triggerWorker.ts)
+ * fire one per-second schedule. Each tick's workflow records one ledger row in the transaction of its step,
+ * so the ledger counts runs. Midway one worker is SIGKILLed, with ticks in flight: the others take them
+ * over. Every tick from the first to the last runs exactly once — no tick missing, none twice.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type { TriggerWorkerConfig, TriggerWorkerEvents } from "./fixtures/triggerWorker.ts"
+import { connect, type Sql } from "./support/db.ts"
+import { killAllFixtures, spawnFixture, type FixtureProcess } from "./support/fixtureProcess.ts"
+import { waitFor } from "./support/wait.ts"
+import { databaseUrl, dropSchema, freshSchema } from "../../packages/postgres/test/pg.ts"
+
+const WORKERS = 3
+const fastLease = { intervalMs: 200, leaseMs: 1000 } as const
+
+const db = {} as { url: string; schema: string; sql: Sql; ledger: string }
+beforeAll(async () => {
+  db.url = await databaseUrl()
+  db.schema = freshSchema("triggers")
+  db.sql = connect(db.url)
+  db.ledger = `${db.schema}.ticks`
+  await db.sql.unsafe(`CREATE SCHEMA IF NOT EXISTS ${db.schema}`)
+  await db.sql.unsafe(
+    `CREATE TABLE ${db.ledger} (workflow_id text NOT NULL, scheduled_at text NOT NULL, executor text NOT NULL, pid integer NOT NULL)`,
+  )
+})
+afterAll(async () => {
+  await killAllFixtures()
+  await db.sql?.end({ timeout: 1 })
+  if (db.url && db.schema) await dropSchema(db.url, db.schema)
+})
+
+type Worker = FixtureProcess<TriggerWorkerEvents>
+
+const spawnWorker = (i: number): Worker => {
+  const config: TriggerWorkerConfig = {
+    url: db.url,
+    schema: db.schema,
+    ledgerTable: db.ledger,
+    executorId: `triggers-w${i}`,
+    heartbeat: fastLease,
+    workMs: 400,
+  }
+  return spawnFixture<TriggerWorkerEvents>("triggerWorker.ts", config, config.executorId)
+}
+
+const ledger = async () =>
+  (await db.sql.unsafe(`SELECT workflow_id, scheduled_at, executor FROM ${db.ledger} ORDER BY scheduled_at`)).map(
+    (r) => ({ id: r["workflow_id"] as string, at: r["scheduled_at"] as string, executor: r["executor"] as string }),
+  )
+
+const tickStatuses = async () =>
+  (
+    await db.sql.unsafe(
+      `SELECT status, count(*)::int AS n FROM ${db.schema}.workflows WHERE id LIKE '@schedule:every-second:%' GROUP BY status`,
+    )
+  ).map((r) => `${r["status"] as string}=${r["n"] as number}`)
+
+describe("triggers across processes", () => {
+  it("3 workers, a per-second schedule for 10 s, one SIGKILLed midway: every tick runs exactly once", async () => {
+    const workers = Array.from({ length: WORKERS }, (_, i) => spawnWorker(i))
+    await Promise.all(workers.map((w) => w.waitForEvent("READY", undefined, { timeoutMs: 30_000 })))
+    const started = Date.now()
+    // Let ticks flow, then kill a worker that has ticks in flight (each tick works 400 ms before recording).
+    await waitFor("4 recorded ticks", async () => (await ledger()).length >= 4, { timeoutMs: 30_000 })
+    const victim = workers[0]!
+    // Kill it while it runs a tick (PENDING, owned by it, not yet recorded).
+    const inFlight = await waitFor(
+      "a tick in flight on worker 0",
+      async () =>
+        (
+          await db.sql.unsafe(
+            `SELECT id FROM ${db.schema}.workflows WHERE status = 'PENDING' AND executor_id = 'triggers-w0' AND id LIKE '@schedule:%' LIMIT 1`,
+          )
+        )[0]?.["id"] as string | undefined,
+      { timeoutMs: 30_000, intervalMs: 20 },
+    )
+    victim.signal("SIGKILL")
+    await victim.exit
+    const killedAt = Date.now()
+    await waitFor("10 s of ticks", () => Date.now() - started >= 10_000, { timeoutMs: 30_000 })
+    // Stop firing: pause through the database as an operator would (a survivor is woken and stops).
+    await db.sql.unsafe(
+      `UPDATE ${db.schema}.schedules SET paused = true, updated_ms = updated_ms + 1 WHERE name = 'every-second'`,
+    )
+    await db.sql.unsafe(`SELECT pg_notify('durably_${db.schema}', '["c","",""]')`)
+    // Every tick that was created finishes, the killed worker's included (taken over after its lease).
+    await waitFor(
+      "every tick workflow SUCCESS",
+      async () => {
+        const s = await tickStatuses()
+        return s.length === 1 && s[0]!.startsWith("SUCCESS=")
+      },
+      { timeoutMs: 60_000, detail: async () => (await tickStatuses()).join(", ") },
+    )
+    await Promise.all(workers.slice(1).map((w) => w.stop()))
+
+    const rows = await ledger()
+    const created = Number((await tickStatuses())[0]!.split("=")[1])
+    const instants = rows.map((r) => Date.parse(r.at))
+    const gaps = instants.slice(1).map((t, i) => t - instants[i]!)
+    const byExecutor = new Map<string, number>()
+    for (const r of rows) byExecutor.set(r.executor, (byExecutor.get(r.executor) ?? 0) + 1)
+    console.log(
+      `[triggers] ${rows.length} ticks over ${((instants.at(-1)! - instants[0]!) / 1000).toFixed(0)} s, ${created} tick workflows; by executor: ${[
+        ...byExecutor,
+      ]
+        .map(([e, n]) => `${e}=${n}`)
+        .join(" ")}; worker 0 killed with ${inFlight} in flight ${((killedAt - started) / 1000).toFixed(1)} s in`,
+    )
+    // Exactly once: one row per tick workflow, one tick workflow per instant.
+    expect(new Set(rows.map((r) => r.id)).size).toBe(rows.length)
+    expect(new Set(rows.map((r) => r.at)).size).toBe(rows.length)
+    expect(rows.length).toBe(created)
+    // None missing: consecutive seconds from the first to the last, across the kill.
+    expect(gaps.every((g) => g === 1000)).toBe(true)
+    expect(rows.length).toBeGreaterThanOrEqual(9)
+    expect(rows.every((r) => r.id === `@schedule:every-second:${r.at}`)).toBe(true)
+    // The tick it was running when killed was finished, once, by another worker.
+    const taken = rows.filter((r) => r.id === inFlight)
+    expect(taken).toHaveLength(1)
+    expect(taken[0]!.executor).not.toBe("triggers-w0")
+  }, 120_000)
+})
