@@ -17,6 +17,9 @@ export interface WorkflowRow {
   readonly parentId: string | undefined
   readonly output: string | undefined
   readonly error: string | undefined
+  readonly executorId?: string | undefined
+  readonly epoch?: number
+  readonly recoveryAttempts?: number
 }
 
 export interface StepRow {
@@ -41,7 +44,21 @@ export interface History {
   readonly faults: ReadonlyArray<Fault>
   readonly lives: ReadonlyMap<number, ProcessLife>
   readonly unexpected: ReadonlyArray<UnexpectedExit>
+  /** The workers' warnings and errors about workflows, for the history excerpt. */
+  readonly logs?: ReadonlyArray<{
+    readonly pid: number
+    readonly level: string
+    readonly message: string
+    readonly workflowId?: string
+  }>
 }
+
+/**
+ * A database fault outlives its own end: a pool finds a killed connection dead only when it next uses it, so a
+ * body can fail on one a few seconds after the database is back.
+ */
+const DB_FAULT_GRACE_MS = 10_000
+const dbFaults = new Set(["drop-connections", "crash-db", "pause-db"])
 
 export interface Finding {
   readonly invariant: string
@@ -130,7 +147,7 @@ export const check = (h: History): Verdict => {
   // 2. Steps: each checkpoint keeps the last run started; no run after the checkpoint (once a later step
   // started); extra runs only where a fault interrupted one, at most one per interruption.
   const interruptions = [
-    ...h.faults.map((f) => ({ fromMs: f.atMs, toMs: f.endMs })),
+    ...h.faults.map((f) => ({ fromMs: f.atMs, toMs: f.endMs + (dbFaults.has(f.kind) ? DB_FAULT_GRACE_MS : 0) })),
     ...h.unexpected.map((u) => ({ fromMs: u.atMs, toMs: u.atMs })),
   ]
   let checkpointed = 0
@@ -310,7 +327,13 @@ export const historyAround = (h: History, f: Finding): string => {
   const t0 = f.atMs
   if (f.workflowId !== undefined) {
     const w = h.workflows.find((x) => x.id === f.workflowId)
-    lines.push(`  workflow ${f.workflowId}: ${w ? `${w.name} ${w.status} parent=${w.parentId ?? "-"}` : "not stored"}`)
+    lines.push(
+      `  workflow ${f.workflowId}: ${
+        w
+          ? `${w.name} ${w.status} parent=${w.parentId ?? "-"} owner=${w.executorId ?? "-"} epoch=${w.epoch ?? "?"} recoveries=${w.recoveryAttempts ?? "?"}`
+          : "not stored"
+      }`,
+    )
     for (const s of h.steps.filter((x) => x.workflowId === f.workflowId))
       lines.push(`    step ${s.stepId} ${s.kind} ${s.name} ${s.state} ${s.output ?? ""}`)
     for (const r of h.runs.filter((x) => x.workflowId === f.workflowId))
@@ -318,6 +341,8 @@ export const historyAround = (h: History, f: Finding): string => {
         `    run ${r.id} ${r.step} attempt ${r.attempt} ${r.executor} pid ${r.pid} ${r.startedMs}..${r.finishedMs ?? "?"} ${r.outcome ?? "unfinished"}`,
       )
   }
+  for (const l of (h.logs ?? []).filter((x) => x.workflowId === f.workflowId && f.workflowId !== undefined))
+    lines.push(`    log pid ${l.pid} ${l.level}: ${l.message}`)
   const around = t0 ?? Math.min(...h.runs.filter((r) => r.workflowId === f.workflowId).map((r) => r.startedMs))
   for (const x of h.faults.filter((x) => Math.abs(x.atMs - around) < 10_000 || Math.abs(x.endMs - around) < 10_000))
     lines.push(`  fault ${x.kind} ${x.atMs}..${x.endMs} ${x.detail}`)

@@ -98,10 +98,11 @@ export const limitFigures = (spans: ReadonlyMap<LimitedQueue, ReadonlyArray<Span
   const w = worst(maxOverlapBy(get("perWorker"), (s) => s.executor))
   const p = worst(maxOverlapBy(get("partitioned"), (s) => s.partition ?? "-"))
   const period = 1000 - START_SLACK_MS
-  const r = maxStartsInWindow(
-    get("rate").map((s) => s.startMs),
-    period,
-  )
+  // Only each task's first start: a worker restarted with its executor id resumes the tasks it had claimed
+  // without claiming them again, so a later start is not always a claim; a first one always follows one.
+  const firsts = new Map<string, number>()
+  for (const s of get("rate")) firsts.set(s.task, Math.min(firsts.get(s.task) ?? Infinity, s.startMs))
+  const r = maxStartsInWindow([...firsts.values()], period)
   return [
     { queue: "chaos-global", limit: "concurrency", allowed: 3, observed: g.max, where: `at ${g.atMs}` },
     { queue: "chaos-per-worker", limit: "workerConcurrency", allowed: 2, observed: w[1], where: `in ${w[0]}` },

@@ -37,8 +37,12 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 const readSystem = async (sql: Sql) => {
   const workflows: WorkflowRow[] = (
-    await sql`SELECT id, name, status, parent_id, output, error FROM durably.workflows ORDER BY id`
+    await sql`SELECT id, name, status, parent_id, output, error, executor_id, epoch, recovery_attempts
+      FROM durably.workflows ORDER BY id`
   ).map((r) => ({
+    executorId: (r["executor_id"] as string | null) ?? undefined,
+    epoch: Number(r["epoch"]),
+    recoveryAttempts: Number(r["recovery_attempts"]),
     id: r["id"] as string,
     name: r["name"] as string,
     status: r["status"] as string,
@@ -152,6 +156,7 @@ export const runSoak = async (options: SoakOptions): Promise<SoakResult> => {
       faults: injected,
       lives: workers.lives,
       unexpected: workers.unexpected,
+      logs: workers.logs(),
     }
     const verdict = check(history)
     return { seed: options.seed, verdict, report: describe(options, history, verdict, workers.launchFailures()) }

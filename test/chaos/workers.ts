@@ -37,6 +37,8 @@ export interface Workers {
   readonly unexpected: ReadonlyArray<UnexpectedExit>
   /** Workers that exited before READY (a launch fails fast while the database is down) and were retried. */
   readonly launchFailures: () => number
+  /** Every worker's warnings and errors so far. */
+  readonly logs: () => Array<{ pid: number; level: string; message: string; workflowId?: string }>
   /** SIGKILL the slot's worker and start another (a new executor id when `newId`). */
   readonly kill: (slot: Slot, newId: boolean) => Promise<void>
   /** SIGSTOP the slot's worker for `ms`, then SIGCONT. */
@@ -65,6 +67,7 @@ export const startWorkers = (
       `worker ${slot.executorId}`,
     )
     lives.set(proc.pid, { pid: proc.pid, executor: slot.executorId, frozen: [] })
+    all.push(proc)
     void proc.exit.then((exit) => {
       const life = lives.get(proc.pid)!
       life.diedMs ??= Date.now()
@@ -91,6 +94,7 @@ export const startWorkers = (
     return proc
   }
 
+  const all: Array<FixtureProcess<WorkerEvents>> = []
   const slots: Slot[] = []
   for (let i = 0; i < count; i++) {
     const executorId = `w${i}`
@@ -102,6 +106,7 @@ export const startWorkers = (
     lives,
     unexpected,
     launchFailures: () => launchFailures,
+    logs: () => all.flatMap((p) => p.events("LOG").map((l) => ({ pid: p.pid, ...l }))),
     kill: async (slot, newId) => {
       const proc = slot.proc
       expectedExit.add(proc.pid)

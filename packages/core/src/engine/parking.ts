@@ -85,6 +85,11 @@ export class ParkedSleeps {
     this.arm()
   }
 
+  /** Whether this workflow is parked here (or being woken). */
+  has(id: string): boolean {
+    return this.waking.has(id) || this.entries.some((e) => e.id === id)
+  }
+
   /** Forget every parked workflow (the engine stops): they stay PENDING in the store for recovery. */
   clear(): void {
     this.entries.length = 0

@@ -1,0 +1,82 @@
+/**
+ * A store call whose answer is lost (the connection dropped after the statement committed) is retried, and the
+ * retry cannot tell what the first one did. A claim is such a call: what the lost one claimed is PENDING and
+ * owned by this executor, which is alive, so no other executor takes it over. Found by the chaos soak
+ * (workflows PENDING for good after dropped connections); the engine must find and run them.
+ */
+import { Effect } from "effect"
+import { describe, expect, it } from "vitest"
+import { defineWorkflow, Durably, memoryStore, StoreError, type Store } from "@durably/core"
+import { defineQueue } from "../src/index.ts"
+
+const quick = defineWorkflow("lost-reply-quick", async (ctx, n: number) => ctx.step("work", () => n * 2))
+
+const lost = (operation: string) =>
+  new StoreError({ operation, cause: new Error("connection lost after the statement committed"), retryable: true })
+
+const within = <A>(p: Promise<A>, ms: number, what: string) =>
+  Promise.race([
+    p,
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)),
+  ])
+
+describe("a claim whose answer was lost", () => {
+  it("still runs what it claimed (a queue claim)", async () => {
+    const inner = memoryStore()
+    let toLose = 1
+    const store: Store = {
+      ...inner,
+      claimQueue: (request) =>
+        Effect.flatMap(inner.claimQueue(request), (claim) =>
+          claim.claimed.length > 0 && toLose-- > 0 ? Effect.fail(lost("claimQueue")) : Effect.succeed(claim),
+        ),
+    }
+    const q = defineQueue("lost-reply")
+    const durably = await Durably.launch({ store, workflows: [quick], queues: [q], logger: false })
+    try {
+      const handles = [await durably.enqueue(q, quick, 1), await durably.enqueue(q, quick, 2)]
+      expect(toLose).toBe(-1)
+      const results = await within(
+        Promise.all(handles.map((h) => h.result())),
+        15_000,
+        "the claimed workflows to finish",
+      )
+      expect(results).toEqual([2, 4])
+    } finally {
+      await durably.shutdown()
+    }
+  })
+
+  it("still runs what it took over (a takeover of a silent executor's workflow)", async () => {
+    const inner = memoryStore()
+    // A workflow owned by an executor that never heartbeats: the first takeover takes it.
+    await Effect.runPromise(
+      inner.createWorkflow({ id: "held", name: quick.name, input: "21", appVersion: "v1", executorId: "ghost" }),
+    )
+    let toLose = 1
+    const store: Store = {
+      ...inner,
+      takeOver: (executorId, options) =>
+        Effect.flatMap(inner.takeOver(executorId, options), (claimed) =>
+          claimed.length > 0 && options.includeExpired && toLose-- > 0
+            ? Effect.fail(lost("takeOver"))
+            : Effect.succeed(claimed),
+        ),
+    }
+    const durably = await Durably.launch({
+      store,
+      workflows: [quick],
+      appVersion: "v1",
+      heartbeat: { interval: 50, lease: 300 },
+      logger: false,
+    })
+    try {
+      expect(await within(durably.handle<number>("held").result(), 15_000, "the taken-over workflow to finish")).toBe(
+        42,
+      )
+      expect(toLose).toBe(0) // its answer was lost once
+    } finally {
+      await durably.shutdown()
+    }
+  })
+})
