@@ -1,8 +1,8 @@
 /**
  * The program a new user would write first, run by the consumer test inside a fresh app that installed the
  * packed tarballs: a workflow with a step and a durable sleep, and a queued child workflow, on the embedded
- * store and on Postgres (through the app's own postgres.js instance, so its types must match ours), and the
- * dashboard's handler. It prints one line for each and exits non-zero when a result is wrong.
+ * store and on Postgres (through the app's own postgres.js instance, so its types must match ours), each seen
+ * through the dashboard's handler. It prints one line per store and exits non-zero when a result is wrong.
  */
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -39,9 +39,18 @@ const runOn = async (label: string, store: Store): Promise<void> => {
     observers: [openTelemetry()],
   })
   try {
-    const result = await durably.run(summarise, ["durable workflows", "for TypeScript on Postgres"])
+    const handle = await durably.start(summarise, ["durable workflows", "for TypeScript on Postgres"])
+    const result = await handle.result()
     if (result.texts !== 2 || result.words !== 6) throw new Error(`${label}: wrong result ${JSON.stringify(result)}`)
-    console.log(`${label}: ok ${JSON.stringify(result)}`)
+    // The dashboard, mounted on this engine: its UI comes from the package's assets, its API reads the store.
+    const dashboard = dashboardFetchHandler({ client: durably, readOnly: true })
+    const page = await (await dashboard(new Request("http://127.0.0.1/"))).text()
+    const seen = (await (await dashboard(new Request(`http://127.0.0.1/api/workflows/${handle.id}`))).json()) as {
+      status?: string
+    }
+    if (!page.includes("<html") || seen.status !== "SUCCESS")
+      throw new Error(`${label}: the dashboard shows ${JSON.stringify(seen)}, and a page of ${page.length} characters`)
+    console.log(`${label}: ok ${JSON.stringify(result)}, SUCCESS in the dashboard`)
   } finally {
     await durably.shutdown()
   }
@@ -62,9 +71,3 @@ try {
 } finally {
   await sql.end()
 }
-
-// The dashboard's handler serves its UI from the package's assets.
-const page = await dashboardFetchHandler({ readOnly: true })(new Request("http://127.0.0.1/"))
-const html = await page.text()
-if (page.status !== 200 || !html.includes("<html")) throw new Error(`dashboard: ${page.status} ${html.slice(0, 200)}`)
-console.log("dashboard: ok")
