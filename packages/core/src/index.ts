@@ -76,6 +76,7 @@ export {
   type QueueRef,
   type RateLimit,
   type DispatchHost,
+  type QueueClaimOutcome,
   type Dispatcher,
   type DispatcherFactory,
 } from "./queues.ts"

@@ -31,12 +31,19 @@ export interface QueueSettings {
   readonly maxLength?: number
 }
 
+/** What a claim started: how many, when a limit or delay lets more start, whether startable work was left. */
+export interface QueueClaimOutcome {
+  readonly started: number
+  readonly retryAt?: number
+  readonly waiting?: boolean
+}
+
 /** What a dispatcher may ask of the engine that runs it. */
 export interface DispatchHost {
   readonly executorId: string
   readonly log: LogSink
   /** Claim up to `max` workflows of the queue (the store enforces the queue's limits) and start them here. */
-  readonly claim: (queue: string, max: number) => Promise<{ readonly started: number; readonly retryAt?: number }>
+  readonly claim: (queue: string, max: number) => Promise<QueueClaimOutcome>
   /** How many more workflows this process may run now (its `maxRunningWorkflows` minus what runs). */
   readonly room: () => number
   /** Be told when the queue may have startable work: an enqueue, or a workflow of it finished anywhere. */

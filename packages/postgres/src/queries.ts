@@ -88,12 +88,16 @@ export const makeQueries = (schema: string, channel?: string) => {
     claimWorkflow: `UPDATE ${W} w SET ${claimSet("w", `(SELECT count(*)::int FROM ${S} st WHERE st.workflow_id = w.id)`, "$3", "$4", "$2", "$5")}
       WHERE w.id = $1 AND CASE WHEN w.status = 'PENDING' THEN true ELSE false END
       RETURNING ${workflowColumns.replace(/(^|, )/g, "$1w.")}, ${wakeIfDead("w.")}`,
-    /** $1 executor, $2 app version, $3 names, $4 include own, $5 include expired, $6 limit, $7 max attempts, $8 now */
+    /**
+     * $1 executor, $2 app version, $3 names, $4 include own, $5 include expired, $6 limit, $7 max attempts,
+     * $8 now, $9 ids never to take (running here; null for none)
+     */
     takeOver: `WITH candidates AS (
         -- No join here: when a row another taker just claimed is re-checked under the lock, a correlated
         -- subquery is evaluated again for its new owner, where a joined row would be stale.
         SELECT w.id FROM ${W} w
         WHERE w.status = 'PENDING' AND w.app_version = $2 AND w.name = ANY($3::text[])
+          AND ($9::text[] IS NULL OR NOT (w.id = ANY($9::text[])))
           AND (w.executor_id IS NULL
             OR ($4::boolean AND w.executor_id = $1)
             OR ($5::boolean AND w.executor_id <> $1 AND NOT EXISTS (
@@ -101,7 +105,9 @@ export const makeQueries = (schema: string, channel?: string) => {
                 WHERE e.id = w.executor_id AND e.heartbeat_at >= now() - e.lease_ms * interval '1 millisecond')))
         ORDER BY w.created_ms
         LIMIT $6
-        FOR UPDATE SKIP LOCKED
+        -- NO KEY: a send to the workflow (FOR KEY SHARE) must not make the taker pass it over. The skip stays:
+        -- takers race each other here, and what one passes over is taken by the next takeover round.
+        FOR NO KEY UPDATE SKIP LOCKED
       ), progress AS (
         SELECT c.id, (SELECT count(*)::int FROM ${S} st WHERE st.workflow_id = c.id) AS n FROM candidates c
       )

@@ -1,6 +1,6 @@
 /**
  * The Store port's queue operations on SQL. Enqueue and claim are one call each to the functions of
- * `sql/0003_queues.sql`, which check the stored settings, and for the claim serialize on the queue's row so
+ * `sql/0003_queues.sql` (the claim as `sql/0007_claim_waits.sql` replaced it), which check the stored settings, and for the claim serialize on the queue's row so
  * that every limit holds across workers.
  */
 import type { Effect } from "effect"
@@ -156,9 +156,17 @@ export const makeQueueOps = (deps: QueueOpsDeps): QueueOps => {
           request.appVersion,
           now,
         ])
-        const r = JSON.parse(row!.r) as { claimed: Array<Record<string, unknown>>; retry_at?: number | null }
+        const r = JSON.parse(row!.r) as {
+          claimed: Array<Record<string, unknown>>
+          retry_at?: number | null
+          waiting?: boolean | null
+        }
         const claimed: WorkflowRecord[] = r.claimed.map(toWorkflow)
-        return { claimed, ...(r.retry_at === null || r.retry_at === undefined ? {} : { retryAt: Number(r.retry_at) }) }
+        return {
+          claimed,
+          ...(r.retry_at === null || r.retry_at === undefined ? {} : { retryAt: Number(r.retry_at) }),
+          ...(r.waiting === true ? { waiting: true } : {}),
+        }
       }),
   }
 }

@@ -203,6 +203,7 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
           o.limit,
           o.maxRecoveryAttempts,
           now,
+          o.exceptIds && o.exceptIds.length > 0 ? [...o.exceptIds] : null,
         ])
         return rows.map((row): ClaimResult => {
           const record = changed(toWorkflow(row), row["status"] === "ENQUEUED")!

@@ -161,6 +161,11 @@ export interface TakeOverOptions {
   /** Also workflows whose owner's lease expired (failover); workflows with no owner are always included. */
   readonly includeExpired: boolean
   readonly maxRecoveryAttempts: number
+  /**
+   * Never these, even when they qualify: the workflows the calling engine is running (or starting) right
+   * now. Claiming one would bump its epoch and fence the live execution's next write.
+   */
+  readonly exceptIds?: ReadonlyArray<string>
 }
 
 /** One heartbeat of a live executor process. */

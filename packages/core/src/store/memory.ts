@@ -282,10 +282,12 @@ export const memoryStore = (): Store => {
     takeOver: (executorId, options) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         const out: ClaimResult[] = []
+        const except = new Set(options.exceptIds)
         for (const entry of workflows.values()) {
           if (out.length >= options.limit) break
           const r = entry.record
           if (r.status !== "PENDING" || r.appVersion !== options.appVersion || !options.names.includes(r.name)) continue
+          if (except.has(r.id)) continue
           const owner = r.executorId
           const own = owner === executorId
           const free = owner === undefined || (!own && options.includeExpired && !alive(owner, now))

@@ -21,6 +21,7 @@ import { messagesEngineScenarios } from "./contractMessagesEngine.ts"
 import { portContract } from "./contractPort.ts"
 import { queuesContract } from "./contractQueues.ts"
 import { childrenScenarios } from "./contractChildren.ts"
+import { livenessScenarios } from "./contractLiveness.ts"
 import { schedulesContract } from "./contractSchedules.ts"
 import { managementContract } from "./contractManagement.ts"
 import { observeContract } from "./contractObserve.ts"
@@ -82,6 +83,7 @@ export const storeContract = (options: ContractOptions): void => {
       ["messages, events and streams between engines", messagesEngineScenarios],
       ["queues", queuesContract],
       ["child workflows and enqueueing, with engines", childrenScenarios],
+      ["liveness, with engines", livenessScenarios],
       ["schedules", schedulesContract],
       ["management", managementContract],
       ["observers: stored trace context", observeContract],
