@@ -83,6 +83,7 @@ export {
 export { scheduleDefinition, isScheduleDefinition } from "./schedules/define.ts"
 export type { ScheduleDefinition, ScheduleOptions, ScheduledRun } from "./schedules/define.ts"
 export type { Schedules, ScheduleInfo, ScheduleUpdate } from "./schedules/api.ts"
+export type { DebounceOptions } from "./engine/debounce.ts"
 export * from "./errors.ts"
 export { memoryStore } from "./store/memory.ts"
 export type * from "./store/Store.ts"

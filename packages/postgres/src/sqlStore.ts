@@ -21,6 +21,7 @@ import { makeMessageOps } from "./messageStore.ts"
 import { makeQueries, type Queries } from "./queries.ts"
 import { makeQueueOps } from "./queueStore.ts"
 import { makeScheduleOps } from "./scheduleStore.ts"
+import { makeDebounceOps } from "./debounceStore.ts"
 import { makeManagement } from "./management.ts"
 import { makeBatcher } from "./batcher.ts"
 import { checkpointParams, toCheckpoint, toWorkflow } from "./rows.ts"
@@ -311,6 +312,7 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
       },
     }),
     ...makeScheduleOps({ client, schema: options.schema, channel, op, wrote: (wake) => wakeups.local(wake) }),
+    ...makeDebounceOps({ client, schema: options.schema, channel, op, wrote: (wake) => wakeups.local(wake) }),
     management: makeManagement({
       client,
       schema: options.schema,

@@ -47,7 +47,7 @@ describe("queue settings and dispatch", () => {
     const flaky: Store = {
       ...base,
       claimQueue: (request) =>
-        failures-- > 0
+        request.queue === "flaky" && failures-- > 0
           ? Effect.fail(new StoreError({ operation: "claimQueue", cause: new Error("down"), retryable: false }))
           : base.claimQueue(request),
     }

@@ -32,6 +32,8 @@ import { ClaimGuard } from "./claimGuard.ts"
 import { Orphans } from "./orphans.ts"
 import type { ScheduleDefinition } from "../schedules/define.ts"
 import { engineSchedules, type EngineSchedules } from "../schedules/engine.ts"
+import { debounceWorkflow, startDebounceDispatch, type DebounceOptions } from "./debounce.ts"
+import { debounceQueue } from "../store/debounceTypes.ts"
 import { makeManagementApi } from "../management/api.ts"
 import { startRetention, type RetentionConfig } from "./retention.ts"
 import type { ManagementApi } from "../management/types.ts"
@@ -95,6 +97,7 @@ export class Engine {
   /** Aborted when the engine has stopped: waits outside workflows (results, events, streams) end. */
   private readonly halt = new AbortController()
   private dispatch: QueueDispatch | undefined
+  private debouncing: { readonly stop: () => Promise<void> } | undefined
   /** What the takeover and dispatch modules may see and do of this engine. */
   private readonly runner: Runner
   private readonly takeovers: Takeovers
@@ -365,8 +368,23 @@ export class Engine {
       this,
       this.config.queues.filter((q) => this.config.servedQueues.has(q.name)),
     )
-    // A client fires no ticks: it has no workflow code to run them with.
-    if (this.config.runsWorkflows) await this.schedules.launch()
+    // A client fires no ticks and starts no debounced runs: it has no workflow code to run them with.
+    if (this.config.runsWorkflows) {
+      await registerQueue(this.store, this.host, { name: debounceQueue, priority: false }, this.appVersion)
+      this.debouncing = startDebounceDispatch(this)
+      await this.schedules.launch()
+    }
+  }
+
+  /** `durably.debounce`: join or start the key's waiting run; its handle. */
+  async debounce<W extends AnyWorkflow>(
+    workflow: W,
+    key: string,
+    input: InputOf<W>,
+    options: DebounceOptions,
+  ): Promise<WorkflowHandle<OutputOf<W>>> {
+    this.assertRunning("debounce")
+    return makeHandle(this.handles, await debounceWorkflow(this.host, this.appVersion, workflow, key, input, options))
   }
 
   /**
@@ -555,6 +573,7 @@ export class Engine {
     if (this.state !== "running") return
     this.state = "stopping"
     await this.schedules.stop()
+    await this.debouncing?.stop()
     await this.dispatch?.stop()
     const running = [...this.executions.values()]
     for (const { exec } of running) exec.stop("shutdown", true)
@@ -584,6 +603,7 @@ export class Engine {
   /** Give up after a failed launch: stop heartbeating and close the store. */
   async abandon(): Promise<void> {
     await this.schedules.stop()
+    await this.debouncing?.stop()
     await this.dispatch?.stop()
     this.stopped()
     await this.lease?.end(false)
@@ -593,6 +613,7 @@ export class Engine {
   /** Drop every execution at once, as a SIGKILL would: no further write leaves this engine. For the test kit. */
   crash(): void {
     void this.schedules.stop()
+    void this.debouncing?.stop()
     void this.dispatch?.stop()
     void this.lease?.end(false)
     this.stopped()

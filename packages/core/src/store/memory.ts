@@ -6,6 +6,7 @@ import { Clock, Effect } from "effect"
 import { FencedError, StreamClosedError } from "../errors.ts"
 import { queueClaim, queueEnqueue } from "./memoryQueues.ts"
 import { memorySchedules } from "./memorySchedules.ts"
+import { memoryDebounce } from "./memoryDebounce.ts"
 import { memoryManagement } from "./memoryManagement.ts"
 import {
   type ChangeListener,
@@ -57,6 +58,9 @@ export interface QueuedFacts {
   readonly timeoutMs?: number
   readonly order: number
   startedAt?: number
+  /** A debounced run: its (workflow, key), and the latest instant its start may move to (maxWait). */
+  readonly debounceKey?: string
+  readonly debounceUntil?: number
   /** When claims started it, in their order (the store's one counter, shared with `order`). */
   startOrder?: number
 }
@@ -460,6 +464,7 @@ export const memoryStore = (): Store => {
     enqueue: (request) => Effect.map(Clock.currentTimeMillis, (now) => queueEnqueue(queueState, request, now)),
     claimQueue: (request) => Effect.map(Clock.currentTimeMillis, (now) => queueClaim(queueState, request, now)),
     ...memorySchedules(wake),
+    debounce: (request) => Effect.map(Clock.currentTimeMillis, (now) => memoryDebounce(queueState, request, now)),
     close: () => Effect.void,
   }
 }

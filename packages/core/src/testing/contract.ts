@@ -23,6 +23,7 @@ import { queuesContract } from "./contractQueues.ts"
 import { childrenScenarios } from "./contractChildren.ts"
 import { livenessScenarios } from "./contractLiveness.ts"
 import { schedulesContract } from "./contractSchedules.ts"
+import { debounceContract } from "./contractDebounce.ts"
 import { managementContract } from "./contractManagement.ts"
 import { observeContract } from "./contractObserve.ts"
 
@@ -85,6 +86,7 @@ export const storeContract = (options: ContractOptions): void => {
       ["child workflows and enqueueing, with engines", childrenScenarios],
       ["liveness, with engines", livenessScenarios],
       ["schedules", schedulesContract],
+      ["debounce", debounceContract],
       ["management", managementContract],
       ["observers: stored trace context", observeContract],
     ] as const) {
