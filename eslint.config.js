@@ -50,6 +50,7 @@ export default tseslint.config(
           "setTimeout",
           "clearTimeout",
           "CSS",
+          "FormData",
           "Node",
           "URL",
           "URLSearchParams",

@@ -25,9 +25,11 @@ import { queue } from "./scenarios/queue.ts"
 import { memory } from "./scenarios/memory.ts"
 import { recovery } from "./scenarios/recovery.ts"
 import { scaling } from "./scenarios/scaling.ts"
+import { tracing } from "./scenarios/tracing.ts"
 
 /** One module per scenario under ./scenarios; add new ones here. */
-const all: Record<string, Scenario> = { perStep, latency, queue, recovery, memory, scaling }
+// tracing last: it registers (then unregisters) a global OpenTelemetry context manager for its SDK rows.
+const all: Record<string, Scenario> = { perStep, latency, queue, recovery, memory, scaling, tracing }
 /** `pnpm bench queue latency`: only the scenarios with these keys (default: all). */
 const only = process.argv.slice(2)
 for (const key of only) if (!(key in all)) throw new Error(`no scenario ${key}; known: ${Object.keys(all).join(", ")}`)

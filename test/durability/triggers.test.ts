@@ -3,8 +3,12 @@
  * fire one per-second schedule. Each tick's workflow records one ledger row in the transaction of its step,
  * so the ledger counts runs. Midway one worker is SIGKILLed, with ticks in flight: the others take them
  * over. Every tick from the first to the last runs exactly once — no tick missing, none twice.
+ *
+ * Debounce: three workers call `durably.debounce` on the same keys in bursts (each worker several times per
+ * key per burst); every burst of every key makes exactly one run, with an input from that burst.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type { DebounceWorkerConfig, DebounceWorkerEvents } from "./fixtures/debounceWorker.ts"
 import type { TriggerWorkerConfig, TriggerWorkerEvents } from "./fixtures/triggerWorker.ts"
 import { connect, type Sql } from "./support/db.ts"
 import { killAllFixtures, spawnFixture, type FixtureProcess } from "./support/fixtureProcess.ts"
@@ -23,6 +27,9 @@ beforeAll(async () => {
   await db.sql.unsafe(`CREATE SCHEMA IF NOT EXISTS ${db.schema}`)
   await db.sql.unsafe(
     `CREATE TABLE ${db.ledger} (workflow_id text NOT NULL, scheduled_at text NOT NULL, executor text NOT NULL, pid integer NOT NULL)`,
+  )
+  await db.sql.unsafe(
+    `CREATE TABLE ${db.schema}.digests (workflow_id text NOT NULL, key text NOT NULL, input text NOT NULL, executor text NOT NULL)`,
   )
 })
 afterAll(async () => {
@@ -121,5 +128,76 @@ describe("triggers across processes", () => {
     const taken = rows.filter((r) => r.id === inFlight)
     expect(taken).toHaveLength(1)
     expect(taken[0]!.executor).not.toBe("triggers-w0")
+  }, 120_000)
+})
+
+describe("debounce across processes", () => {
+  it("3 workers debouncing the same keys: one run per burst and key, with that burst's input", async () => {
+    const keys = ["alice", "bob", "carol"]
+    const bursts = 4
+    // Bursts begin at one wall-clock instant for every worker, after all have launched (checked below).
+    const startAt = Date.now() + 12_000
+    const workers = Array.from({ length: WORKERS }, (_, i) => {
+      const config: DebounceWorkerConfig = {
+        url: db.url,
+        schema: db.schema,
+        ledgerTable: `${db.schema}.digests`,
+        executorId: `debounce-w${i}`,
+        startAt,
+        bursts,
+        burstEveryMs: 3_000,
+        keys,
+        calls: 3,
+        spacingMs: 150,
+        delayMs: 700,
+      }
+      return spawnFixture<DebounceWorkerEvents>("debounceWorker.ts", config, config.executorId)
+    })
+    await Promise.all(workers.map((w) => w.waitForEvent("READY", undefined, { timeoutMs: 30_000 })))
+    expect(Date.now(), "every worker launched before the first burst").toBeLessThan(startAt)
+    await Promise.all(workers.map((w) => w.waitForEvent("DONE", undefined, { timeoutMs: 60_000 })))
+    const digests = async () =>
+      (await db.sql.unsafe(`SELECT workflow_id, key, input FROM ${db.schema}.digests`)).map((r) => ({
+        id: r["workflow_id"] as string,
+        key: r["key"] as string,
+        input: JSON.parse(r["input"] as string) as { burst: number; by: string },
+      }))
+    await waitFor("one run per burst and key", async () => (await digests()).length >= bursts * keys.length, {
+      timeoutMs: 30_000,
+      detail: async () =>
+        `${(await digests()).length} runs: ${JSON.stringify(await digests())}; @debounce: ${JSON.stringify(
+          await db.sql.unsafe(
+            `SELECT id, status, delay_until_ms, debounce_until_ms, executor_id, updated_ms FROM ${db.schema}.workflows WHERE queue = '@debounce'`,
+          ),
+        )}; now ${Date.now()}`,
+    })
+    // Nothing more comes: every run that was asked for has ended.
+    await waitFor("no debounced run left waiting", async () => {
+      const [row] = await db.sql.unsafe(
+        `SELECT count(*)::int AS n FROM ${db.schema}.workflows WHERE queue = '@debounce' AND status <> 'SUCCESS'`,
+      )
+      return row?.["n"] === 0
+    })
+    await Promise.all(workers.map((w) => w.stop()))
+    const rows = await digests()
+    const calls = workers.flatMap((w) => w.events("CALLED"))
+    console.log(
+      `[debounce] ${calls.length} calls from ${WORKERS} processes → ${rows.length} runs (${bursts} bursts × ${keys.length} keys); ${
+        [...new Set(rows.map((r) => r.id))].length
+      } distinct run ids`,
+    )
+    expect(rows).toHaveLength(bursts * keys.length)
+    for (const key of keys)
+      expect(
+        rows
+          .filter((r) => r.key === key)
+          .map((r) => r.input.burst)
+          .sort(),
+      ).toEqual([0, 1, 2, 3])
+    // Every call of a burst got the handle of that burst's run.
+    for (const r of rows) {
+      const ids = new Set(calls.filter((c) => c.key === r.key && c.burst === r.input.burst).map((c) => c.id))
+      expect([...ids]).toEqual([r.id])
+    }
   }, 120_000)
 })

@@ -1,5 +1,5 @@
 /** What a command is: its place in the command tree, its declared arguments and flags, and its action. */
-import type { Store } from "@durably/core"
+import type { DurablyClient, Store } from "@durably/core"
 import type { ArgSpec, Flags, Parsed } from "./args.ts"
 import type { Connection } from "./connection.ts"
 import type { Io, Output } from "./output/output.ts"
@@ -11,7 +11,9 @@ export interface CommandContext {
   /** The connection the global flags and environment name (a usage error if they name none). */
   readonly connection: () => Connection
   /** The store of that connection, opened once and closed when the command ends. */
-  readonly store: (options?: { readonly migrate?: boolean }) => Promise<Store>
+  readonly store: () => Promise<Store>
+  /** A client on that store (no workflow code), opened once and closed when the command ends. */
+  readonly client: () => Promise<DurablyClient>
   /** Run `fn` when the command ends, success or not (closing what it opened). */
   readonly onExit: (fn: () => Promise<void>) => void
 }

@@ -76,11 +76,14 @@ export const secretsOf = (c: Connection | undefined, env: NodeJS.ProcessEnv): Re
 export const redact = (text: string, secrets: ReadonlyArray<string>): string =>
   secrets.reduce((t, s) => t.split(s).join("***"), text)
 
-/** Open the store the connection names (the embedded one is loaded only when asked for). */
+/**
+ * Open the store the connection names (the embedded one is loaded only when asked for). A Postgres store is
+ * never migrated here: only `durably migrate` changes a schema.
+ */
 export const openStore = async (c: Connection): Promise<Store> => {
   if (c.kind === "embedded") {
     const { embeddedStore } = await import("@durably/postgres/embedded")
     return embeddedStore({ dir: c.dir, schema: c.schema })
   }
-  return postgresStore({ ...(c.url ? { url: c.url } : {}), schema: c.schema, max: 4 })
+  return postgresStore({ ...(c.url ? { url: c.url } : {}), schema: c.schema, max: 4, migrate: false })
 }

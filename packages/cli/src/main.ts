@@ -3,7 +3,7 @@
  * throws into one line on stderr and a documented exit code.
  */
 import { readFileSync } from "node:fs"
-import type { Store } from "@durably/core"
+import { Durably, type DurablyClient, type Store } from "@durably/core"
 import { Effect } from "effect"
 import { help, parse } from "./args.ts"
 import type { Command, CommandContext } from "./command.ts"
@@ -102,6 +102,7 @@ export const main = async (argv: ReadonlyArray<string>, io: Io, options: MainOpt
         io.env,
       ))
     let store: Promise<Store> | undefined
+    let client: Promise<DurablyClient> | undefined
     const ctx: CommandContext = {
       parsed,
       out,
@@ -111,6 +112,18 @@ export const main = async (argv: ReadonlyArray<string>, io: Io, options: MainOpt
         (store ??= openStore(getConnection()).then((s) => {
           exits.push(() => Effect.runPromise(s.close()))
           return s
+        })),
+      // The client owns its store: closing it closes the store.
+      client: () =>
+        (client ??= openStore(getConnection()).then(async (s) => {
+          try {
+            const c = await Durably.client({ store: s, logger: false })
+            exits.push(() => c.close())
+            return c
+          } catch (e) {
+            await Effect.runPromise(s.close()).catch(() => undefined)
+            throw e
+          }
         })),
       onExit: (fn) => exits.push(fn),
     }

@@ -12,6 +12,7 @@ import type { EnqueueManyOptions, EnqueueOptions } from "./engine/enqueue.ts"
 import type { QueueRef } from "./queues.ts"
 import type { AnyWorkflow, InputOf, OutputOf, WorkflowDefinition } from "./workflow.ts"
 import type { Schedules } from "./schedules/api.ts"
+import type { DebounceOptions } from "./engine/debounce.ts"
 import type { ManagementApi } from "./management/types.ts"
 import { launchClient, type ClientOptions, type DurablyClient } from "./client.ts"
 
@@ -73,6 +74,17 @@ export interface Durably extends ManagementApi {
    * Waits for new values; ends when the stream is closed or the workflow has ended.
    */
   readonly readStream: <A = unknown>(workflowId: string, key: string, options?: ReadStreamOptions) => AsyncIterable<A>
+  /**
+   * Debounce: calls with the same workflow and `key` within `delay` collapse into one run with the latest
+   * input, started `delay` after the last call (or `maxWait` after the first), once across every worker.
+   * Resolves with the handle of the run that will happen. Any process launched with the workflow starts it.
+   */
+  readonly debounce: <W extends AnyWorkflow>(
+    workflow: W,
+    key: string,
+    input: InputOf<W>,
+    options: DebounceOptions,
+  ) => Promise<WorkflowHandle<OutputOf<W>>>
   /** Schedules stored in the database: create, list, pause, trigger, backfill … (see `Schedules`). */
   readonly schedules: Schedules
   /** Take back PENDING workflows this executor owns or nobody owns. Runs at launch; returns how many it resumed. */
@@ -98,6 +110,7 @@ export const fromEngine = (engine: Engine): Durably => ({
   getEvent: async <A>(workflowId: string, key: string, options?: GetEventOptions) =>
     (await engine.getEvent(workflowId, key, options)) as A | undefined,
   readStream: (workflowId, key, options) => engine.readStream(workflowId, key, options),
+  debounce: (workflow, key, input, options) => engine.debounce(workflow, key, input, options),
   schedules: engine.schedules.api,
   recover: () => engine.recover(),
   shutdown: (options) => engine.shutdown(options),

@@ -14,6 +14,7 @@ import type { Serializer } from "./serialization/Serializer.ts"
 import type { Store, WorkflowStatus } from "./store/Store.ts"
 import type { RetentionConfig } from "./engine/retention.ts"
 import { isWorkflowDefinition, type AnyWorkflow } from "./workflow.ts"
+import { maxInt32, validateInteger, validateName } from "./validation.ts"
 import { isQueueDefinition, queueName, type QueueDefinition, type QueueRef } from "./queues.ts"
 import { isScheduleDefinition, type ScheduleDefinition } from "./schedules/define.ts"
 
@@ -136,16 +137,15 @@ const validate = (options: LaunchOptions, services: Context.Context<never>, defa
     throw new InvalidArgument({
       reason: "Durably.launch: `workflows` must be an array of definitions made by defineWorkflow",
     })
-  const maxPayloadBytes = options.maxPayloadBytes ?? 2 * 1024 * 1024
-  if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 64)
-    throw new InvalidArgument({
-      reason: `maxPayloadBytes must be a whole number ≥ 64; got ${String(options.maxPayloadBytes)}`,
-    })
-  const maxRecoveryAttempts = options.maxRecoveryAttempts ?? 50
-  if (!Number.isInteger(maxRecoveryAttempts) || maxRecoveryAttempts < 1)
-    throw new InvalidArgument({
-      reason: `maxRecoveryAttempts must be a whole number ≥ 1; got ${String(options.maxRecoveryAttempts)}`,
-    })
+  // A Postgres text value holds at most 1 GB.
+  const maxPayloadBytes = validateInteger(
+    options.maxPayloadBytes ?? 2 * 1024 * 1024,
+    "maxPayloadBytes",
+    64,
+    2 ** 30 - 1,
+  )
+  // Counted in an integer column.
+  const maxRecoveryAttempts = validateInteger(options.maxRecoveryAttempts ?? 50, "maxRecoveryAttempts", 1, maxInt32)
   const heartbeat =
     options.heartbeat === false
       ? false
@@ -155,11 +155,12 @@ const validate = (options: LaunchOptions, services: Context.Context<never>, defa
         }
   if (heartbeat && !(heartbeat.leaseMs > heartbeat.intervalMs))
     throw new InvalidArgument({ reason: "heartbeat.lease must be longer than heartbeat.interval (a few intervals)" })
-  const maxRunningWorkflows = options.maxRunningWorkflows ?? 1000
-  if (!Number.isInteger(maxRunningWorkflows) || maxRunningWorkflows < 1)
-    throw new InvalidArgument({
-      reason: `maxRunningWorkflows must be a whole number ≥ 1; got ${String(options.maxRunningWorkflows)}`,
-    })
+  if (heartbeat && heartbeat.intervalMs < 10)
+    throw new InvalidArgument({ reason: "heartbeat.interval must be at least 10 milliseconds" })
+  // The lease is kept in an integer column of milliseconds (about 24 days).
+  if (heartbeat && heartbeat.leaseMs > maxInt32)
+    throw new InvalidArgument({ reason: `heartbeat.lease must be at most ${maxInt32} milliseconds (about 24 days)` })
+  const maxRunningWorkflows = validateInteger(options.maxRunningWorkflows ?? 1000, "maxRunningWorkflows", 1, maxInt32)
   const queues = options.queues ?? []
   if (!Array.isArray(queues) || !queues.every(isQueueDefinition))
     throw new InvalidArgument({
@@ -207,13 +208,14 @@ const validate = (options: LaunchOptions, services: Context.Context<never>, defa
     throw new InvalidArgument({ reason: "Durably.launch: `logging.redact` must be a function" })
   const log = logSink(options.logger === undefined ? defaultLogger : options.logger, redact)
   const executorId = options.executorId ?? process.env["DURABLY_EXECUTOR_ID"] ?? "local"
-  if (typeof executorId !== "string" || executorId === "" || executorId.length > 200)
-    throw new InvalidArgument({ reason: `executorId must be a non-empty string; got ${JSON.stringify(executorId)}` })
+  validateName(executorId, "Durably.launch: executorId")
+  const appVersion = options.appVersion ?? defaultAppVersion()
+  validateName(appVersion, "Durably.launch: appVersion")
   return {
     store,
     workflows: options.workflows,
     executorId,
-    appVersion: options.appVersion ?? defaultAppVersion(),
+    appVersion,
     maxPayloadBytes,
     maxRecoveryAttempts,
     serializer: options.serializer ?? jsonSerializer,

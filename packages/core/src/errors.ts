@@ -185,8 +185,12 @@ export class FencedError extends Data.TaggedError("FencedError")<{
   }
 }
 
-/** What kind of store failure it was (for SQL stores, from the SQLSTATE or the driver's error code). */
-export type StoreFailureKind = "unique-violation" | "serialization" | "deadlock" | "shutdown" | "connection" | "other"
+/**
+ * What kind of store failure it was (for SQL stores, from the SQLSTATE or the driver's error code).
+ * "invalid-data": the database refused a value (a data exception or a constraint), which no retry can fix.
+ */
+export type StoreFailureKind =
+  "unique-violation" | "serialization" | "deadlock" | "shutdown" | "connection" | "invalid-data" | "other"
 
 /** The store failed in a way that is not about the workflow's own logic (connection lost, …). */
 export class StoreError extends Data.TaggedError("StoreError")<{

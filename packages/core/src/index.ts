@@ -76,12 +76,14 @@ export {
   type QueueRef,
   type RateLimit,
   type DispatchHost,
+  type QueueClaimOutcome,
   type Dispatcher,
   type DispatcherFactory,
 } from "./queues.ts"
 export { scheduleDefinition, isScheduleDefinition } from "./schedules/define.ts"
 export type { ScheduleDefinition, ScheduleOptions, ScheduledRun } from "./schedules/define.ts"
 export type { Schedules, ScheduleInfo, ScheduleUpdate } from "./schedules/api.ts"
+export type { DebounceOptions } from "./engine/debounce.ts"
 export * from "./errors.ts"
 export { memoryStore } from "./store/memory.ts"
 export type * from "./store/Store.ts"

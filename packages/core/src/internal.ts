@@ -4,3 +4,4 @@
  */
 export { executionOf } from "./engine/context.ts"
 export { Execution, ExecutionStopped, stepScope, type OperationResult, type Outcome } from "./engine/Execution.ts"
+export { describeValue, escapeText, validateName, validateInteger } from "./validation.ts"

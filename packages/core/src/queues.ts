@@ -7,7 +7,7 @@ import { toMillis, type DurationInput } from "./duration.ts"
 import type { LogSink } from "./engine/log.ts"
 import { InvalidArgument } from "./errors.ts"
 import type { QueueConfig } from "./store/Store.ts"
-import { validateName } from "./workflow.ts"
+import { maxInt32, validateInteger, validateName } from "./validation.ts"
 
 export interface RateLimit {
   /** Most starts… */
@@ -31,12 +31,19 @@ export interface QueueSettings {
   readonly maxLength?: number
 }
 
+/** What a claim started: how many, when a limit or delay lets more start, whether startable work was left. */
+export interface QueueClaimOutcome {
+  readonly started: number
+  readonly retryAt?: number
+  readonly waiting?: boolean
+}
+
 /** What a dispatcher may ask of the engine that runs it. */
 export interface DispatchHost {
   readonly executorId: string
   readonly log: LogSink
   /** Claim up to `max` workflows of the queue (the store enforces the queue's limits) and start them here. */
-  readonly claim: (queue: string, max: number) => Promise<{ readonly started: number; readonly retryAt?: number }>
+  readonly claim: (queue: string, max: number) => Promise<QueueClaimOutcome>
   /** How many more workflows this process may run now (its `maxRunningWorkflows` minus what runs). */
   readonly room: () => number
   /** Be told when the queue may have startable work: an enqueue, or a workflow of it finished anywhere. */
@@ -76,11 +83,8 @@ export const queueName = (queue: unknown, what: string): string => {
   return name as string
 }
 
-const positive = (v: unknown, what: string): number => {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 1)
-    throw new InvalidArgument({ reason: `${what} must be a whole number ≥ 1; got ${JSON.stringify(v)}` })
-  return v
-}
+/** Queue limits live in integer columns. */
+const positive = (v: unknown, what: string): number => validateInteger(v, what, 1, maxInt32)
 
 const rate = (r: RateLimit, what: string) => {
   if (typeof r !== "object" || r === null)

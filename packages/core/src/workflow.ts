@@ -5,6 +5,7 @@
 import type { Schedule } from "effect"
 import type { DurationInput } from "./duration.ts"
 import { InvalidArgument } from "./errors.ts"
+import { describeValue, validateName } from "./validation.ts"
 import type { Codec } from "./engine/payload.ts"
 import type { ExecutionApi } from "./engine/ExecutionApi.ts"
 import type { GetEventOptions } from "./engine/events.ts"
@@ -183,10 +184,17 @@ export function defineWorkflow(
   nameOrOptions: string | WorkflowOptions<unknown, unknown, unknown>,
   run?: (ctx: WorkflowContext, input: unknown) => Promise<unknown>,
 ): WorkflowDefinition<unknown, unknown, unknown> {
+  if (typeof nameOrOptions !== "string" && (typeof nameOrOptions !== "object" || nameOrOptions === null))
+    throw new InvalidArgument({
+      reason: `defineWorkflow needs a name and a function, or { name, run }; got ${describeValue(nameOrOptions)} as its first argument`,
+    })
   const options = typeof nameOrOptions === "string" ? { name: nameOrOptions, run } : nameOrOptions
+  validateName(options.name, "defineWorkflow: the workflow name")
   const fn = options.run
   if (typeof fn !== "function")
-    throw new InvalidArgument({ reason: `defineWorkflow(${JSON.stringify(options.name)}): run must be a function` })
+    throw new InvalidArgument({
+      reason: `defineWorkflow(${describeValue(options.name)}): run must be a function; got ${describeValue(fn)}`,
+    })
   return makeDefinition("promise", options, (api, input) => fn(api.ctx, input))
 }
 
@@ -206,12 +214,8 @@ export const makeDefinition = <I, O, E, R>(
   })
 }
 
-export const validateName = (name: unknown, what: string): void => {
-  if (typeof name !== "string" || name.trim() === "" || name.length > 200)
-    throw new InvalidArgument({
-      reason: `${what} must be a non-empty string of at most 200 characters; got ${JSON.stringify(name)}`,
-    })
-}
+/** Names, keys, ids and topics share one rule (./validation.ts). */
+export { validateName }
 
 export const isWorkflowDefinition = (u: unknown): u is AnyWorkflow =>
   typeof u === "object" && u !== null && (u as { _tag?: unknown })._tag === "WorkflowDefinition"

@@ -1,94 +1,80 @@
-// The dashboard's UI: plain DOM, no framework and no build step. Each view is a function that fetches the
-// JSON API and renders; the current view re-renders every second while the tab is visible (live updates).
-const $ = (sel, root = document) => root.querySelector(sel)
+// The dashboard's UI: plain DOM, no framework and no build step. A view builds its page once when its route
+// opens and returns a refresh function, which the app calls every second while the tab is visible (live
+// updates): refreshes replace only the data, never a form the user is typing in.
+import { workflowsView } from "./workflows.js"
+import { workflowView } from "./workflow.js"
+import { executorsView, queuesView, schedulesView } from "./operate.js"
+import { $, api, h } from "./dom.js"
 
-const h = (tag, attrs = {}, ...children) => {
-  const el = document.createElement(tag)
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue
-    if (k.startsWith("on")) el.addEventListener(k.slice(2), v)
-    else if (k === "class") el.className = v
-    else el.setAttribute(k, v === true ? "" : String(v))
-  }
-  for (const c of children.flat())
-    if (c !== undefined && c !== null && c !== false) el.append(c instanceof Node ? c : String(c))
-  return el
+const views = {
+  "": workflowsView,
+  workflow: workflowView,
+  queues: queuesView,
+  schedules: schedulesView,
+  executors: executorsView,
 }
-
-export class ApiError extends Error {}
-
-const api = async (path, init = {}) => {
-  const response = await fetch(`api/${path}`, {
-    ...init,
-    headers: { "x-durably": "1", ...(init.body ? { "content-type": "application/json" } : {}), ...init.headers },
-  })
-  const body = await response.json().catch(() => ({ error: `HTTP ${response.status}` }))
-  if (!response.ok) throw new ApiError(body.error ?? `HTTP ${response.status}`)
-  return body
-}
-
-const state = { info: { readOnly: true }, views: new Map() }
-
-/** Register a view for a route ("" for the default). */
-export const view = (name, render) => state.views.set(name, render)
 
 const route = () => {
-  const [name = "", ...rest] = location.hash.replace(/^#\/?/, "").split("/")
-  const [first, query = ""] = [rest.join("/"), ""]
-  return {
-    name: name.split("?")[0],
-    arg: decodeURIComponent(first.split("?")[0]),
-    params: new URLSearchParams(location.hash.split("?")[1] ?? query),
+  const hash = location.hash.replace(/^#\/?/, "")
+  const [path, query = ""] = hash.split("?")
+  const [name = "", ...rest] = path.split("/")
+  return { name, arg: rest.map(decodeURIComponent).join("/"), params: new URLSearchParams(query) }
+}
+
+let info = { readOnly: true }
+let refresh = async () => undefined
+let generation = 0
+
+const setLive = (ok) => $("#live").classList.toggle("stale", !ok)
+
+const open = async () => {
+  const mine = ++generation
+  const { name, arg, params } = route()
+  for (const a of document.querySelectorAll("[data-nav]"))
+    a.classList.toggle("active", a.dataset.nav === (name === "" || name === "workflow" ? "workflows" : name))
+  const root = h("div")
+  const build = views[name] ?? views[""]
+  try {
+    const update = await build({ root, arg, params, info, go: (hash) => (location.hash = hash) })
+    if (mine !== generation) return
+    $("#view").replaceChildren(root)
+    refresh = update ?? (async () => undefined)
+    setLive(true)
+  } catch (e) {
+    if (mine !== generation) return
+    $("#view").replaceChildren(h("div", { class: "notice error", id: "failure" }, e.message))
+    refresh = async () => undefined
   }
 }
 
-let timer
-let rendering = false
-const render = async (initial) => {
-  if (rendering) return
-  rendering = true
-  const { name, arg, params } = route()
-  for (const a of document.querySelectorAll("[data-nav]"))
-    a.classList.toggle(
-      "active",
-      a.dataset.nav === (name || "workflows") || (name === "workflow" && a.dataset.nav === "workflows"),
-    )
-  const fn = state.views.get(name) ?? state.views.get("")
-  const root = $("#view")
+let busy = false
+const tick = async () => {
+  if (busy || document.visibilityState !== "visible") return
+  busy = true
+  const mine = generation
   try {
-    const content = await fn({ arg, params, api, h, info: state.info, initial, refresh: () => render(false) })
-    if (content) {
-      // Keep what the user is typing in a filter field across live re-renders.
-      const focused = document.activeElement?.id
-      root.replaceChildren(content)
-      if (focused) $(`#${CSS.escape(focused)}`)?.focus()
-    }
-    $("#live").classList.remove("stale")
-  } catch (e) {
-    if (initial) root.replaceChildren(h("div", { class: "notice error" }, e.message))
-    $("#live").classList.add("stale")
+    await refresh()
+    if (mine === generation) setLive(true)
+  } catch {
+    setLive(false)
   } finally {
-    rendering = false
+    busy = false
   }
 }
 
 const start = async () => {
   try {
-    state.info = await api("info")
+    info = await api("info")
   } catch (e) {
     $("#view").replaceChildren(h("div", { class: "notice error" }, e.message))
     return
   }
-  $("#title").textContent = state.info.title ?? ""
-  if (state.info.readOnly) $("#mode").textContent = "read-only"
-  addEventListener("hashchange", () => void render(true))
-  await render(true)
-  clearInterval(timer)
-  timer = setInterval(() => {
-    if (document.visibilityState === "visible" && !document.querySelector("dialog[open]")) void render(false)
-  }, 1000)
+  $("#title").textContent = info.title ?? ""
+  if (info.readOnly) $("#mode").textContent = "read-only"
+  document.body.classList.toggle("read-only", info.readOnly)
+  addEventListener("hashchange", () => void open())
+  await open()
+  setInterval(() => void tick(), 1000)
 }
-
-view("", async () => h("p", { class: "muted" }, "Nothing to show yet."))
 
 addEventListener("DOMContentLoaded", () => void start())

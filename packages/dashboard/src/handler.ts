@@ -2,11 +2,15 @@
  * The dashboard as one Web `Request → Response` function: the static UI, and the JSON API under /api/.
  * `toNodeHandler` adapts it to a Node `(req, res)` handler, so an app can mount it on its own server.
  */
+import type { ManagementApi } from "@durably/core"
+import { apiRoute } from "./api.ts"
 import { assets } from "./assets.ts"
 import { guard, tokenCookie } from "./guard.ts"
 import { errorResponse, HttpError, json } from "./http.ts"
 
 export interface DashboardOptions {
+  /** What it reads and acts through: a `Durably.client({ store })`, or a running engine. */
+  readonly client: ManagementApi
   /** Hide the actions (cancel, resume, fork …) and refuse them in the API. Default false. */
   readonly readOnly?: boolean
   /**
@@ -38,7 +42,7 @@ const withHeaders = (response: Response): Response => {
 }
 
 /** The dashboard's request handler. */
-export const dashboardFetchHandler = (options: DashboardOptions = {}): FetchHandler => {
+export const dashboardFetchHandler = (options: DashboardOptions): FetchHandler => {
   const readOnly = options.readOnly ?? false
   return async (request) => {
     const url = new URL(request.url)
@@ -82,5 +86,5 @@ interface RouteContext {
 const route = async (request: Request, path: string, ctx: RouteContext): Promise<Response> => {
   if (path === "/info" && request.method === "GET")
     return json({ readOnly: ctx.readOnly, title: ctx.options.title ?? "Durably" })
-  throw new HttpError(404, `no such API route: ${request.method} /api${path}`)
+  return apiRoute(request, path, { client: ctx.options.client, readOnly: ctx.readOnly })
 }

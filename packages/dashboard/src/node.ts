@@ -45,7 +45,7 @@ export const toNodeHandler =
   }
 
 /** `http.createServer(dashboardHandler({ … }))`, or `app.use("/ops/durably/", dashboardHandler(…))`. */
-export const dashboardHandler = (options: DashboardOptions = {}) => toNodeHandler(dashboardFetchHandler(options))
+export const dashboardHandler = (options: DashboardOptions) => toNodeHandler(dashboardFetchHandler(options))
 
 export interface ServeOptions extends DashboardOptions {
   /** Default 127.0.0.1. Any other address needs a `token`. */
@@ -68,7 +68,7 @@ export class DashboardConfigError extends Error {
 }
 
 /** Serve the dashboard on its own port (what `durably dashboard` runs). */
-export const serveDashboard = async (options: ServeOptions = {}): Promise<ServedDashboard> => {
+export const serveDashboard = async (options: ServeOptions): Promise<ServedDashboard> => {
   const host = options.host ?? "127.0.0.1"
   const loopback = isLoopback(host)
   if (!loopback && !options.token)

@@ -4,29 +4,33 @@ import { createServer, request } from "node:http"
 import type { AddressInfo } from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { Browser } from "playwright-core"
+import { Durably, memoryStore, type DurablyClient } from "@durably/core"
 import { dashboardFetchHandler, dashboardHandler, serveDashboard, type ServedDashboard } from "../src/index.ts"
 import { artefactsDir, launchBrowser } from "./browser.ts"
 
 let browser: Browser
+let client: DurablyClient
 const servers: ServedDashboard[] = []
 
 beforeAll(async () => {
   browser = await launchBrowser()
+  client = await Durably.client({ store: memoryStore(), logger: false })
 })
 afterAll(async () => {
   await browser?.close()
   for (const s of servers) await s.close()
+  await client?.close()
 })
 
-const serve = async (options: Parameters<typeof serveDashboard>[0]) => {
-  const s = await serveDashboard({ port: 0, ...options })
+const serve = async (options: Omit<Parameters<typeof serveDashboard>[0], "client">) => {
+  const s = await serveDashboard({ port: 0, client, ...options })
   servers.push(s)
   return s
 }
 
 describe("dashboard server", () => {
   it("refuses to listen beyond loopback without a token", async () => {
-    await expect(serveDashboard({ host: "0.0.0.0", port: 0 })).rejects.toThrow(/needs a token/)
+    await expect(serveDashboard({ client, host: "0.0.0.0", port: 0 })).rejects.toThrow(/needs a token/)
   })
 
   it("on loopback answers only requests addressed to a loopback name (no DNS rebinding)", async () => {
@@ -62,7 +66,7 @@ describe("dashboard server", () => {
   })
 
   it("actions need the x-durably header; unknown routes are JSON 404s", async () => {
-    const handle = dashboardFetchHandler({})
+    const handle = dashboardFetchHandler({ client })
     const post = await handle(new Request("http://localhost/api/info", { method: "POST" }))
     expect(post.status).toBe(403)
     const missing = await handle(new Request("http://localhost/api/nope"))
@@ -73,7 +77,7 @@ describe("dashboard server", () => {
   })
 
   it("mounts in a user's own Node server under a prefix", async () => {
-    const mounted = dashboardHandler({ readOnly: true })
+    const mounted = dashboardHandler({ client, readOnly: true })
     const server = createServer((req, res) => {
       if (req.url?.startsWith("/ops/durably/")) return mounted(req, res)
       res.statusCode = 418

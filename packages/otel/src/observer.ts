@@ -5,6 +5,7 @@
  */
 import {
   context,
+  createNoopMeter,
   metrics,
   SpanKind,
   SpanStatusCode,
@@ -66,7 +67,9 @@ export const attr = {
 export const openTelemetry = (options: OpenTelemetryOptions = {}): Observer => {
   const tracer = options.traces === false ? undefined : (options.tracerProvider ?? trace).getTracer(scope)
   const meter = options.metrics === false ? undefined : (options.meterProvider ?? metrics).getMeter(scope)
-  const m = meter ? instruments(meter) : undefined
+  const made = meter ? instruments(meter) : undefined
+  // No meter provider registered (the API's no-op meter): skip the per-step timing and attribute objects too.
+  const m = made && made.started === createNoopMeter().createCounter("durably.probe") ? undefined : made
   return {
     ...(tracer ? { carry: captureActive } : {}),
     execution: (info) => {
@@ -98,10 +101,16 @@ export const openTelemetry = (options: OpenTelemetryOptions = {}): Observer => {
         parent,
       )
       const active = trace.setSpan(parent, span)
+      // No SDK, or a trace sampled out: the span records nothing, and neither would its children, so none are
+      // made (a step then costs what it costs without tracing). The context still flows, so children started
+      // here carry the caller's trace on to processes that do record it.
+      const recording = span.isRecording()
       return {
         run: (fn) => context.with(active, fn),
-        operation: (op) =>
-          operation(tracer.startSpan(spanName(op), { attributes: operationAttributes(op) }, active), op, info, m),
+        operation: recording
+          ? (op) =>
+              operation(tracer.startSpan(spanName(op), { attributes: operationAttributes(op) }, active), op, info, m)
+          : (op) => (m && op.kind === "step" ? operation(undefined, op, info, m) : undefined),
         end: (end) => {
           endExecution(span, end)
           recordEnd(m, info, end, startedAt)

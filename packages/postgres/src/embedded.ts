@@ -16,12 +16,12 @@
  * Needs `@electric-sql/pglite` (an optional peer dependency), which is loaded only when this store opens.
  */
 import { join, resolve } from "node:path"
-import type { Store } from "@durably/core"
+import { InvalidArgument, type Store } from "@durably/core"
 import type { SqlClient } from "./client.ts"
 import { lockDirectory } from "./dirLock.ts"
 import { migrateWith } from "./migrate.ts"
 import { EmbeddedStoreError, pgliteClient } from "./pgliteClient.ts"
-import { schemaIdent } from "./queries.ts"
+import { optionsObject, validateSchema } from "./options.ts"
 import { makeSqlStore } from "./sqlStore.ts"
 
 export { DirectoryLocked } from "./dirLock.ts"
@@ -62,9 +62,14 @@ const loadPGlite = async () => {
  * live process has it), then opens PGlite and applies the migrations before the first statement. Closing
  * the store (the engine's `shutdown()` does) closes PGlite and releases the lock.
  */
-export const embeddedStore = (options: EmbeddedStoreOptions = {}): Store => {
-  const schema = options.schema ?? "durably"
-  schemaIdent(schema)
+export const embeddedStore = (given?: EmbeddedStoreOptions): Store => {
+  const options = optionsObject(given, "embeddedStore")
+  const schema = validateSchema(options.schema ?? "durably")
+  if (
+    options.dir !== undefined &&
+    (typeof options.dir !== "string" || options.dir === "" || options.dir.includes("\0"))
+  )
+    throw new InvalidArgument({ reason: "embeddedStore: dir must be a non-empty path without NUL characters" })
   const dir = resolve(options.dir ?? ".durably")
   const describe = `embedded Postgres (PGlite) in ${dir}`
   const lock = lockDirectory(dir)

@@ -9,6 +9,7 @@ import { Data } from "effect"
 import type { SqlClient } from "./client.ts"
 import { pgClient, type PgClientOptions } from "./pgClient.ts"
 import { schemaIdent } from "./queries.ts"
+import { optionsObject, validateSchema, validateUrl } from "./options.ts"
 
 /** The schema in the database is newer than this code, or a migration failed. */
 export class MigrationError extends Data.TaggedError("MigrationError")<{
@@ -90,9 +91,11 @@ export const migrateWith = async (client: SqlClient, schema: string): Promise<Mi
 
 /** Apply the migrations to a Postgres database: `await migrate({ url, schema: "durably" })`. */
 export const migrate = async (options: PgClientOptions & { readonly schema?: string }): Promise<MigrateResult> => {
+  const schema = validateSchema(optionsObject(options, "migrate").schema ?? "durably")
+  validateUrl(options.url, "migrate")
   const client = pgClient({ ...options, max: 1 })
   try {
-    return await migrateWith(client, options.schema ?? "durably")
+    return await migrateWith(client, schema)
   } finally {
     await client.close()
   }

@@ -1,11 +1,11 @@
 /** The Store on a Postgres server, through postgres.js. */
-import type { Store } from "@durably/core"
+import { InvalidArgument, type Store } from "@durably/core"
 import type postgres from "postgres"
 import { migrateWith } from "./migrate.ts"
 import { channelOf } from "./notify.ts"
 import { pgClient, resettablePgClient } from "./pgClient.ts"
 import { pgListen } from "./pgListen.ts"
-import { schemaIdent } from "./queries.ts"
+import { integerOption, optionsObject, validateSchema, validateUrl } from "./options.ts"
 import { makeSqlStore } from "./sqlStore.ts"
 
 export interface PostgresStoreOptions {
@@ -35,13 +35,19 @@ export interface PostgresStoreOptions {
 }
 
 /** `postgresStore({ url: process.env.DATABASE_URL })` */
-export const postgresStore = (options: PostgresStoreOptions = {}): Store => {
-  const schema = options.schema ?? "durably"
-  schemaIdent(schema)
+export const postgresStore = (given?: PostgresStoreOptions): Store => {
+  const options = optionsObject(given, "postgresStore")
+  const schema = validateSchema(options.schema ?? "durably")
+  validateUrl(options.url, "postgresStore")
+  if (options.sql !== undefined && typeof options.sql !== "function")
+    throw new InvalidArgument({ reason: "postgresStore: sql must be a postgres.js instance (made by postgres(…))" })
+  const max = integerOption(options.max, "postgresStore: max", 1, 10_000, 10)
+  // Waiters poll at this pace while notifications are not heard: under 10 ms it is a busy loop on the server.
+  const pollMs = integerOption(options.pollInterval, "postgresStore: pollInterval", 10, 2 ** 31 - 1, 1000)
   const client = pgClient({
     ...(options.url === undefined ? {} : { url: options.url }),
     ...(options.sql === undefined ? {} : { sql: options.sql }),
-    max: options.max ?? 10,
+    max,
   })
   // Heartbeats get their own connection so a saturated pool cannot make a live executor look dead.
   const heartbeatClient = options.sql
@@ -69,7 +75,7 @@ export const postgresStore = (options: PostgresStoreOptions = {}): Store => {
       channel: channelOf(schema),
       ...(options.notifications === false ? {} : { listen: pgListen(client.sql, channelOf(schema)) }),
     },
-    pollMs: options.pollInterval ?? 1000,
+    pollMs,
     onClose: async () => {
       await client.close()
       if (heartbeatClient !== client) await heartbeatClient.close()

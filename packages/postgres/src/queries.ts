@@ -2,17 +2,11 @@
  * The store's statements, one per operation, each one round trip on the hot path. Built once per schema;
  * every value is a parameter.
  */
-import { InvalidArgument } from "@durably/core"
+import { validateSchema } from "./options.ts"
 import { notifySql } from "./notify.ts"
 
 /** Validate a schema name and return it quoted for SQL. */
-export const schemaIdent = (schema: string): string => {
-  if (typeof schema !== "string" || !/^[a-z_][a-z0-9_]{0,62}$/.test(schema))
-    throw new InvalidArgument({
-      reason: `schema must be a lower-case SQL identifier (letters, digits, _; at most 63 characters); got ${JSON.stringify(schema)}`,
-    })
-  return `"${schema}"`
-}
+export const schemaIdent = (schema: string): string => `"${validateSchema(schema)}"`
 
 export const workflowColumns =
   "id, name, status, input, output, error, cancel_reason, executor_id, epoch, app_version, recovery_attempts, deadline_ms, created_ms, updated_ms, completed_ms, queue, partition_key, parent_id, parent_step, trace_context"
@@ -94,12 +88,16 @@ export const makeQueries = (schema: string, channel?: string) => {
     claimWorkflow: `UPDATE ${W} w SET ${claimSet("w", `(SELECT count(*)::int FROM ${S} st WHERE st.workflow_id = w.id)`, "$3", "$4", "$2", "$5")}
       WHERE w.id = $1 AND CASE WHEN w.status = 'PENDING' THEN true ELSE false END
       RETURNING ${workflowColumns.replace(/(^|, )/g, "$1w.")}, ${wakeIfDead("w.")}`,
-    /** $1 executor, $2 app version, $3 names, $4 include own, $5 include expired, $6 limit, $7 max attempts, $8 now */
+    /**
+     * $1 executor, $2 app version, $3 names, $4 include own, $5 include expired, $6 limit, $7 max attempts,
+     * $8 now, $9 ids never to take (running here; null for none)
+     */
     takeOver: `WITH candidates AS (
         -- No join here: when a row another taker just claimed is re-checked under the lock, a correlated
         -- subquery is evaluated again for its new owner, where a joined row would be stale.
         SELECT w.id FROM ${W} w
         WHERE w.status = 'PENDING' AND w.app_version = $2 AND w.name = ANY($3::text[])
+          AND ($9::text[] IS NULL OR NOT (w.id = ANY($9::text[])))
           AND (w.executor_id IS NULL
             OR ($4::boolean AND w.executor_id = $1)
             OR ($5::boolean AND w.executor_id <> $1 AND NOT EXISTS (
@@ -107,7 +105,9 @@ export const makeQueries = (schema: string, channel?: string) => {
                 WHERE e.id = w.executor_id AND e.heartbeat_at >= now() - e.lease_ms * interval '1 millisecond')))
         ORDER BY w.created_ms
         LIMIT $6
-        FOR UPDATE SKIP LOCKED
+        -- NO KEY: a send to the workflow (FOR KEY SHARE) must not make the taker pass it over. The skip stays:
+        -- takers race each other here, and what one passes over is taken by the next takeover round.
+        FOR NO KEY UPDATE SKIP LOCKED
       ), progress AS (
         SELECT c.id, (SELECT count(*)::int FROM ${S} st WHERE st.workflow_id = c.id) AS n FROM candidates c
       )

@@ -1,6 +1,6 @@
 /**
  * The Store port's queue operations on SQL. Enqueue and claim are one call each to the functions of
- * `sql/0003_queues.sql`, which check the stored settings, and for the claim serialize on the queue's row so
+ * `sql/0003_queues.sql` (the claim as `sql/0007_claim_waits.sql` replaced it), which check the stored settings, and for the claim serialize on the queue's row so
  * that every limit holds across workers.
  */
 import type { Effect } from "effect"
@@ -68,6 +68,7 @@ export const makeQueueOps = (deps: QueueOpsDeps): QueueOps => {
   // cancelled (its execution had not yet seen it) is cancelled at once, since the cascade could not reach it.
   const enqueueSql = `SELECT ${s}.enqueue($1, $2::text::jsonb, $3, $4, $5, $6)::text AS r,
     (SELECT coalesce(cancel_reason, 'cancelled') FROM ${s}.workflows WHERE id = $4 AND status = 'CANCELLED') AS parent_cancelled`
+  const maxLengthSql = `SELECT max_length FROM ${s}.queues WHERE name = $1`
   const claimSql = `SELECT ${s}.claim_queue($1, $2, $3, $4::text[], $5, $6)::text AS r`
 
   return {
@@ -124,8 +125,9 @@ export const makeQueueOps = (deps: QueueOpsDeps): QueueOps => {
           if (err.code === rejectedState)
             return { _tag: "Rejected", outcomes: toOutcomes(JSON.parse(String(err.detail)) as Outcomes) }
           if (err.code !== queueFullState) throw e
-          const max = /at most (\d+)/.exec(String(err.message))?.[1]
-          return { _tag: "QueueFull", waiting: Number(err.detail), maxLength: Number(max) }
+          // The limit from the stored settings, not from the message's text (a queue's name may contain anything).
+          const [q] = await client.query<{ max_length: number | null }>(maxLengthSql, [request.queue])
+          return { _tag: "QueueFull", waiting: Number(err.detail), maxLength: Number(q?.max_length ?? 0) }
         }
         const r = JSON.parse(text) as {
           error?: "unknown_queue" | "partition_required" | "partition_not_allowed" | "priority_disabled"
@@ -154,9 +156,17 @@ export const makeQueueOps = (deps: QueueOpsDeps): QueueOps => {
           request.appVersion,
           now,
         ])
-        const r = JSON.parse(row!.r) as { claimed: Array<Record<string, unknown>>; retry_at?: number | null }
+        const r = JSON.parse(row!.r) as {
+          claimed: Array<Record<string, unknown>>
+          retry_at?: number | null
+          waiting?: boolean | null
+        }
         const claimed: WorkflowRecord[] = r.claimed.map(toWorkflow)
-        return { claimed, ...(r.retry_at === null || r.retry_at === undefined ? {} : { retryAt: Number(r.retry_at) }) }
+        return {
+          claimed,
+          ...(r.retry_at === null || r.retry_at === undefined ? {} : { retryAt: Number(r.retry_at) }),
+          ...(r.waiting === true ? { waiting: true } : {}),
+        }
       }),
   }
 }

@@ -21,6 +21,7 @@ import { makeMessageOps } from "./messageStore.ts"
 import { makeQueries, type Queries } from "./queries.ts"
 import { makeQueueOps } from "./queueStore.ts"
 import { makeScheduleOps } from "./scheduleStore.ts"
+import { makeDebounceOps } from "./debounceStore.ts"
 import { makeManagement } from "./management.ts"
 import { makeBatcher } from "./batcher.ts"
 import { checkpointParams, toCheckpoint, toWorkflow } from "./rows.ts"
@@ -203,6 +204,7 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
           o.limit,
           o.maxRecoveryAttempts,
           now,
+          o.exceptIds && o.exceptIds.length > 0 ? [...o.exceptIds] : null,
         ])
         return rows.map((row): ClaimResult => {
           const record = changed(toWorkflow(row), row["status"] === "ENQUEUED")!
@@ -310,6 +312,7 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
       },
     }),
     ...makeScheduleOps({ client, schema: options.schema, channel, op, wrote: (wake) => wakeups.local(wake) }),
+    ...makeDebounceOps({ client, schema: options.schema, channel, op, wrote: (wake) => wakeups.local(wake) }),
     management: makeManagement({
       client,
       schema: options.schema,

@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises"
 import { FencedError, InvalidArgument, type Codec, type WorkflowContext } from "@durably/core"
-import { executionOf, stepScope } from "@durably/core/internal"
+import { executionOf, stepScope, validateInteger, validateName } from "@durably/core/internal"
 import type { Row, SqlClient } from "./client.ts"
 import { failureKind } from "./errors.ts"
 import { sqlStoreInternals, type SqlStoreInternals } from "./sqlStore.ts"
@@ -42,6 +42,10 @@ export const transaction = async <A>(
 ): Promise<A> => {
   const exec = executionOf(ctx)
   if (!exec) throw new InvalidArgument({ reason: "transaction(ctx, …) needs the ctx of a running workflow" })
+  validateName(name, "transaction: the name")
+  if (typeof options !== "object" || options === null)
+    throw new InvalidArgument({ reason: `transaction("${name}"): options must be an object` })
+  const maxAttempts = validateInteger(options.maxAttempts ?? 10, `transaction("${name}"): maxAttempts`, 1, 1000)
   const internals = (exec.host.store as { [sqlStoreInternals]?: SqlStoreInternals })[sqlStoreInternals]
   if (!internals)
     throw new InvalidArgument({
@@ -49,7 +53,6 @@ export const transaction = async <A>(
     })
   if (typeof fn !== "function")
     throw new InvalidArgument({ reason: `transaction("${name}"): the body must be a function` })
-  const maxAttempts = options.maxAttempts ?? 10
   const what = `transaction "${name}"`
   const outcome = await exec.operation<A>("transaction", name, options, async (_stepId, _pending, prepare) => {
     for (let attempt = 1; ; attempt++) {

@@ -49,7 +49,10 @@ describe("database errors become typed StoreErrors", () => {
     expect(e.message).toContain("cannot use Postgres at 127.0.0.1:1/test")
     expect(e.message).not.toContain("hunter2")
 
-    const other = await raised("SELECT 1/0")
+    // A value the database refuses: no retry can fix it.
+    const invalid = await raised("SELECT 1/0")
+    expect(toStoreError("op", invalid)).toMatchObject({ kind: "invalid-data", retryable: false })
+    const other = await raised("SELECT * FROM no_such_table_here")
     expect(toStoreError("op", other)).toMatchObject({ kind: "other", retryable: false })
   })
 })

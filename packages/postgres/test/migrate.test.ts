@@ -178,8 +178,11 @@ describe("migrate", () => {
     expect(await schemaExists(schema)).toBe(false)
   })
 
-  it("accepts the longest valid schema name (63 characters)", async () => {
-    const schema = freshSchema("migrate").padEnd(63, "x")
+  it("accepts the longest valid schema name (55 characters: its NOTIFY channel takes 8 more) and refuses one longer", async () => {
+    expect(() => postgresStore({ url, schema: freshSchema("migrate").padEnd(56, "x") })).toThrow(
+      /at most 55 characters/,
+    )
+    const schema = freshSchema("migrate").padEnd(55, "x")
     schemas.push(schema)
     expect(await migrate({ url, schema })).toEqual({ from: 0, to: latest })
     expect(await schemaExists(schema)).toBe(true)

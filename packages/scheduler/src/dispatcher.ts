@@ -5,7 +5,9 @@
  * - when work is enqueued or a workflow of the queue finishes anywhere (a wake-up from the store: NOTIFY on
  *   Postgres, in-process otherwise; the store polls slowly only while notifications are not heard),
  * - when a workflow ends here (room is free),
- * - when the claim said a rate limit or a delay lets more start at some instant (one timer per queue).
+ * - when the claim said a rate limit or a delay lets more start at some instant (one timer per queue),
+ * - and, as a safety net, `relookMs` after a claim that left startable work behind (the store says so when
+ *   its pick lost a row that changed under it): no wake-up is owed for that work, so none may come.
  *
  * An idle process therefore costs one subscription per queue and no timers. Claims of one queue never
  * overlap in a process (a request while one runs is folded into a follow-up), and when this process is full,
@@ -15,6 +17,8 @@ import type { Dispatcher, DispatchHost, QueueDefinition } from "@durably/core"
 
 /** Most workflows one claim takes: a bigger backlog is taken in several claims, each one round trip. */
 const claimBatch = 100
+/** How soon a claim that left startable work behind is followed by another (the bound the README states). */
+export const relookMs = 5_000
 /** Backoff after a failed claim (the store was unreachable, say), doubling up to the cap. */
 const retryFirstMs = 500
 const retryMaxMs = 30_000
@@ -75,9 +79,10 @@ export const dispatchQueues = (host: DispatchHost, queues: ReadonlyArray<QueueDe
       const max = Math.min(room, claimBatch)
       reserved += max
       try {
-        const { started, retryAt } = await host.claim(s.name, max).finally(() => (reserved -= max))
+        const { started, retryAt, waiting } = await host.claim(s.name, max).finally(() => (reserved -= max))
         s.failures = 0
         if (retryAt !== undefined) arm(s, retryAt)
+        if (waiting) arm(s, host.now() + relookMs)
         // A full batch: there may be more waiting.
         if (started >= max) s.again = true
       } catch (e) {

@@ -21,6 +21,8 @@ import {
 } from "@durably/core"
 import { dispatchQueues } from "./dispatcher.ts"
 
+export { relookMs } from "./dispatcher.ts"
+
 export type {
   QueueDefinition,
   QueueSettings,

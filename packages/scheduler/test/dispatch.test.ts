@@ -119,7 +119,7 @@ describe("queue dispatch on the test kit", () => {
   })
 
   it("defineQueue rejects bad settings with a clear message", () => {
-    expect(() => defineQueue("bad", { concurrency: 0 })).toThrow(/concurrency must be a whole number ≥ 1/)
+    expect(() => defineQueue("bad", { concurrency: 0 })).toThrow(/concurrency must be a whole number from 1 to/)
     expect(() => defineQueue("bad", { rateLimit: { limit: 5, period: "soon" as never } })).toThrow(/rateLimit.period/)
     expect(() => defineQueue("bad", { concurrancy: 3 } as never)).toThrow(/unknown setting "concurrancy"/)
     expect(() => defineQueue("", {})).toThrow(/queue name/)

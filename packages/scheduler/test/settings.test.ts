@@ -3,7 +3,7 @@ import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { defineWorkflow, memoryStore, StoreError, type LogEntry, type Store } from "@durably/core"
 import { testEngine } from "@durably/core/testing"
-import { defineQueue } from "../src/index.ts"
+import { defineQueue, relookMs } from "../src/index.ts"
 
 const quick = defineWorkflow("quick", async (ctx, n: number) => ctx.step("work", () => n))
 
@@ -47,7 +47,7 @@ describe("queue settings and dispatch", () => {
     const flaky: Store = {
       ...base,
       claimQueue: (request) =>
-        failures-- > 0
+        request.queue === "flaky" && failures-- > 0
           ? Effect.fail(new StoreError({ operation: "claimQueue", cause: new Error("down"), retryable: false }))
           : base.claimQueue(request),
     }
@@ -59,6 +59,28 @@ describe("queue settings and dispatch", () => {
     expect((await h.status()).status).toBe("ENQUEUED")
     expect(logs.filter((l) => l.message.includes("claiming work failed")).length).toBeGreaterThanOrEqual(1)
     await t.advance("2 seconds")
+    expect(await h.result()).toBe(7)
+    await t.shutdown()
+  })
+
+  it("a claim that left startable work behind is followed by another within relookMs, with no wake-up", async () => {
+    const base = memoryStore()
+    let lose = 0
+    // What a SQL claim reports when a row it picked changed under it: nothing taken, work left behind.
+    const losing: Store = {
+      ...base,
+      claimQueue: (request) => (lose-- > 0 ? Effect.succeed({ claimed: [], waiting: true }) : base.claimQueue(request)),
+    }
+    const q = defineQueue("relook")
+    const t = await testEngine({ store: losing, workflows: [quick], queues: [q] })
+    await t.settle()
+    lose = 1 // the claim the enqueue wakes
+    const h = await t.enqueue(q, quick, 7)
+    await t.settle()
+    expect((await h.status()).status).toBe("ENQUEUED")
+    await t.advance(relookMs - 1)
+    expect((await h.status()).status).toBe("ENQUEUED")
+    await t.advance(1)
     expect(await h.result()).toBe(7)
     await t.shutdown()
   })

@@ -1,7 +1,27 @@
 /** Every command of `durably`, and the groups they are listed under. */
 import type { Command, Group } from "../command.ts"
+import { dashboardCommand } from "./dashboard.ts"
 import { migrateCommand } from "./migrate.ts"
+import { executorsCommand, queuesCommand } from "./operate.ts"
+import { cancelCommand, deleteCommand, forkCommand, pruneCommand, resumeCommand } from "./workflowsAct.ts"
+import { countCommand, getCommand, listCommand, stepsCommand } from "./workflowsRead.ts"
 
-export const commands: ReadonlyArray<Command> = [migrateCommand]
+export const commands: ReadonlyArray<Command> = [
+  migrateCommand,
+  listCommand,
+  countCommand,
+  getCommand,
+  stepsCommand,
+  cancelCommand,
+  resumeCommand,
+  forkCommand,
+  deleteCommand,
+  pruneCommand,
+  queuesCommand,
+  executorsCommand,
+  dashboardCommand,
+]
 
-export const groups: ReadonlyArray<Group> = []
+export const groups: ReadonlyArray<Group> = [
+  { name: "workflows", summary: "durably workflows: find, inspect and act on workflows" },
+]

@@ -3,7 +3,7 @@
  * answers handles. An engine is a value: several can run in one process, on one store or on several.
  */
 import { Clock, Context, Effect } from "effect"
-import { toMillis, type DurationInput } from "../duration.ts"
+import { longTimeout, toMillis, type DurationInput } from "../duration.ts"
 import { ConflictingWorkflowError, EngineStopped, InvalidArgument, WorkflowNotFound } from "../errors.ts"
 import type { Serializer } from "../serialization/Serializer.ts"
 import type { Checkpoint, Store, WorkflowRecord } from "../store/Store.ts"
@@ -22,15 +22,18 @@ import { decodeError, decodeValue, encodeValue, type PayloadContext } from "./pa
 import { readStream, type ReadStreamOptions } from "./streams.ts"
 import { hasEnded, waitFor } from "./waiting.ts"
 import type { ParentLink } from "../store/Store.ts"
-import type { QueueDefinition, QueueRef } from "../queues.ts"
+import type { QueueClaimOutcome, QueueDefinition, QueueRef } from "../queues.ts"
 import { enqueueWorkflows, registerQueue, type EnqueueManyOptions, type EnqueueOptions } from "./enqueue.ts"
 import { validateUserId } from "./ids.ts"
 import { claimQueued, startDispatch, type QueueDispatch } from "./dispatch.ts"
-import { Takeovers, type Runner } from "./takeovers.ts"
+import { supersedes, Takeovers, type Runner } from "./takeovers.ts"
 import { ParkedSleeps } from "./parking.ts"
+import { ClaimGuard } from "./claimGuard.ts"
 import { Orphans } from "./orphans.ts"
 import type { ScheduleDefinition } from "../schedules/define.ts"
 import { engineSchedules, type EngineSchedules } from "../schedules/engine.ts"
+import { debounceWorkflow, startDebounceDispatch, type DebounceOptions } from "./debounce.ts"
+import { debounceQueue } from "../store/debounceTypes.ts"
 import { makeManagementApi } from "../management/api.ts"
 import { startRetention, type RetentionConfig } from "./retention.ts"
 import type { ManagementApi } from "../management/types.ts"
@@ -94,10 +97,13 @@ export class Engine {
   /** Aborted when the engine has stopped: waits outside workflows (results, events, streams) end. */
   private readonly halt = new AbortController()
   private dispatch: QueueDispatch | undefined
+  private debouncing: { readonly stop: () => Promise<void> } | undefined
   /** What the takeover and dispatch modules may see and do of this engine. */
   private readonly runner: Runner
   private readonly takeovers: Takeovers
   private readonly parked: ParkedSleeps
+  /** Workflows being created or claimed here, not running yet: recover() leaves them alone. */
+  private readonly claiming = new ClaimGuard()
   private readonly orphans: Orphans
   private stopRetention: (() => void) | undefined
   readonly schedules: EngineSchedules
@@ -162,6 +168,7 @@ export class Engine {
         return room()
       },
       execute: (def, record, checkpoints, origin) => this.execute(def, record, checkpoints, origin),
+      claiming: this.claiming,
       adoptOrphans: () => this.orphans.adopt(),
     }
     this.schedules = engineSchedules(this, config.schedules)
@@ -191,7 +198,8 @@ export class Engine {
       definition: (name) => this.definitions.get(name),
       now: () => this.host.clock.currentTimeMillisUnsafe(),
       ownVersion: config.runsWorkflows ? config.appVersion : undefined,
-      forkVersion: () => this.appVersion,
+      // A client runs nothing: its forks keep the source's version, which some worker runs.
+      forkVersion: (source) => (config.runsWorkflows ? this.appVersion : source.appVersion),
       cancelled: (records) => {
         for (const r of records) if (r.status === "CANCELLED") this.executions.get(r.id)?.exec.stop("cancelled")
       },
@@ -278,6 +286,21 @@ export class Engine {
     const encoded = encodeValue(input, def.schemas.input, "input", this.payloadOf({ id, name: def.name }))
     const now = this.host.clock.currentTimeMillisUnsafe()
     const traceContext = this.host.carry?.()
+    await this.claiming.hold([id], () =>
+      this.createAndRun(def, id, encoded, now, timeoutMs, options.parent, traceContext),
+    )
+    return makeHandle(this.handles, id)
+  }
+
+  private async createAndRun(
+    def: AnyWorkflow,
+    id: string,
+    encoded: string,
+    now: number,
+    timeoutMs: number | undefined,
+    parent: ParentLink | undefined,
+    traceContext: string | undefined,
+  ) {
     const created = await this.host.storeCall(
       this.store.createWorkflow({
         id,
@@ -286,7 +309,7 @@ export class Engine {
         appVersion: this.appVersion,
         executorId: this.executorId,
         ...(timeoutMs === undefined ? {} : { deadline: now + timeoutMs }),
-        ...(options.parent ? { parent: options.parent } : {}),
+        ...(parent ? { parent } : {}),
         ...(traceContext === undefined ? {} : { traceContext }),
       }),
     )
@@ -303,7 +326,6 @@ export class Engine {
       // Ours but not running here: a create whose reply was lost and was retried, or a start that raced a
       // restart. Claim it (fencing any older execution) and run it.
       await this.claimAndRun(def, id)
-    return makeHandle(this.handles, id)
   }
 
   handle<O = unknown>(id: string): WorkflowHandle<O> {
@@ -311,7 +333,8 @@ export class Engine {
     return makeHandle<O>(this.handles, id)
   }
 
-  cancel(id: string): Promise<void> {
+  async cancel(id: string): Promise<void> {
+    validateName(id, "cancel: the workflow id")
     return this.management.workflows.cancel(id)
   }
 
@@ -345,8 +368,23 @@ export class Engine {
       this,
       this.config.queues.filter((q) => this.config.servedQueues.has(q.name)),
     )
-    // A client fires no ticks: it has no workflow code to run them with.
-    if (this.config.runsWorkflows) await this.schedules.launch()
+    // A client fires no ticks and starts no debounced runs: it has no workflow code to run them with.
+    if (this.config.runsWorkflows) {
+      await registerQueue(this.store, this.host, { name: debounceQueue, priority: false }, this.appVersion)
+      this.debouncing = startDebounceDispatch(this)
+      await this.schedules.launch()
+    }
+  }
+
+  /** `durably.debounce`: join or start the key's waiting run; its handle. */
+  async debounce<W extends AnyWorkflow>(
+    workflow: W,
+    key: string,
+    input: InputOf<W>,
+    options: DebounceOptions,
+  ): Promise<WorkflowHandle<OutputOf<W>>> {
+    this.assertRunning("debounce")
+    return makeHandle(this.handles, await debounceWorkflow(this.host, this.appVersion, workflow, key, input, options))
   }
 
   /**
@@ -397,7 +435,7 @@ export class Engine {
   }
 
   /** Claim up to `max` workflows of a queue (the store enforces its limits) and run them here. */
-  claimQueued(queue: string, max: number): Promise<{ readonly started: number; readonly retryAt?: number }> {
+  claimQueued(queue: string, max: number): Promise<QueueClaimOutcome> {
     return claimQueued(this.runner, queue, max)
   }
 
@@ -422,21 +460,35 @@ export class Engine {
         maxRecoveryAttempts: this.config.maxRecoveryAttempts,
       }),
     )
-    if (claim._tag !== "Claimed" || this.executions.has(id) || this.state !== "running") return
+    if (claim._tag !== "Claimed" || !supersedes(this.runner, claim.record) || this.state !== "running") return
     this.execute(def, claim.record, await this.host.storeCall(this.store.loadCheckpoints(id)), "start")
   }
 
-  /** Run one execution in the background; `done` gives its final record when it completes here. */
+  /**
+   * Run one execution in the background; `done` gives its final record when it completes here. A claim is
+   * never ignored: an execution of an older epoch that runs here (a recovery raced its start) is fenced
+   * already, so it is stopped and the claim's execution takes its place once it has ended; one of the same
+   * or a newer epoch already is the owner's, and stays.
+   */
   private execute(
     def: AnyWorkflow,
     record: WorkflowRecord,
     checkpoints: ReadonlyArray<Checkpoint>,
     origin: ExecutionOrigin,
   ) {
+    const current = this.executions.get(record.id)
+    if (current && current.exec.epoch >= record.epoch) return
+    current?.exec.stop("fenced")
     const exec = this.createExecution(def, record, checkpoints, "run")
     const observed = this.config.observer?.execution?.(executionInfo(this, record, checkpoints.length, origin))
     if (observed) exec.observed = observed
-    const done = this.runExecution(exec).then(
+    const run = current
+      ? current.done.then(
+          () => this.runExecution(exec),
+          () => this.runExecution(exec),
+        )
+      : this.runExecution(exec)
+    const done = run.then(
       (end) => {
         observed?.end(endInfo(exec, end))
         return end?.record
@@ -519,19 +571,21 @@ export class Engine {
    * workflows this executor still owns so others can take them, and close the store.
    */
   async shutdown(options: { readonly timeout?: DurationInput } = {}): Promise<void> {
+    // Checked before anything stops: a bad timeout leaves the engine running, not half stopped.
+    const timeoutMs = toMillis(options?.timeout ?? "10 seconds", "shutdown timeout")
     if (this.state !== "running") return
     this.state = "stopping"
     await this.schedules.stop()
+    await this.debouncing?.stop()
     await this.dispatch?.stop()
-    const timeoutMs = toMillis(options.timeout ?? "10 seconds", "shutdown timeout")
     const running = [...this.executions.values()]
     for (const { exec } of running) exec.stop("shutdown", true)
-    let timer: NodeJS.Timeout | undefined
+    let cancelTimer: (() => void) | undefined
     await Promise.race([
       Promise.all(running.map((r) => r.done)),
-      new Promise((r) => (timer = setTimeout(r, timeoutMs))),
+      new Promise<void>((r) => (cancelTimer = longTimeout(r, timeoutMs))),
     ])
-    clearTimeout(timer)
+    cancelTimer?.()
     for (const { exec } of running) exec.stop("shutdown")
     try {
       await this.host.storeCall(this.store.releaseWorkflows(this.executorId))
@@ -552,6 +606,7 @@ export class Engine {
   /** Give up after a failed launch: stop heartbeating and close the store. */
   async abandon(): Promise<void> {
     await this.schedules.stop()
+    await this.debouncing?.stop()
     await this.dispatch?.stop()
     this.stopped()
     await this.lease?.end(false)
@@ -561,6 +616,7 @@ export class Engine {
   /** Drop every execution at once, as a SIGKILL would: no further write leaves this engine. For the test kit. */
   crash(): void {
     void this.schedules.stop()
+    void this.debouncing?.stop()
     void this.dispatch?.stop()
     void this.lease?.end(false)
     this.stopped()

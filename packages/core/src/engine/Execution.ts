@@ -4,7 +4,7 @@
  * records the outcome. See Sequencer for why results are released one at a time.
  */
 import { Effect } from "effect"
-import { FencedError, InvalidContextUse, NonDeterminismError, type StoreError } from "../errors.ts"
+import { FencedError, InvalidContextUse, NonDeterminismError, StoreError } from "../errors.ts"
 import type { Checkpoint, OperationKind, WorkflowRecord } from "../store/Store.ts"
 import type { AnyWorkflow } from "../workflow.ts"
 import type { Host } from "./Host.ts"
@@ -356,6 +356,17 @@ export class Execution {
       const reason: StopReason = e.status === "CANCELLED" ? "cancelled" : "fenced"
       this.stop(reason)
       return new ExecutionStopped(reason)
+    }
+    if (e instanceof StoreError && e.kind === "invalid-data" && !this.stopReason) {
+      // The database refuses the value itself: a recovery would write it and fail again, forever. The
+      // operation fails instead, with this typed error, and the workflow can handle it or fail with it.
+      this.host.log({
+        level: "error",
+        message: `the store refused a value of this workflow; the operation fails: ${String(e)}`,
+        workflowId: this.id,
+        workflowName: this.name,
+      })
+      return e
     }
     if (!this.stopReason) {
       this.host.log({

@@ -5,7 +5,7 @@
  * the child is an operation of its own that records the child's outcome, so a restarted parent neither waits
  * again nor loses the result. Cancelling a parent cancels its children unless they were started detached.
  */
-import type { DurationInput } from "../duration.ts"
+import { toMillis, type DurationInput } from "../duration.ts"
 import {
   ConflictingWorkflowError,
   DuplicateEnqueue,
@@ -17,10 +17,10 @@ import {
   WorkflowFailed,
   WorkflowNotFound,
 } from "../errors.ts"
-import type { QueueRef } from "../queues.ts"
+import { queueName, type QueueRef } from "../queues.ts"
 import type { CancelReason, WorkflowRecord, WorkflowStatus } from "../store/Store.ts"
 import { isWorkflowDefinition, type AnyWorkflow } from "../workflow.ts"
-import type { EnqueueOptions } from "./enqueue.ts"
+import { checkEnqueueOptions, type EnqueueOptions } from "./enqueue.ts"
 import type { Execution } from "./Execution.ts"
 import { toOutcome, type WorkflowOutcome } from "./handle.ts"
 import { childId, validateUserId } from "./ids.ts"
@@ -92,6 +92,10 @@ export const startChild = async <O>(
   input: unknown,
   options: ChildOptions = {},
 ): Promise<ChildHandle<O>> => {
+  if (typeof options !== "object" || options === null)
+    throw new InvalidArgument({ reason: "ctx.start: options must be an object" })
+  // Checked before the start is recorded: a bad option fails the call and stores nothing.
+  if (options.timeout !== undefined) toMillis(options.timeout, "ctx.start: timeout")
   const id = await recordedStart(exec, "start", workflow, options.id, (def, id, stepId) =>
     exec.host.children.start(def, input, {
       id,
@@ -110,6 +114,8 @@ export const enqueueChild = async <O>(
   input: unknown,
   options: EnqueueOptions = {},
 ): Promise<ChildHandle<O>> => {
+  queueName(queue, "ctx.enqueue: the queue")
+  checkEnqueueOptions(options, "ctx.enqueue")
   const id = await recordedStart(exec, "enqueue", workflow, options.id, async (def, id, stepId) => {
     const [enqueued] = await exec.host.children.enqueue({
       queue,

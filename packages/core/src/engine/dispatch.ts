@@ -3,9 +3,9 @@
  * through, and the wiring that starts one dispatcher per factory with the queues this engine serves.
  */
 import { Effect } from "effect"
-import type { Dispatcher, DispatchHost, DispatcherFactory, QueueDefinition } from "../queues.ts"
+import type { Dispatcher, DispatchHost, DispatcherFactory, QueueClaimOutcome, QueueDefinition } from "../queues.ts"
 import type { Engine } from "./Engine.ts"
-import type { Runner } from "./takeovers.ts"
+import { supersedes, type Runner } from "./takeovers.ts"
 import { noteFailures } from "./orphans.ts"
 
 export interface QueueDispatch {
@@ -45,12 +45,8 @@ export const startDispatch = (engine: Engine, queues: ReadonlyArray<QueueDefinit
  * Claim up to `max` workflows of a queue (the store enforces its limits) and run them. A fresh workflow has
  * no history; one put back on its queue by a takeover (a recovery) may, and it is loaded.
  */
-export const claimQueued = async (
-  runner: Runner,
-  queue: string,
-  max: number,
-): Promise<{ readonly started: number; readonly retryAt?: number }> => {
-  const { host, config, definitions, executions } = runner
+export const claimQueued = async (runner: Runner, queue: string, max: number): Promise<QueueClaimOutcome> => {
+  const { host, config, definitions } = runner
   if (!runner.running || max <= 0) return { started: 0 }
   const lost = { value: false }
   const claim = await host.storeCall(
@@ -65,14 +61,22 @@ export const claimQueued = async (
       lost,
     ),
   )
-  await Promise.all(
-    claim.claimed.map(async (record) => {
-      const def = definitions.get(record.name)
-      if (!def || executions.has(record.id)) return
-      const history = record.recoveryAttempts > 0 ? await host.storeCall(host.store.loadCheckpoints(record.id)) : []
-      if (runner.running && !executions.has(record.id)) runner.execute(def, record, history, "queue")
-    }),
+  await runner.claiming.hold(
+    claim.claimed.map((r) => r.id),
+    () =>
+      Promise.all(
+        claim.claimed.map(async (record) => {
+          const def = definitions.get(record.name)
+          if (!def || !supersedes(runner, record)) return
+          const history = record.recoveryAttempts > 0 ? await host.storeCall(host.store.loadCheckpoints(record.id)) : []
+          if (runner.running) runner.execute(def, record, history, "queue")
+        }),
+      ),
   )
   if (lost.value) runner.adoptOrphans()
-  return { started: claim.claimed.length, ...(claim.retryAt === undefined ? {} : { retryAt: claim.retryAt }) }
+  return {
+    started: claim.claimed.length,
+    ...(claim.retryAt === undefined ? {} : { retryAt: claim.retryAt }),
+    ...(claim.waiting ? { waiting: true } : {}),
+  }
 }

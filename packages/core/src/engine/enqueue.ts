@@ -8,7 +8,8 @@ import { ConflictingWorkflowError, DuplicateEnqueue, InvalidArgument, QueueFull 
 import { isQueueDefinition, queueName, type QueueRef } from "../queues.ts"
 import type { EnqueueResult, NewQueued, Store } from "../store/Store.ts"
 import type { AnyWorkflow } from "../workflow.ts"
-import { isWorkflowDefinition, validateName } from "../workflow.ts"
+import { isWorkflowDefinition } from "../workflow.ts"
+import { maxInt32, validateInteger, validateName } from "../validation.ts"
 import { uuidv7 } from "../ids.ts"
 import type { Host } from "./Host.ts"
 import { encodeValue } from "./payload.ts"
@@ -57,21 +58,30 @@ const refusals = {
     `queue ${JSON.stringify(q)} was not defined with priority: true, so enqueues cannot give a priority`,
 } as const
 
+/** Checks one enqueue's options (InvalidArgument naming `api` and the option); returns its delay and timeout. */
+export const checkEnqueueOptions = (
+  o: unknown,
+  api: string,
+): { readonly delayMs: number; readonly timeoutMs: number | undefined } => {
+  if (typeof o !== "object" || o === null) throw new InvalidArgument({ reason: `${api}: options must be an object` })
+  const opts = o as EnqueueOptions
+  if (opts.id !== undefined) validateUserId(opts.id, `${api}: id`)
+  if (opts.priority !== undefined) validateInteger(opts.priority, `${api}: priority`, -maxInt32, maxInt32)
+  if (opts.deduplicationId !== undefined) validateName(opts.deduplicationId, `${api}: deduplicationId`)
+  if (opts.partitionKey !== undefined) validateName(opts.partitionKey, `${api}: partitionKey`)
+  if (opts.onDuplicate !== undefined && opts.onDuplicate !== "fail" && opts.onDuplicate !== "attach")
+    throw new InvalidArgument({ reason: `${api}: onDuplicate must be "fail" or "attach"` })
+  return {
+    delayMs: opts.delay === undefined ? 0 : toMillis(opts.delay, `${api}: delay`),
+    timeoutMs: opts.timeout === undefined ? undefined : toMillis(opts.timeout, `${api}: timeout`),
+  }
+}
+
 const item = (host: Host, req: EnqueueRequestOf, input: unknown, index: number, now: number): NewQueued => {
   const o = req.options(input, index)
-  if (typeof o !== "object" || o === null)
-    throw new InvalidArgument({ reason: `${req.api}: options must be an object` })
+  const { delayMs, timeoutMs } = checkEnqueueOptions(o, req.api)
   const id =
     req.derivedIds?.[index] ?? (req.parent ? (o.id ?? req.parent.childId) : o.id === undefined ? uuidv7(now) : o.id)
-  if (o.id !== undefined) validateUserId(o.id, `${req.api}: id`)
-  if (o.priority !== undefined && !(Number.isInteger(o.priority) && Math.abs(o.priority) <= 2 ** 31 - 1))
-    throw new InvalidArgument({ reason: `${req.api}: priority must be a whole number; got ${String(o.priority)}` })
-  if (o.deduplicationId !== undefined) validateName(o.deduplicationId, `${req.api}: deduplicationId`)
-  if (o.partitionKey !== undefined) validateName(o.partitionKey, `${req.api}: partitionKey`)
-  if (o.onDuplicate !== undefined && o.onDuplicate !== "fail" && o.onDuplicate !== "attach")
-    throw new InvalidArgument({ reason: `${req.api}: onDuplicate must be "fail" or "attach"` })
-  const delayMs = o.delay === undefined ? 0 : toMillis(o.delay, `${req.api}: delay`)
-  const timeoutMs = o.timeout === undefined ? undefined : toMillis(o.timeout, `${req.api}: timeout`)
   const def = req.workflow
   const payload = {
     serializer: host.serializer,

@@ -1,4 +1,6 @@
 /** Log entries from the engine and from `ctx.log`. A sink is a plain function, so any logger plugs in. */
+import { escapeText } from "../validation.ts"
+
 export type LogLevel = "debug" | "info" | "warn" | "error"
 
 export interface LogEntry {
@@ -16,20 +18,28 @@ export type LogSink = (entry: LogEntry) => void
 
 const order: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 }
 
-/** One line per entry on stderr, from `minLevel` up. */
+/**
+ * One entry per line on stderr, from `minLevel` up. Ids, names and fields come from users: their control
+ * characters are escaped, so an id with a newline cannot forge a log line. A message's own line breaks (a
+ * NonDeterminismError's table) are kept, with continuation lines indented.
+ */
 export const consoleLogger =
   (minLevel: LogLevel = "info"): LogSink =>
   (e) => {
     if (order[e.level] < order[minLevel]) return
     const tags = [
-      e.event && `event=${e.event}`,
-      e.workflowName && `workflow=${e.workflowName}`,
-      e.workflowId && `id=${e.workflowId}`,
-      e.step && `step=${e.step}`,
+      e.event && `event=${escapeText(e.event)}`,
+      e.workflowName && `workflow=${escapeText(e.workflowName)}`,
+      e.workflowId && `id=${escapeText(e.workflowId)}`,
+      e.step && `step=${escapeText(e.step)}`,
     ].filter(Boolean)
-    const fields = e.fields && Object.keys(e.fields).length > 0 ? ` ${safeJson(e.fields)}` : ""
+    const fields = e.fields && Object.keys(e.fields).length > 0 ? ` ${escapeText(safeJson(e.fields))}` : ""
+    const message = String(e.message)
+      .split("\n")
+      .map((line) => escapeText(line))
+      .join("\n    ")
     process.stderr.write(
-      `[durably] ${e.level.toUpperCase()} ${e.message}${tags.length ? ` (${tags.join(" ")})` : ""}${fields}\n`,
+      `[durably] ${e.level.toUpperCase()} ${message}${tags.length ? ` (${tags.join(" ")})` : ""}${fields}\n`,
     )
   }
 

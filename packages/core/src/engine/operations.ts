@@ -4,7 +4,7 @@
  */
 import { randomUUID } from "node:crypto"
 import { Effect } from "effect"
-import { toMillis, type DurationInput } from "../duration.ts"
+import { toInstant, toMillis, type DurationInput } from "../duration.ts"
 import { InvalidArgument, StepTimeoutError, StreamClosedError } from "../errors.ts"
 import type { Checkpoint, StreamEntry } from "../store/Store.ts"
 import { validateName, type StepInfo, type StepOptions } from "../workflow.ts"
@@ -198,11 +198,7 @@ export const sleepFor = (exec: Execution, duration: DurationInput): Promise<void
 
 export const sleepUntil = (exec: Execution, until: Date | number): Promise<void> => {
   exec.guard("sleepUntil")
-  const at = until instanceof Date ? until.getTime() : until
-  if (typeof at !== "number" || !Number.isFinite(at))
-    throw new InvalidArgument({
-      reason: `ctx.sleepUntil needs a valid Date or epoch milliseconds; got ${String(until)}`,
-    })
+  const at = toInstant(until, "ctx.sleepUntil")
   return runSleep(exec, () => at, "sleepUntil")
 }
 

@@ -5,7 +5,9 @@
  */
 import { Cause, Exit, Schema } from "effect"
 import { InvalidArgument, PayloadTooLargeError, SchemaMismatchError, SerializationError } from "../errors.ts"
+import { jsonSerializer } from "../serialization/json.ts"
 import type { Serializer } from "../serialization/Serializer.ts"
+import { storableText } from "../validation.ts"
 
 /** A schema with no service requirements, used to validate and encode a value. */
 export type Codec<T> = Schema.Codec<T, unknown, never, never>
@@ -41,16 +43,31 @@ export const encodeValue = (
   what: string,
   p: PayloadContext,
 ): string => {
-  if (codec) {
-    const exit = Schema.encodeExit(jsonCodec(codec))(value)
-    if (Exit.isFailure(exit))
-      throw new SchemaMismatchError({ workflowName: p.workflowName, what, issue: schemaIssue(exit) })
-    return checkSize(JSON.stringify(exit.value), what, p)
-  }
   try {
-    return checkSize(p.serializer.encode(value), what, p)
+    if (codec) {
+      const exit = Schema.encodeExit(jsonCodec(codec))(value)
+      if (Exit.isFailure(exit))
+        throw new SchemaMismatchError({ workflowName: p.workflowName, what, issue: schemaIssue(exit) })
+      return checkSize(JSON.stringify(exit.value), what, p)
+    }
+    const text: unknown = p.serializer.encode(value)
+    // The default serializer's JSON escapes both; a custom one might hand over text no SQL store can hold.
+    if (typeof text !== "string" || (p.serializer !== jsonSerializer && !storableText(text)))
+      throw new SerializationError({
+        reason: `the serializer ${JSON.stringify(p.serializer.name)} produced ${typeof text === "string" ? "text with a NUL character or a lone surrogate, which Postgres cannot store" : "no text"}`,
+        path: "$",
+      })
+    return checkSize(text, what, p)
   } catch (e) {
     if (e instanceof SerializationError) throw new SerializationError({ ...e, workflowId: p.workflowId, step: what })
+    // A value nested deeper than the stack (a custom serializer or a schema walking it) overflows it.
+    if (e instanceof RangeError && /call stack/i.test(e.message))
+      throw new SerializationError({
+        reason: "the value is nested too deeply to serialize",
+        path: "$",
+        workflowId: p.workflowId,
+        step: what,
+      })
     throw e
   }
 }

@@ -4,7 +4,7 @@
  * recovery from the recorded attempts, so a crash does not reset the count.
  */
 import { Duration, Effect, Result, Schedule } from "effect"
-import { toMillis } from "../duration.ts"
+import { maxDurationMs, toMillis } from "../duration.ts"
 import { InvalidArgument } from "../errors.ts"
 import type { RetryPolicy } from "../workflow.ts"
 
@@ -69,7 +69,10 @@ const schedulePlan = (
         result = await runEffect(Effect.result(stepper!(now(), error)))
         if (Result.isFailure(result)) return undefined
       }
-      return result && Result.isSuccess(result) ? Duration.toMillis(result.success[1]) : undefined
+      if (!result || !Result.isSuccess(result)) return undefined
+      // A schedule may ask for any delay (Duration.infinity even): the store keeps whole milliseconds.
+      const ms = Duration.toMillis(result.success[1])
+      return Number.isNaN(ms) ? 0 : Math.min(maxDurationMs, Math.ceil(Math.max(0, ms)))
     },
   }
 }

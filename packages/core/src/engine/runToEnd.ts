@@ -3,7 +3,7 @@
  * complete the workflow in the store; time it out at its deadline and stop it when it is cancelled.
  */
 import { Effect } from "effect"
-import { FencedError } from "../errors.ts"
+import { FencedError, StoreError } from "../errors.ts"
 import type { WorkflowRecord } from "../store/Store.ts"
 import { makeContext } from "./context.ts"
 import type { Execution } from "./Execution.ts"
@@ -59,17 +59,24 @@ export const runToEnd = async (host: Host, exec: Execution): Promise<ExecutionEn
       completion = { status: "ERROR", text: encodeError(e, undefined, "error", exec.payload), error: e }
     }
     if (exec.mode === "verify") return completion
-    try {
-      const record = await host.storeCall(
+    const complete = (c: { readonly status: "SUCCESS" | "ERROR"; readonly text: string }) =>
+      host.storeCall(
         store.completeWorkflow(
           exec.id,
           exec.epoch,
-          completion.status === "SUCCESS"
-            ? { status: "SUCCESS", output: completion.text }
-            : { status: "ERROR", error: completion.text },
+          c.status === "SUCCESS" ? { status: "SUCCESS", output: c.text } : { status: "ERROR", error: c.text },
         ),
       )
-      return { ...completion, record }
+    try {
+      try {
+        return { ...completion, record: await complete(completion) }
+      } catch (e) {
+        // The store refuses the outcome itself: record that refusal as the workflow's error instead of
+        // leaving it PENDING for a recovery that would be refused the same way.
+        if (!(e instanceof StoreError && e.kind === "invalid-data")) throw e
+        const refused = { status: "ERROR" as const, text: encodeError(e, undefined, "error", exec.payload) }
+        return { ...refused, record: await complete(refused) }
+      }
     } catch (e) {
       if (!(e instanceof FencedError)) throw e
     }

@@ -5,9 +5,9 @@
  * step's done checkpoint, so a failed or interrupted attempt publishes nothing and a replay never writes twice.
  */
 import { Effect } from "effect"
-import { InvalidArgument, InvalidContextUse, StreamClosedError, WorkflowNotFound } from "../errors.ts"
+import { InvalidContextUse, StreamClosedError, WorkflowNotFound } from "../errors.ts"
 import type { Checkpoint, Store, StreamEntry } from "../store/Store.ts"
-import { validateName } from "../workflow.ts"
+import { maxInt32, validateInteger, validateName } from "../validation.ts"
 import type { Execution, OperationResult, StepScope } from "./Execution.ts"
 import { revive } from "./revive.ts"
 import type { Host } from "./Host.ts"
@@ -103,10 +103,8 @@ export const readStream = <A>(
   validateName(workflowId, "durably.readStream: the workflow id")
   validateName(key, "durably.readStream: the key")
   const from = options.from ?? 0
-  if (!Number.isSafeInteger(from) || from < 0)
-    throw new InvalidArgument({
-      reason: `durably.readStream: from must be a whole number ≥ 0 (an offset); got ${String(options.from)}`,
-    })
+  // Offsets are kept in an integer column.
+  validateInteger(from, "durably.readStream: from (an offset)", 0, maxInt32)
   return { [Symbol.asyncIterator]: () => reader<A>(host, workflowId, key, from) }
 }
 

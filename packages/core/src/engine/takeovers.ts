@@ -8,6 +8,7 @@ import type { AnyWorkflow } from "../workflow.ts"
 import type { EngineConfig } from "./Engine.ts"
 import type { Execution } from "./Execution.ts"
 import type { Host } from "./Host.ts"
+import type { ClaimGuard } from "./claimGuard.ts"
 import { noteFailures } from "./orphans.ts"
 import type { ExecutionOrigin } from "../observe/Observer.ts"
 
@@ -30,6 +31,14 @@ export interface Runner {
     checkpoints: ReadonlyArray<Checkpoint>,
     origin: ExecutionOrigin,
   ) => void
+  /** Workflows being created or claimed here that have no execution yet. */
+  readonly claiming: ClaimGuard
+}
+
+/** The claim `record` is newer than any execution of it running here (so it is to run). */
+export const supersedes = (runner: Runner, record: WorkflowRecord): boolean => {
+  const current = runner.executions.get(record.id)
+  return current === undefined || current.exec.epoch < record.epoch
 }
 
 /** Most workflows one takeover claims: more are taken in further batches. */
@@ -46,8 +55,9 @@ export class Takeovers {
   }
 
   /**
-   * Take back this executor's own PENDING workflows and those nobody owns, batch after batch. Workflows whose
-   * code this executor lacks are reported once and released. Returns how many executions it started.
+   * Take back this executor's own PENDING workflows and those nobody owns, batch after batch, except those
+   * running or being started here. Workflows whose code this executor lacks are reported once and released.
+   * Returns how many executions it started.
    */
   async recover(): Promise<number> {
     const { host, config, definitions } = this.runner
@@ -129,7 +139,7 @@ export class Takeovers {
     readonly includeExpired: boolean
   }): Promise<{ readonly claimed: number; readonly full: boolean }> {
     const none = { claimed: 0, full: false }
-    const { host, config, definitions, executions } = this.runner
+    const { host, config, definitions, executions, claiming } = this.runner
     if (!this.runner.running) return none
     const limit = Math.min(batchSize, this.runner.room)
     if (limit <= 0) return none
@@ -142,6 +152,7 @@ export class Takeovers {
           names: [...definitions.keys()],
           limit,
           maxRecoveryAttempts: config.maxRecoveryAttempts,
+          ...(scope.includeOwn ? { exceptIds: [...executions.keys(), ...claiming.ids] } : {}),
         }),
         lost,
       ),
@@ -157,14 +168,18 @@ export class Takeovers {
           executorId: config.executorId,
           appVersion: config.appVersion,
         })
-    await Promise.all(
-      claimed.map(async (record) => {
-        const def = definitions.get(record.name)
-        if (!def || executions.has(record.id) || !this.runner.running) return
-        const checkpoints = await host.storeCall(host.store.loadCheckpoints(record.id))
-        if (this.runner.running && !executions.has(record.id))
-          this.runner.execute(def, record, checkpoints, scope.includeExpired ? "takeover" : "recovery")
-      }),
+    await claiming.hold(
+      claimed.map((r) => r.id),
+      () =>
+        Promise.all(
+          claimed.map(async (record) => {
+            const def = definitions.get(record.name)
+            if (!def || !supersedes(this.runner, record) || !this.runner.running) return
+            const checkpoints = await host.storeCall(host.store.loadCheckpoints(record.id))
+            if (this.runner.running)
+              this.runner.execute(def, record, checkpoints, scope.includeExpired ? "takeover" : "recovery")
+          }),
+        ),
     )
     if (lost.value) this.runner.adoptOrphans()
     if (claimed.length > 0)

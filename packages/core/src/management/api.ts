@@ -8,6 +8,7 @@ import type { Effect } from "effect"
 import { InvalidArgument, WorkflowNotFound, type StoreError } from "../errors.ts"
 import { uuidv7 } from "../ids.ts"
 import { validateUserId } from "../engine/ids.ts"
+import { maxInt32, validateName } from "../validation.ts"
 import { decodeError, decodeValue, encodeArgument, type PayloadContext } from "../engine/payload.ts"
 import type { Serializer } from "../serialization/Serializer.ts"
 import type { Management, StoredHistory, StoredWorkflow } from "../store/Management.ts"
@@ -107,10 +108,9 @@ export const makeManagementApi = (host: ManagementHost): ManagementApi => {
   })
 
   const found = async (api: string, id: unknown): Promise<StoredWorkflow> => {
-    if (typeof id !== "string" || id === "")
-      throw new InvalidArgument({ reason: `${api}: id must be a non-empty string` })
-    const r = await host.call(m.get(id))
-    if (!r) throw new WorkflowNotFound({ workflowId: id })
+    validateName(id, `${api}: id`)
+    const r = await host.call(m.get(id as string))
+    if (!r) throw new WorkflowNotFound({ workflowId: id as string })
     return r
   }
 
@@ -208,9 +208,8 @@ export const makeManagementApi = (host: ManagementHost): ManagementApi => {
   }
   const versionOption = (api: string, o: { readonly appVersion?: unknown } | undefined) => {
     const v = o?.appVersion
-    if (v !== undefined && (typeof v !== "string" || v === ""))
-      throw new InvalidArgument({ reason: `${api}: appVersion must be a non-empty string` })
-    return v
+    if (v !== undefined) validateName(v, `${api}: appVersion`)
+    return v as string | undefined
   }
 
   const workflows: WorkflowsApi = {
@@ -239,8 +238,7 @@ export const makeManagementApi = (host: ManagementHost): ManagementApi => {
     },
     cancel: async (id, options) => {
       const children = booleanOption("workflows.cancel", options, "children", true)
-      if (typeof id !== "string" || id === "")
-        throw new InvalidArgument({ reason: "workflows.cancel: id must be a non-empty string" })
+      validateName(id, "workflows.cancel: id")
       // One round trip when it cancels something; a second only to tell "finished" from "no such workflow".
       const changed = await cancelIds([id], children)
       if (!changed.some((r) => r.id === id)) await found("workflows.cancel", id)
@@ -273,8 +271,7 @@ export const makeManagementApi = (host: ManagementHost): ManagementApi => {
       const newId = options.id ?? uuidv7(host.now())
       if (options.id !== undefined) validateUserId(options.id, `${api}: id`)
       const appVersion = versionOption(api, options) ?? host.forkVersion(source)
-      if (options.queue !== undefined && (typeof options.queue !== "string" || options.queue === ""))
-        throw new InvalidArgument({ reason: `${api}: queue must be a non-empty string` })
+      if (options.queue !== undefined) validateName(options.queue, `${api}: queue`)
       let fromStep: number
       if (typeof options.fromStep === "string") {
         const history = await host.call(m.history(source.id))
@@ -284,7 +281,8 @@ export const makeManagementApi = (host: ManagementHost): ManagementApi => {
             reason: `${api}: fromStep ${JSON.stringify(options.fromStep)}: workflow ${source.id} has no step of that name (see workflows.steps)`,
           })
         fromStep = step.stepId
-      } else if (Number.isInteger(options.fromStep) && options.fromStep >= 0) fromStep = options.fromStep
+      } else if (Number.isInteger(options.fromStep) && options.fromStep >= 0 && options.fromStep <= maxInt32)
+        fromStep = options.fromStep
       else
         throw new InvalidArgument({
           reason: `${api}: fromStep must be a step id (a whole number ≥ 0) or a step name; got ${String(options.fromStep)}`,

@@ -3,7 +3,9 @@
  * InvalidArgument naming the argument, raised before anything reaches the store.
  */
 import { createHash } from "node:crypto"
+import { maxInstantMs } from "../duration.ts"
 import { InvalidArgument } from "../errors.ts"
+import { describeValue, validateName } from "../validation.ts"
 import type { StoredFilter } from "../store/Management.ts"
 import type { WorkflowStatus } from "../store/Store.ts"
 import type { Instant, ListOptions, WorkflowFilter } from "./types.ts"
@@ -37,15 +39,16 @@ const bad = (api: string, reason: string) => new InvalidArgument({ reason: `${ap
 const instant = (api: string, key: string, v: Instant | undefined): number | undefined => {
   if (v === undefined) return undefined
   const ms = v instanceof Date ? v.getTime() : v
-  if (typeof ms !== "number" || !Number.isFinite(ms))
-    throw bad(api, `${key} must be a Date or epoch milliseconds; got ${String(v)}`)
+  // Compared with whole-millisecond columns: a fraction or a time no Date can hold would be refused there.
+  if (typeof ms !== "number" || !Number.isInteger(ms) || Math.abs(ms) > maxInstantMs)
+    throw bad(api, `${key} must be a Date or whole epoch milliseconds; got ${describeValue(v)}`)
   return ms
 }
 
 const text = (api: string, key: string, v: unknown): string | undefined => {
   if (v === undefined) return undefined
-  if (typeof v !== "string" || v === "") throw bad(api, `${key} must be a non-empty string; got ${JSON.stringify(v)}`)
-  return v
+  validateName(v, `${api}: ${key}`)
+  return v as string
 }
 
 const list = <T extends string>(

@@ -81,7 +81,15 @@ function encodeValue(value: unknown, w: Walk): unknown {
   }
 }
 
+/**
+ * Deepest nesting of objects and arrays encoded: far beyond real data, and well inside the stack that this walk,
+ * JSON.stringify and JSON.parse need, so deep input fails as a SerializationError instead of a stack overflow.
+ */
+export const maxDepth = 1000
+
 function encodeObject(o: object, w: Walk): unknown {
+  if (w.open.length >= maxDepth)
+    throw failure(w.path.slice(0, 20), `the value is nested deeper than ${maxDepth} levels`)
   // A linear scan beats a Set at the depths real payloads have.
   const at = w.open.lastIndexOf(o)
   if (at !== -1) throw failure(w.path, `circular reference (back to ${formatPath(w.path.slice(0, w.openDepth[at]))})`)

@@ -12,9 +12,11 @@ import type { Management } from "./Management.ts"
 import type { EnqueueRequest, EnqueueResult, QueueClaim, QueueClaimRequest, QueueConfig } from "./queueTypes.ts"
 
 import type { ScheduleStore } from "./scheduleTypes.ts"
+import type { DebounceStore } from "./debounceTypes.ts"
 
 export type * from "./queueTypes.ts"
 export type * from "./scheduleTypes.ts"
+export type * from "./debounceTypes.ts"
 export type * from "./Management.ts"
 
 export type WorkflowStatus = "ENQUEUED" | "DELAYED" | "PENDING" | "SUCCESS" | "ERROR" | "CANCELLED" | "DEAD"
@@ -161,6 +163,11 @@ export interface TakeOverOptions {
   /** Also workflows whose owner's lease expired (failover); workflows with no owner are always included. */
   readonly includeExpired: boolean
   readonly maxRecoveryAttempts: number
+  /**
+   * Never these, even when they qualify: the workflows the calling engine is running (or starting) right
+   * now. Claiming one would bump its epoch and fence the live execution's next write.
+   */
+  readonly exceptIds?: ReadonlyArray<string>
 }
 
 /** One heartbeat of a live executor process. */
@@ -240,7 +247,7 @@ export type Wake =
   /** A schedule was created, changed or deleted (not a tick's progress). */
   | { readonly kind: "schedules" }
 
-export interface Store extends ScheduleStore {
+export interface Store extends ScheduleStore, DebounceStore {
   /** A short name for logs and errors ("memory", "postgres", …). */
   readonly kind: string
   /** The management plane on the same data (list, inspect, cancel, resume, fork, delete, prune): its own port. */

@@ -6,6 +6,7 @@ import { Clock, Effect } from "effect"
 import { FencedError, StreamClosedError } from "../errors.ts"
 import { queueClaim, queueEnqueue } from "./memoryQueues.ts"
 import { memorySchedules } from "./memorySchedules.ts"
+import { memoryDebounce } from "./memoryDebounce.ts"
 import { memoryManagement } from "./memoryManagement.ts"
 import {
   type ChangeListener,
@@ -57,6 +58,9 @@ export interface QueuedFacts {
   readonly timeoutMs?: number
   readonly order: number
   startedAt?: number
+  /** A debounced run: its (workflow, key), and the latest instant its start may move to (maxWait). */
+  readonly debounceKey?: string
+  readonly debounceUntil?: number
   /** When claims started it, in their order (the store's one counter, shared with `order`). */
   startOrder?: number
 }
@@ -282,10 +286,12 @@ export const memoryStore = (): Store => {
     takeOver: (executorId, options) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         const out: ClaimResult[] = []
+        const except = new Set(options.exceptIds)
         for (const entry of workflows.values()) {
           if (out.length >= options.limit) break
           const r = entry.record
           if (r.status !== "PENDING" || r.appVersion !== options.appVersion || !options.names.includes(r.name)) continue
+          if (except.has(r.id)) continue
           const owner = r.executorId
           const own = owner === executorId
           const free = owner === undefined || (!own && options.includeExpired && !alive(owner, now))
@@ -458,6 +464,7 @@ export const memoryStore = (): Store => {
     enqueue: (request) => Effect.map(Clock.currentTimeMillis, (now) => queueEnqueue(queueState, request, now)),
     claimQueue: (request) => Effect.map(Clock.currentTimeMillis, (now) => queueClaim(queueState, request, now)),
     ...memorySchedules(wake),
+    debounce: (request) => Effect.map(Clock.currentTimeMillis, (now) => memoryDebounce(queueState, request, now)),
     close: () => Effect.void,
   }
 }

@@ -86,4 +86,9 @@ export interface QueueClaim {
   readonly claimed: ReadonlyArray<WorkflowRecord>
   /** When a rate limit or a delay next lets more start (undefined: only a completion or an enqueue will). */
   readonly retryAt?: number
+  /**
+   * Startable work was left behind that the limits let start now (a SQL claim's pick lost a row that changed
+   * while it waited for its lock): the dispatcher looks again soon rather than waiting for a wake-up.
+   */
+  readonly waiting?: boolean
 }

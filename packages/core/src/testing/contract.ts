@@ -21,7 +21,9 @@ import { messagesEngineScenarios } from "./contractMessagesEngine.ts"
 import { portContract } from "./contractPort.ts"
 import { queuesContract } from "./contractQueues.ts"
 import { childrenScenarios } from "./contractChildren.ts"
+import { livenessScenarios } from "./contractLiveness.ts"
 import { schedulesContract } from "./contractSchedules.ts"
+import { debounceContract } from "./contractDebounce.ts"
 import { managementContract } from "./contractManagement.ts"
 import { observeContract } from "./contractObserve.ts"
 
@@ -82,7 +84,9 @@ export const storeContract = (options: ContractOptions): void => {
       ["messages, events and streams between engines", messagesEngineScenarios],
       ["queues", queuesContract],
       ["child workflows and enqueueing, with engines", childrenScenarios],
+      ["liveness, with engines", livenessScenarios],
       ["schedules", schedulesContract],
+      ["debounce", debounceContract],
       ["management", managementContract],
       ["observers: stored trace context", observeContract],
     ] as const) {

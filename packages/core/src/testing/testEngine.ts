@@ -152,6 +152,7 @@ export const testEngine = async <W extends AnyWorkflow>(options: TestEngineOptio
       api.readStream(workflowId, key, opts) // validates the arguments now
       return { [Symbol.asyncIterator]: () => api.readStream<A>(workflowId, key, opts)[Symbol.asyncIterator]() }
     },
+    debounce: async (wf, key, input, opts) => lasting((await api.debounce(wf, key, input, opts)).id),
     // Each call goes to the engine running now, as handles do.
     schedules: {
       create: (name, o) => api.schedules.create(name, o),

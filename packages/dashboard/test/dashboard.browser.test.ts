@@ -1,0 +1,173 @@
+// The dashboard in headless Chromium against a real Postgres, with a worker engine in this process: the
+// list and its filters, a failed run's steps and error, fork from a chosen step, cancel a sleeping run, a
+// queue draining, live updates without reloading. Screenshots of each view are saved as test artefacts
+// (and into docs/dashboard/ with UPDATE_SCREENSHOTS=1).
+import { copyFileSync, mkdirSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type { Browser, Page } from "playwright-core"
+import { defineWorkflow, Durably, type DurablyClient } from "@durably/core"
+import { postgresStore } from "@durably/postgres"
+import { defineQueue } from "@durably/scheduler"
+import { databaseUrl, dropSchema, freshSchema } from "../../postgres/test/pg.ts"
+import { serveDashboard, type ServedDashboard } from "../src/index.ts"
+import { artefactsDir, launchBrowser } from "./browser.ts"
+
+const url = await databaseUrl()
+const schema = freshSchema("dash")
+const provider = { fixed: false }
+
+const checkout = defineWorkflow("checkout", async (ctx, order: { id: string; total: bigint }) => {
+  const hold = await ctx.step("reserve", () => `hold-${order.id}`)
+  await ctx.setEvent("stage", "reserved")
+  const receipt = await ctx.step("charge", () => {
+    if (!provider.fixed) throw new Error(`card declined for ${order.id}: payment provider unavailable`)
+    return { receipt: `r-${order.id}`, charged: order.total }
+  })
+  return { hold, receipt }
+})
+const sleeper = defineWorkflow("sleeper", async (ctx, _: null) => {
+  await ctx.step("prepare", () => "ready")
+  await ctx.sleep("1 hour")
+})
+// Each job waits for the test to let it finish, so the queue's depth falls when the test says.
+const gate = { open: false, waiters: [] as Array<() => void> }
+const job = defineWorkflow("job", async (ctx, n: number) =>
+  ctx.step("work", async () => {
+    if (!gate.open) await new Promise<void>((resolve) => gate.waiters.push(resolve))
+    return n * 2
+  }),
+)
+const drain = defineQueue("drain", { concurrency: 1 })
+
+let engine: Durably
+let client: DurablyClient
+let served: ServedDashboard
+let browser: Browser
+let page: Page
+
+const shot = async (name: string) => {
+  const file = `${artefactsDir()}${name}.png`
+  await page.screenshot({ path: file, fullPage: true })
+  if (process.env["UPDATE_SCREENSHOTS"]) {
+    const docs = fileURLToPath(new URL("../../../docs/dashboard/", import.meta.url))
+    mkdirSync(docs, { recursive: true })
+    copyFileSync(file, `${docs}${name}.png`)
+  }
+}
+
+beforeAll(async () => {
+  engine = await Durably.launch({
+    store: postgresStore({ url, schema, max: 4 }),
+    workflows: [checkout, sleeper, job],
+    queues: [drain],
+    executorId: "dashboard-test-worker",
+    logger: false,
+  })
+  for (const n of [1, 2, 3])
+    await engine
+      .start(checkout, { id: `o${n}`, total: 10n ** 18n * BigInt(n) }, { id: `checkout-o${n}` })
+      .then((h) => h.outcome())
+  client = await Durably.client({ store: postgresStore({ url, schema, max: 4 }), logger: false })
+  served = await serveDashboard({ client, port: 0, title: "test database" })
+  browser = await launchBrowser()
+  page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
+  page.on("dialog", (d) => void d.accept())
+  await page.goto(served.url)
+})
+
+afterAll(async () => {
+  gate.open = true
+  for (const w of gate.waiters.splice(0)) w()
+  await browser?.close()
+  await served?.close()
+  await client?.close()
+  await engine?.shutdown()
+  await dropSchema(url, schema)
+})
+
+const rowIds = () =>
+  page.locator("#workflows tbody tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-id")))
+
+describe("dashboard in Chromium", () => {
+  it("lists runs with live counts, filters to the failed ones, and shows one's steps and error", async () => {
+    await page.locator('#workflows tr[data-id="checkout-o3"]').waitFor()
+    expect(await page.locator('#counts a[data-status="ERROR"] .count').textContent()).toBe("3")
+    await shot("workflows")
+
+    await page.selectOption("#f-status", "ERROR")
+    await page.fill("#f-name", "checkout")
+    await page.click("#apply")
+    await page.waitForURL(/status=ERROR/)
+    await expect.poll(rowIds).toEqual(["checkout-o3", "checkout-o2", "checkout-o1"])
+
+    await page.click('#workflows tr[data-id="checkout-o2"] a')
+    await page.locator("#error").waitFor()
+    expect(await page.locator("#error").textContent()).toContain("card declined for o2: payment provider unavailable")
+    expect(await page.locator("#input").textContent()).toContain("total: 2000000000000000000n")
+    expect(await page.locator('tr[data-step="0"]').textContent()).toContain("reserve")
+    expect(await page.locator('tr[data-step="1"]').textContent()).toContain("event stage")
+    expect(await page.locator('tr[data-step="2"]').getAttribute("data-state")).toBe("failed")
+    await shot("workflow-failed")
+  })
+
+  it("forks the failed run from its charge step once the provider is fixed, and shows the fork beside its origin", async () => {
+    provider.fixed = true
+    await page.selectOption("#fork-step", "2")
+    await page.click("#fork")
+    await page.waitForURL((u) => u.hash.startsWith("#/workflow/") && !u.hash.includes("checkout-o2"))
+    await page.locator("#forked-from", { hasText: "checkout-o2" }).waitFor()
+    // The fork runs on the worker; the page follows it live to SUCCESS.
+    await page.locator("#head .status.SUCCESS").waitFor({ timeout: 20_000 })
+    expect(await page.locator("#output").textContent()).toContain("charged: 2000000000000000000n")
+    await page.locator("#compare").waitFor()
+    const compare = await page.locator("#compare tbody").textContent()
+    expect(compare).toContain("charge: failed")
+    expect(compare).toContain("charge: done")
+    await shot("workflow-fork")
+  })
+
+  it("cancels a sleeping workflow", async () => {
+    const sleeping = await engine.start(sleeper, null, { id: "sleeper-1" })
+    await page.goto(`${served.url}#/workflow/sleeper-1`)
+    await page.locator('tr[data-step="1"][data-state="pending"]').waitFor()
+    await page.click("#cancel")
+    await page.locator("#head .status.CANCELLED").waitFor()
+    expect((await sleeping.status()).status).toBe("CANCELLED")
+  })
+
+  it("shows a queue's depth falling while it drains, and new runs appear without reloading", async () => {
+    for (const n of [1, 2, 3, 4]) await engine.enqueue(drain, job, n, { id: `job-${n}` })
+    await page.goto(`${served.url}#/queues`)
+    const waiting = page.locator('#queues tr[data-queue="drain"] td.waiting')
+    await expect.poll(() => waiting.textContent(), { timeout: 20_000 }).toBe("3")
+    expect(await page.locator('#queues tr[data-queue="drain"] td.running').textContent()).toBe("1")
+    await shot("queues")
+    gate.open = true
+    for (const w of gate.waiters.splice(0)) w()
+    await expect.poll(() => waiting.textContent(), { timeout: 20_000 }).toBe("0")
+
+    await page.goto(`${served.url}#/`)
+    await page.locator("#workflows").waitFor()
+    await engine.start(checkout, { id: "live", total: 1n }, { id: "checkout-live" })
+    await page.locator('#workflows tr[data-id="checkout-live"]').waitFor({ timeout: 10_000 })
+  })
+
+  it("shows executors, and refuses unknown ids and malformed filters with clear messages", async () => {
+    await page.goto(`${served.url}#/executors`)
+    await page.locator("#executors", { hasText: "dashboard-test-worker" }).waitFor()
+    await shot("executors")
+
+    await page.goto(`${served.url}#/workflow/no-such-workflow`)
+    expect(await page.locator("#failure").textContent()).toContain("no-such-workflow")
+    const missing = await fetch(new URL("api/workflows/no-such-workflow", served.url))
+    expect(missing.status).toBe(404)
+    const badFilter = await fetch(new URL("api/workflows?createdAfter=someday", served.url))
+    expect(badFilter.status).toBe(400)
+    expect(((await badFilter.json()) as { error: string }).error).toContain("createdAfter")
+    const badCursor = await fetch(new URL("api/workflows?cursor=garbage", served.url))
+    expect(badCursor.status).toBe(400)
+    const badStatus = await fetch(new URL("api/workflows?status=NOPE", served.url))
+    expect(badStatus.status).toBe(400)
+  })
+})

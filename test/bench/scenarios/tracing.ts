@@ -1,0 +1,151 @@
+/**
+ * What observability costs per step: sequential 10-step workflows (start to completion) / 10, each variant
+ * against the same workflows on an engine with no observer at all, on the same store, interleaved in rounds.
+ *
+ * - lifecycle logs: the default logger path (the lifecycle observer, entries filtered to warnings by the sink);
+ * - OpenTelemetry with no SDK: `openTelemetry()` with nothing registered (the API's no-op tracer and meter);
+ * - OpenTelemetry with an SDK: a real tracer provider (batch processor, an exporter that drops the spans), a
+ *   real meter provider, and the async-hooks context manager an application's SDK registers.
+ *
+ * On the memory store a step is engine work only, so this is the worst case; on the Postgres server a step
+ * is a round trip, as in production. The SDK is registered only for its own rows, and unregistered after.
+ */
+import { context, metrics, trace } from "@opentelemetry/api"
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks"
+import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics"
+import { BatchSpanProcessor, TracerProvider, type SpanExporter } from "@opentelemetry/sdk-trace"
+import { Effect } from "effect"
+import { Durably, memoryStore, uuidv7, type LaunchOptions, type Store } from "@durably/core"
+import { openTelemetry } from "@durably/otel"
+import { postgresStore } from "@durably/postgres"
+import { benchSchema, guarded, interleaved, type BenchEnv, type Row, type Scenario } from "../harness.ts"
+import { quietLogger, STEPS, tenSteps } from "./perStep/common.ts"
+
+const name = "observability per step"
+
+class IdleReader extends MetricReader {
+  protected onShutdown(): Promise<void> {
+    return Promise.resolve()
+  }
+  protected onForceFlush(): Promise<void> {
+    return Promise.resolve()
+  }
+}
+
+/** Exports nothing: the cost measured is the instrumentation's and the SDK's, not a backend's. */
+const dropping: SpanExporter = {
+  export: (_spans, done) => done({ code: 0 }),
+  shutdown: () => Promise.resolve(),
+}
+
+const sizes = (quick: boolean) =>
+  quick ? { rounds: 2, workflowsPerRound: 5, warmup: 5 } : { rounds: 20, workflowsPerRound: 20, warmup: 20 }
+
+type Variant = { readonly label: string; readonly options: Pick<LaunchOptions, "logger" | "observers"> }
+
+const launch = (store: Store, options: Pick<LaunchOptions, "logger" | "observers">) =>
+  Durably.launch({
+    store,
+    workflows: [tenSteps],
+    executorId: `bench-${uuidv7()}`,
+    appVersion: "bench",
+    heartbeat: false,
+    logger: false,
+    ...options,
+  })
+
+const compare = async (env: BenchEnv, storeLabel: string, makeStore: () => Store, variant: Variant): Promise<Row> => {
+  const size = sizes(env.quick)
+  const store = makeStore()
+  const base = await launch(store, {})
+  const subject = await launch(store, variant.options)
+  try {
+    const runs = (engine: Durably) => async (n: number) => {
+      for (let i = 0; i < n; i++) await engine.run(tenSteps, i)
+    }
+    const opsPerRound = size.workflowsPerRound * STEPS
+    const result = await interleaved({
+      rounds: size.rounds,
+      warmup: async () => {
+        await runs(base)(size.warmup)
+        await runs(subject)(size.warmup)
+      },
+      subject: { label: `${variant.label}, per step`, opsPerRound, run: () => runs(subject)(size.workflowsPerRound) },
+      reference: { label: "no observer, per step", opsPerRound, run: () => runs(base)(size.workflowsPerRound) },
+    })
+    env.log(
+      `  ${storeLabel}, ${variant.label}: ${result.measured.perOpMs.toFixed(4)} vs ${result.reference.perOpMs.toFixed(4)} ms per step (${result.ratio.toFixed(3)}×)`,
+    )
+    return {
+      scenario: name,
+      store: `${storeLabel}: ${variant.label}`,
+      status: "ok",
+      ...result,
+      details: { workflows: size.rounds * size.workflowsPerRound },
+      notes: [],
+    }
+  } finally {
+    await subject.shutdown()
+    await base.shutdown()
+  }
+}
+
+export const tracing: Scenario = {
+  name,
+  description: `sequential ${STEPS}-step workflows / ${STEPS} with lifecycle logs, and OpenTelemetry without and with an SDK, each against an engine with no observer on the same store`,
+  run: async (env) => {
+    const stores: Array<{ label: string; make: () => Store; cleanup?: () => Promise<void> }> = [
+      { label: "memory", make: () => memoryStore() },
+    ]
+    if (env.serverUrl) {
+      const schema = benchSchema()
+      env.log(`  postgres schema ${schema} (dropped at the end)`)
+      const url = env.serverUrl
+      stores.push({
+        label: "postgres (server)",
+        make: () => postgresStore({ url, schema, max: 10 }),
+        cleanup: async () => {
+          const s = postgresStore({ url, schema, max: 1, migrate: false })
+          await Effect.runPromise(s.close())
+          const { default: postgres } = await import("postgres")
+          const sql = postgres(url, { max: 1, onnotice: () => undefined })
+          await sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined)
+          await sql.end({ timeout: 5 })
+        },
+      })
+    } else env.log(`  postgres (server) skipped: ${env.serverNote ?? "no server"}`)
+
+    const rows: Row[] = []
+    for (const s of stores) {
+      const variants: Variant[] = [
+        { label: "lifecycle logs", options: { logger: quietLogger } },
+        { label: "OpenTelemetry, no SDK", options: { observers: [openTelemetry()] } },
+      ]
+      for (const v of variants)
+        rows.push(await guarded(name, `${s.label}: ${v.label}`, env, () => compare(env, s.label, s.make, v)))
+      // An application's SDK: registered for this row only.
+      const contextManager = new AsyncLocalStorageContextManager().enable()
+      context.setGlobalContextManager(contextManager)
+      const tracerProvider = new TracerProvider({ spanProcessors: [new BatchSpanProcessor({ exporter: dropping })] })
+      const meterProvider = new MeterProvider({ readers: [new IdleReader()] })
+      try {
+        rows.push(
+          await guarded(name, `${s.label}: OpenTelemetry with an SDK`, env, () =>
+            compare(env, s.label, s.make, {
+              label: "OpenTelemetry with an SDK",
+              options: { observers: [openTelemetry({ tracerProvider, meterProvider })] },
+            }),
+          ),
+        )
+      } finally {
+        await tracerProvider.shutdown()
+        await meterProvider.shutdown()
+        context.disable()
+        trace.disable()
+        metrics.disable()
+      }
+      await s.cleanup?.()
+    }
+    return rows
+  },
+}
