@@ -132,7 +132,8 @@ const metricsOnly = (
   }
 
 // A result's name is the child's id: too varied for a span name, so it is an attribute only.
-const spanName = (op: OperationInfo) => (op.kind === "result" ? "child result" : `${op.kind} ${op.name}`)
+const spanName = (op: OperationInfo) =>
+  op.kind === "result" ? "child result" : op.name === op.kind ? op.kind : `${op.kind} ${op.name}`
 
 const executionAttributes = (info: ExecutionInfo): Attributes => ({
   [attr.workflowId]: info.workflowId,
