@@ -11,6 +11,7 @@ const byTag: Record<string, ExitCode> = {
   InvalidFilter: ExitCode.usage,
   WorkflowNotFound: ExitCode.notFound,
   ScheduleNotFound: ExitCode.notFound,
+  ScheduleExists: ExitCode.refused,
   StepNotFound: ExitCode.notFound,
   NotResumable: ExitCode.refused,
   InvalidState: ExitCode.refused,

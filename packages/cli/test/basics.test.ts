@@ -17,7 +17,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-describe("durably", () => {
+describe("durably", { timeout: 180_000 }, () => {
   it("prints help on every level with exit code 0, and usage errors with exit code 2", async () => {
     const top = await durably(["--help"])
     expect(top.code).toBe(0)

@@ -12,7 +12,7 @@ import { durably, ndjson } from "./run.ts"
 const dir = mkdtempSync(join(tmpdir(), "durably-cli-embedded-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-describe("durably --dir", () => {
+describe("durably --dir", { timeout: 180_000 }, () => {
   it("lists and shows what a worker stored in the directory, values whole in --json", async () => {
     const engine = await Durably.launch({ store: embeddedStore({ dir }), workflows: [valuesWorkflow], logger: false })
     await engine.run(valuesWorkflow, "embedded", { id: "values-embedded" })

@@ -42,7 +42,7 @@ afterAll(async () => {
   await dropSchema(url, schema)
 })
 
-describe("durably workflows", () => {
+describe("durably workflows", { timeout: 180_000 }, () => {
   it("list: a table by default, NDJSON with --json, filtered by status", async () => {
     const table = await durably(["workflows", "list"])
     expect(table.stderr).toBe("")

@@ -104,23 +104,69 @@ export const executorsView = async ({ root }) => {
   return refresh
 }
 
-export const schedulesView = async ({ root }) => {
+export const schedulesView = async ({ root, info }) => {
+  const outcome = h("div", { id: "outcome" })
   const slot = h("div")
-  root.append(h("h1", {}, "Schedules"), slot)
-  const refresh = async () => {
+  root.append(h("h1", {}, "Schedules"), outcome, slot)
+  const act = async (name, verb) => {
     try {
-      const { schedules } = await api("schedules")
+      const result = await api(`schedules/${encodeURIComponent(name)}/${verb}`, {})
       fill(
-        slot,
-        table(
-          "schedules",
-          ["Schedule", "Cron"],
-          schedules.map((s) => h("tr", {}, h("td", {}, s.name), h("td", {}, s.cron))),
+        outcome,
+        notice(
+          verb === "trigger"
+            ? ["Triggered: ", h("a", { href: `#/workflow/${encodeURIComponent(result.id)}` }, result.id)]
+            : `${verb === "pause" ? "Paused" : "Resumed"} ${name}.`,
         ),
       )
+      await refresh()
     } catch (e) {
-      fill(slot, notice(e.message))
+      fill(outcome, notice(e.message, "error"))
     }
+  }
+  const refresh = async () => {
+    const { schedules } = await api("schedules")
+    fill(
+      slot,
+      schedules.length === 0
+        ? h("p", { class: "muted" }, "No schedules.")
+        : table(
+            "schedules",
+            ["Schedule", "Workflow", "Cron", "Next tick", "Last tick", "Queue", "Origin", ""],
+            schedules.map((s) =>
+              h(
+                "tr",
+                { "data-schedule": s.name },
+                h("td", {}, s.name),
+                h("td", {}, h("a", { href: `#/?name=${encodeURIComponent(s.workflow)}` }, s.workflow)),
+                h("td", { class: "mono" }, `${s.cron} (${s.timezone})`),
+                h(
+                  "td",
+                  { class: "next" },
+                  s.paused ? h("span", { class: "status CANCELLED" }, "paused") : time(s.nextTick),
+                ),
+                h("td", {}, time(s.lastTick)),
+                h("td", {}, s.queue ?? ""),
+                h("td", { class: "muted" }, s.origin),
+                h(
+                  "td",
+                  {},
+                  info.readOnly
+                    ? ""
+                    : [
+                        h(
+                          "button",
+                          { class: "toggle", onclick: () => act(s.name, s.paused ? "resume" : "pause") },
+                          s.paused ? "Resume" : "Pause",
+                        ),
+                        " ",
+                        h("button", { class: "trigger", onclick: () => act(s.name, "trigger") }, "Trigger now"),
+                      ],
+                ),
+              ),
+            ),
+          ),
+    )
   }
   await refresh()
   return refresh

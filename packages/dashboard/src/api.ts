@@ -4,8 +4,10 @@
  */
 import {
   InvalidArgument,
+  ScheduleNotFound,
   WorkflowNotFound,
   type ManagementApi,
+  type Schedules,
   type StepRecord,
   type WorkflowStatus,
 } from "@durably/core"
@@ -23,8 +25,11 @@ const statuses: ReadonlyArray<WorkflowStatus> = [
   "DEAD",
 ]
 
+/** What the dashboard reads and acts through: a client or an engine (schedules when it has them). */
+export type DashboardClient = ManagementApi & { readonly schedules?: Schedules }
+
 export interface ApiContext {
-  readonly client: ManagementApi
+  readonly client: DashboardClient
   readonly readOnly: boolean
 }
 
@@ -143,8 +148,19 @@ export const apiRoute = async (request: Request, path: string, ctx: ApiContext):
     if (get && path === "/queues") return json({ queues: await client.queues.list() })
     if (get && path === "/executors")
       return json({ executors: await client.executors.list(), stranded: await client.workflows.stranded() })
+    if (parts[0] === "schedules") {
+      const schedules = client.schedules
+      if (!schedules) throw new HttpError(404, "schedules are not available through this client")
+      if (get && parts.length === 1) return json({ schedules: await schedules.list() })
+      if (post && parts.length === 3) {
+        const name = parts[1]!
+        if (parts[2] === "pause") return json(await schedules.pause(name))
+        if (parts[2] === "resume") return json(await schedules.resume(name))
+        if (parts[2] === "trigger") return json({ id: (await schedules.trigger(name)).id })
+      }
+    }
   } catch (e) {
-    if (e instanceof WorkflowNotFound) throw new HttpError(404, e.message)
+    if (e instanceof WorkflowNotFound || e instanceof ScheduleNotFound) throw new HttpError(404, e.message)
     if (e instanceof InvalidArgument) throw new HttpError(400, e.message)
     throw e
   }

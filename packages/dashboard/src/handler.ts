@@ -2,15 +2,14 @@
  * The dashboard as one Web `Request → Response` function: the static UI, and the JSON API under /api/.
  * `toNodeHandler` adapts it to a Node `(req, res)` handler, so an app can mount it on its own server.
  */
-import type { ManagementApi } from "@durably/core"
-import { apiRoute } from "./api.ts"
+import { apiRoute, type DashboardClient } from "./api.ts"
 import { assets } from "./assets.ts"
 import { guard, tokenCookie } from "./guard.ts"
 import { errorResponse, HttpError, json } from "./http.ts"
 
 export interface DashboardOptions {
   /** What it reads and acts through: a `Durably.client({ store })`, or a running engine. */
-  readonly client: ManagementApi
+  readonly client: DashboardClient
   /** Hide the actions (cancel, resume, fork …) and refuse them in the API. Default false. */
   readonly readOnly?: boolean
   /**

@@ -8,6 +8,7 @@
  * ```
  */
 export { dashboardFetchHandler, type DashboardOptions, type FetchHandler } from "./handler.ts"
+export type { DashboardClient } from "./api.ts"
 export {
   dashboardHandler,
   serveDashboard,

@@ -6,9 +6,9 @@ import { copyFileSync, mkdirSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { Browser, Page } from "playwright-core"
-import { defineWorkflow, Durably, type DurablyClient } from "@durably/core"
+import { defineWorkflow, Durably, type DurablyClient, type ScheduledRun } from "@durably/core"
 import { postgresStore } from "@durably/postgres"
-import { defineQueue } from "@durably/scheduler"
+import { defineQueue, defineSchedule } from "@durably/scheduler"
 import { databaseUrl, dropSchema, freshSchema } from "../../postgres/test/pg.ts"
 import { serveDashboard, type ServedDashboard } from "../src/index.ts"
 import { artefactsDir, launchBrowser } from "./browser.ts"
@@ -39,6 +39,14 @@ const job = defineWorkflow("job", async (ctx, n: number) =>
   }),
 )
 const drain = defineQueue("drain", { concurrency: 1 })
+const report = defineWorkflow("nightly-report", async (_ctx, r: ScheduledRun) => r.scheduledAt)
+const reports = defineQueue("reports")
+const nightly = defineSchedule("nightly", {
+  cron: "0 2 * * *",
+  timezone: "Europe/Paris",
+  workflow: report,
+  queue: reports,
+})
 
 let engine: Durably
 let client: DurablyClient
@@ -59,8 +67,9 @@ const shot = async (name: string) => {
 beforeAll(async () => {
   engine = await Durably.launch({
     store: postgresStore({ url, schema, max: 4 }),
-    workflows: [checkout, sleeper, job],
-    queues: [drain],
+    workflows: [checkout, sleeper, job, report],
+    queues: [drain, reports],
+    schedules: [nightly],
     executorId: "dashboard-test-worker",
     logger: false,
   })
@@ -151,6 +160,22 @@ describe("dashboard in Chromium", () => {
     await page.locator("#workflows").waitFor()
     await engine.start(checkout, { id: "live", total: 1n }, { id: "checkout-live" })
     await page.locator('#workflows tr[data-id="checkout-live"]').waitFor({ timeout: 10_000 })
+  })
+
+  it("pauses, resumes and triggers a schedule", async () => {
+    await page.goto(`${served.url}#/schedules`)
+    const row = page.locator('#schedules tr[data-schedule="nightly"]')
+    await row.waitFor()
+    expect(await row.textContent()).toContain("0 2 * * * (Europe/Paris)")
+    await shot("schedules")
+    await row.locator("button.toggle", { hasText: "Pause" }).click()
+    await row.locator(".next", { hasText: "paused" }).waitFor()
+    expect((await engine.schedules.get("nightly"))?.paused).toBe(true)
+    await row.locator("button.toggle", { hasText: "Resume" }).click()
+    await row.locator("button.toggle", { hasText: "Pause" }).waitFor()
+    await row.locator("button.trigger").click()
+    await page.locator("#outcome a").click()
+    await page.locator("#head .status.SUCCESS").waitFor({ timeout: 20_000 })
   })
 
   it("shows executors, and refuses unknown ids and malformed filters with clear messages", async () => {

@@ -72,6 +72,24 @@ describe("dashboard server", () => {
     const missing = await handle(new Request("http://localhost/api/nope"))
     expect(missing.status).toBe(404)
     expect(await missing.json()).toEqual({ error: "no such API route: GET /api/nope" })
+    const readOnly = dashboardFetchHandler({ client, readOnly: true })
+    const refused = await readOnly(
+      new Request("http://localhost/api/workflows/x/cancel", { method: "POST", headers: { "x-durably": "1" } }),
+    )
+    expect(refused.status).toBe(403)
+    expect(await refused.json()).toEqual({ error: "the dashboard is read-only" })
+    const unknown = await handle(
+      new Request("http://localhost/api/workflows/no-such/cancel", { method: "POST", headers: { "x-durably": "1" } }),
+    )
+    expect(unknown.status).toBe(404)
+    const badBody = await handle(
+      new Request("http://localhost/api/workflows/no-such/fork", {
+        method: "POST",
+        headers: { "x-durably": "1" },
+        body: "[1",
+      }),
+    )
+    expect(badBody.status).toBe(400)
     const info = await handle(new Request("http://localhost/api/info"))
     expect(info.headers.get("content-security-policy")).toContain("default-src 'self'")
   })
@@ -106,6 +124,8 @@ describe("dashboard server", () => {
     })
     await page.goto(s.url)
     await page.locator("#mode", { hasText: "read-only" }).waitFor()
+    await page.locator("#empty").waitFor()
+    expect(await page.locator("#bulk-cancel").count()).toBe(0)
     expect(await page.locator("#title").textContent()).toBe("test database")
     expect(await page.locator("nav a").allTextContents()).toEqual(["Workflows", "Queues", "Schedules", "Executors"])
     await page.screenshot({ path: `${artefactsDir()}shell.png` })

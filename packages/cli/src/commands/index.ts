@@ -2,6 +2,14 @@
 import type { Command, Group } from "../command.ts"
 import { dashboardCommand } from "./dashboard.ts"
 import { migrateCommand } from "./migrate.ts"
+import {
+  schedulesBackfillCommand,
+  schedulesGetCommand,
+  schedulesListCommand,
+  schedulesPauseCommand,
+  schedulesResumeCommand,
+  schedulesTriggerCommand,
+} from "./schedules.ts"
 import { executorsCommand, queuesCommand } from "./operate.ts"
 import { cancelCommand, deleteCommand, forkCommand, pruneCommand, resumeCommand } from "./workflowsAct.ts"
 import { countCommand, getCommand, listCommand, stepsCommand } from "./workflowsRead.ts"
@@ -19,9 +27,16 @@ export const commands: ReadonlyArray<Command> = [
   pruneCommand,
   queuesCommand,
   executorsCommand,
+  schedulesListCommand,
+  schedulesGetCommand,
+  schedulesPauseCommand,
+  schedulesResumeCommand,
+  schedulesTriggerCommand,
+  schedulesBackfillCommand,
   dashboardCommand,
 ]
 
 export const groups: ReadonlyArray<Group> = [
   { name: "workflows", summary: "durably workflows: find, inspect and act on workflows" },
+  { name: "schedules", summary: "durably schedules: cron schedules stored in the database" },
 ]
