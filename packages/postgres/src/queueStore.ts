@@ -29,8 +29,11 @@ export interface QueueOpsDeps {
   readonly op: <A>(operation: string, run: (now: number) => Promise<A>) => Effect.Effect<A, StoreError>
   /** A committed write this process made (for subscribers here, when no notification will tell them). */
   readonly wrote: (wake: Wake) => void
-  /** Cancel these workflows (and what they started) as `cancelWorkflow` does, announcing it. */
-  readonly cancel: (ids: ReadonlyArray<string>, reason: CancelReason, now: number) => Promise<void>
+  /**
+   * Cancel these workflows (and what they started) as `cancelWorkflow` does, on `tx`; returns the announcement to
+   * make once `tx` has committed.
+   */
+  readonly cancel: (tx: SqlClient, ids: ReadonlyArray<string>, reason: CancelReason, now: number) => Promise<() => void>
 }
 
 /** The SQLSTATE the enqueue function raises when a bounded queue would overflow; its detail is the backlog. */
@@ -107,19 +110,39 @@ export const makeQueueOps = (deps: QueueOpsDeps): QueueOps => {
           fail_on_duplicate: i.failOnDuplicate ?? false,
           trace_context: i.traceContext ?? null,
         }))
+        const params = [
+          request.queue,
+          JSON.stringify(items),
+          request.appVersion,
+          request.parentId ?? null,
+          now,
+          deps.channel ?? null,
+        ]
+        type Row = { r: string; parent_cancelled: CancelReason | null }
         let text: string
-        let parentCancelled: CancelReason | null = null
+        let announce: (() => void) | undefined
         try {
-          const [row] = await client.query<{ r: string; parent_cancelled: CancelReason | null }>(enqueueSql, [
-            request.queue,
-            JSON.stringify(items),
-            request.appVersion,
-            request.parentId ?? null,
-            now,
-            deps.channel ?? null,
-          ])
-          text = row!.r
-          parentCancelled = row!.parent_cancelled
+          if (request.parentId === undefined) text = (await client.query<Row>(enqueueSql, params))[0]!.r
+          else {
+            // A child enqueued under a parent already cancelled (its execution had not yet seen it) is cancelled in
+            // the same transaction: the cascade could not reach it, and once committed a worker may claim it.
+            text = await client.transaction(async (tx) => {
+              const [row] = await tx.query<Row>(enqueueSql, params)
+              const reason = row!.parent_cancelled
+              if (reason) {
+                const r = JSON.parse(row!.r) as { results?: Outcomes }
+                const outcomes = toOutcomes(r.results ?? [])
+                const attached = outcomes.filter((o, i) => o._tag === "Created" && request.items[i]?.detached !== true)
+                announce = await deps.cancel(
+                  tx,
+                  attached.map((o) => o.id),
+                  reason,
+                  now,
+                )
+              }
+              return row!.r
+            })
+          }
         } catch (e) {
           const err = e as { code?: unknown; detail?: unknown; message?: unknown }
           if (err.code === rejectedState)
@@ -136,14 +159,7 @@ export const makeQueueOps = (deps: QueueOpsDeps): QueueOps => {
         if (r.error) return { _tag: "Refused", reason: r.error }
         const outcomes = toOutcomes(r.results ?? [])
         if (outcomes.some((o) => o._tag === "Created")) deps.wrote({ kind: "queue", queue: request.queue })
-        if (parentCancelled) {
-          const attached = outcomes.filter((o, i) => o._tag === "Created" && request.items[i]?.detached !== true)
-          await deps.cancel(
-            attached.map((o) => o.id),
-            parentCancelled,
-            now,
-          )
-        }
+        announce?.()
         return { _tag: "Enqueued", outcomes }
       }),
     claimQueue: (request) =>

@@ -13,7 +13,7 @@ import {
   type WorkflowRecord,
   type WorkflowStatus,
 } from "@durably/core"
-import type { SqlClient } from "./client.ts"
+import type { Row, SqlClient } from "./client.ts"
 import { toStoreError } from "./errors.ts"
 import { doneIn, fencedBy } from "./fencing.ts"
 import { makeMessageQueries } from "./messageQueries.ts"
@@ -306,9 +306,12 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
       channel,
       op,
       wrote: (wake) => wakeups.local(wake),
-      cancel: async (ids, reason, now) => {
-        for (const id of ids)
-          for (const row of await client.query(q.cancelWorkflow, [id, reason, now])) changed(toWorkflow(row), true)
+      cancel: async (tx, ids, reason, now) => {
+        const rows: Row[] = []
+        for (const id of ids) rows.push(...(await tx.query(q.cancelWorkflow, [id, reason, now])))
+        return () => {
+          for (const row of rows) changed(toWorkflow(row), true)
+        }
       },
     }),
     ...makeScheduleOps({ client, schema: options.schema, channel, op, wrote: (wake) => wakeups.local(wake) }),

@@ -35,13 +35,14 @@ describe("a claim whose answer was lost", () => {
     const durably = await Durably.launch({ store, workflows: [quick], queues: [q], logger: false })
     try {
       const handles = [await durably.enqueue(q, quick, 1), await durably.enqueue(q, quick, 2)]
-      expect(toLose).toBe(-1)
       const results = await within(
         Promise.all(handles.map((h) => h.result())),
         15_000,
         "the claimed workflows to finish",
       )
       expect(results).toEqual([2, 4])
+      // The first claim that took anything had its answer lost (how many more claims it took is up to timing).
+      expect(toLose).toBeLessThanOrEqual(0)
     } finally {
       await durably.shutdown()
     }
