@@ -26,6 +26,8 @@ import type { SendOptions } from "../engine/messages.ts"
 import type { ReadStreamOptions } from "../engine/streams.ts"
 import type { TopicRef } from "../topics.ts"
 import { toEffect, type ManagementService } from "../management/effect.ts"
+import { schedulesToEffect, type SchedulesService } from "../schedules/effect.ts"
+import type { DebounceOptions } from "../engine/debounce.ts"
 import type { AnyWorkflow, InputOf, OutputOf, ServicesOf } from "../workflow.ts"
 import {
   fromPromise,
@@ -142,6 +144,15 @@ export interface DurablyService extends ManagementService {
     key: string,
     options?: ReadStreamOptions,
   ) => Stream.Stream<A, ReadError>
+  /** Debounce (see the Promise API's `debounce`): the handle of the run the calls with `key` collapse into. */
+  readonly debounce: <W extends AnyWorkflow>(
+    workflow: W,
+    key: string,
+    input: InputOf<W>,
+    options: DebounceOptions,
+  ) => Effect.Effect<EffectHandle<OutputOf<W>, DeclaredError<W>>, StartError>
+  /** Schedules stored in the database (see the Promise API's `schedules`), as Effects. */
+  readonly schedules: SchedulesService
   /** Take back PENDING workflows this executor owns or nobody owns; succeeds with how many it resumed. */
   readonly recover: Effect.Effect<number, StoreError | EngineStopped>
   /** The same engine in the Promise API. */
@@ -196,6 +207,12 @@ const makeService = (durably: PromiseDurably): DurablyService => {
           Stream.catch((e) => (isReadError(e) ? Stream.fail(e) : Stream.die(e))),
         )
       }),
+    debounce: (workflow, key, input, options) =>
+      Effect.map(
+        fromPromise(() => durably.debounce(workflow, key, input, options), isStartError),
+        (h) => makeEffectHandle(h, workflow),
+      ),
+    schedules: schedulesToEffect(durably.schedules),
     recover: fromPromise(() => durably.recover(), isStoreError),
     promise: durably,
   }
