@@ -95,7 +95,7 @@ export const migrateWith = async (client: SqlClient, schema: string): Promise<Mi
 export const migrate = async (options: PgClientOptions & { readonly schema?: string }): Promise<MigrateResult> => {
   const schema = validateSchema(optionsObject(options, "migrate").schema ?? "durably")
   validateUrl(options.url, "migrate")
-  const client = pgClient({ ...options, max: 1 })
+  const client = pgClient({ ...options, max: 1, fetchTypes: false })
   try {
     return await migrateWith(client, schema)
   } finally {

@@ -131,6 +131,12 @@ export interface PgClientOptions {
   readonly url?: string
   readonly sql?: Sql
   readonly max?: number
+  /**
+   * Fetch the server's array types on the first connection (needed to send arrays as parameters). False for
+   * pools that never do (heartbeats, migrations): a connection killed while fetching them would be an
+   * unhandled rejection in the driver.
+   */
+  readonly fetchTypes?: boolean
 }
 
 /** A client on the user's postgres.js instance (never closed by us), or on a pool we open and own. */
@@ -145,6 +151,7 @@ export const pgClient = (options: PgClientOptions): PgClient => {
     backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 0.5),
     // Checkpoints are small and many: keep the connections' prepared statements.
     prepare: true,
+    fetch_types: options.fetchTypes ?? true,
   })
   return { ...wrap(sql, describeUrl(options.url), true, sql), sql }
 }

@@ -52,7 +52,7 @@ export const postgresStore = (given?: PostgresStoreOptions): Store => {
   // Heartbeats get their own connection so a saturated pool cannot make a live executor look dead.
   const heartbeatClient = options.sql
     ? client
-    : resettablePgClient({ ...(options.url === undefined ? {} : { url: options.url }), max: 1 })
+    : resettablePgClient({ ...(options.url === undefined ? {} : { url: options.url }), max: 1, fetchTypes: false })
   let ready: Promise<void> | undefined
   return makeSqlStore({
     kind: "postgres",

@@ -57,7 +57,7 @@ export const transaction = async <A>(
   const what = `transaction "${name}"`
   const outcome = await exec.operation<A>("transaction", name, options, async (stepId, _pending, prepare) => {
     for (let attempt = 1; ; attempt++) {
-      await exec.host.stepGate()
+      await exec.host.stepGate(exec)
       exec.checkAlive()
       try {
         const committed = await internals.client.transaction(async (tx) => {

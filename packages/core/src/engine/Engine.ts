@@ -29,6 +29,7 @@ import { claimQueued, startDispatch, type QueueDispatch } from "./dispatch.ts"
 import { supersedes, Takeovers, type Runner } from "./takeovers.ts"
 import { ParkedSleeps } from "./parking.ts"
 import { ClaimGuard } from "./claimGuard.ts"
+import { initialConfirmation, stepGate } from "./ownership.ts"
 import { Orphans } from "./orphans.ts"
 import type { ScheduleDefinition } from "../schedules/define.ts"
 import { engineSchedules, type EngineSchedules } from "../schedules/engine.ts"
@@ -142,7 +143,7 @@ export class Engine {
       runEffect,
       activity,
       stopSignal: this.halt.signal,
-      stepGate: () => (this.lease ? this.lease.gate() : Promise.resolve()),
+      stepGate: (exec) => stepGate(this.host, this.lease, exec),
       storeCall: makeStoreCall(runEffect, activity, () => this.state === "stopped"),
       parkUntil: (exec, until) => this.parked.parkUntil(exec, until),
       children: {
@@ -188,7 +189,7 @@ export class Engine {
             now: () => this.host.clock.currentTimeMillisUnsafe(),
             runEffect: (e, signal) => this.host.runEffect(e, signal),
             onHealthy: async () => this.takeovers.inBackground(),
-            onLapse: () => this.takeovers.dropLost(),
+            onLapse: (generation) => this.takeovers.dropLost(generation),
           })
     this.management = makeManagementApi({
       management: config.store.management,
@@ -480,6 +481,7 @@ export class Engine {
     if (current && current.exec.epoch >= record.epoch) return
     current?.exec.stop("fenced")
     const exec = this.createExecution(def, record, checkpoints, "run")
+    exec.confirmedGeneration = initialConfirmation(this.lease)
     const observed = this.config.observer?.execution?.(executionInfo(this, record, checkpoints.length, origin))
     if (observed) exec.observed = observed
     const run = current

@@ -67,6 +67,8 @@ export class Execution {
   readonly name: string
   readonly payload: PayloadContext
   epoch: number
+  /** The lease generation under which this executor last confirmed it owns the workflow (see ownership.ts). */
+  confirmedGeneration = 0
   private nextStepId = 0
   private readonly trace: string[] = []
   private readonly sequencer: Sequencer

@@ -25,8 +25,11 @@ export interface Host {
   readonly runEffect: <A, E>(effect: Effect.Effect<A, E, any>, signal?: AbortSignal) => Promise<A>
   /** Run a store operation, retrying transient failures; rejects with FencedError or a final StoreError. */
   readonly storeCall: <A>(effect: Effect.Effect<A, StoreError | FencedError>, signal?: AbortSignal) => Promise<A>
-  /** Resolves when step bodies may start on this executor (it still holds its lease). */
-  readonly stepGate: () => Promise<void>
+  /**
+   * Resolves when step bodies may start on this executor (it still holds its lease) and, for `exec`, when its
+   * ownership was confirmed since the last lapse (else the execution is stopped: check it is alive after).
+   */
+  readonly stepGate: (exec?: Execution) => Promise<void>
   /** Counts work in flight, so the test kit knows when nothing is runnable. */
   readonly activity: Activity
   /** Aborted (with EngineStopped) when the engine stops: callers waiting outside workflows give up. */

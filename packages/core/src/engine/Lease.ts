@@ -24,7 +24,7 @@ export interface LeaseConfig {
    * Called when a heartbeat succeeds after the lease had lapsed (the process was paused or cut off), before
    * the step gate reopens: the engine stops executions whose workflows were taken over meanwhile.
    */
-  readonly onLapse: () => Promise<void>
+  readonly onLapse: (generation: number) => Promise<void>
 }
 
 export class Lease {
@@ -36,9 +36,18 @@ export class Lease {
   private readonly stop = new AbortController()
   private readonly config: LeaseConfig
   private lastDuplicateWarning = -Infinity
+  private lapses = 0
 
   constructor(config: LeaseConfig) {
     this.config = config
+  }
+
+  /**
+   * How many lapses this executor has been through: ownership confirmed under an older generation must be
+   * confirmed again before a step body starts (see ownership.ts).
+   */
+  get generation(): number {
+    return this.lapses
   }
 
   /** First heartbeat: fails the launch if the store cannot be reached. */
@@ -85,9 +94,11 @@ export class Lease {
               orElse: () => Effect.fail(new Error(`no answer within the lease (${leaseMs} ms)`)),
             }),
       )
-      const lapsed = this.lastOk !== undefined && sentAt - this.lastOk > leaseMs
+      // Judged by when the answer arrived: a beat in flight across a pause (sent before it, answered after)
+      // does not hide the silence.
+      const lapsed = this.lastOk !== undefined && now() - this.lastOk > leaseMs
       // Others may have taken our workflows while we were silent: find out before any step starts again.
-      if (lapsed) await this.config.onLapse()
+      if (lapsed) await this.config.onLapse(++this.lapses)
       const at = sentAt
       this.lastOk = at
       this.healthySince ??= at

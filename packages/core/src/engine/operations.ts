@@ -230,7 +230,7 @@ const gateOrStop = async (exec: Execution): Promise<void> => {
   let onAbort: (() => void) | undefined
   try {
     await Promise.race([
-      exec.host.stepGate(),
+      exec.host.stepGate(exec),
       new Promise<void>((resolve) => signal.addEventListener("abort", (onAbort = () => resolve()), { once: true })),
     ])
   } finally {

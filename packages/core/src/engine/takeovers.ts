@@ -99,7 +99,7 @@ export class Takeovers {
   }
 
   /** Stop the executions whose workflows this executor no longer owns (taken over, cancelled, finished). */
-  async dropLost(): Promise<void> {
+  async dropLost(generation: number): Promise<void> {
     const { host, config } = this.runner
     const running = [...this.runner.executions.values()].map((r) => r.exec)
     if (running.length === 0) return
@@ -107,7 +107,10 @@ export class Takeovers {
     const byId = new Map(records.map((r) => [r.id, r]))
     for (const exec of running) {
       const r = byId.get(exec.id)
-      if (r && r.status === "PENDING" && r.epoch === exec.epoch && r.executorId === config.executorId) continue
+      if (r && r.status === "PENDING" && r.epoch === exec.epoch && r.executorId === config.executorId) {
+        exec.confirmedGeneration = Math.max(exec.confirmedGeneration, generation)
+        continue
+      }
       config.log({
         level: "warn",
         message:
