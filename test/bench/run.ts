@@ -26,10 +26,11 @@ import { memory } from "./scenarios/memory.ts"
 import { recovery } from "./scenarios/recovery.ts"
 import { scaling } from "./scenarios/scaling.ts"
 import { tracing } from "./scenarios/tracing.ts"
+import { management } from "./scenarios/management.ts"
 
 /** One module per scenario under ./scenarios; add new ones here. */
 // tracing last: it registers (then unregisters) a global OpenTelemetry context manager for its SDK rows.
-const all: Record<string, Scenario> = { perStep, latency, queue, recovery, memory, scaling, tracing }
+const all: Record<string, Scenario> = { perStep, latency, queue, recovery, memory, scaling, management, tracing }
 /** `pnpm bench queue latency`: only the scenarios with these keys (default: all). */
 const only = process.argv.slice(2)
 for (const key of only) if (!(key in all)) throw new Error(`no scenario ${key}; known: ${Object.keys(all).join(", ")}`)

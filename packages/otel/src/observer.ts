@@ -105,8 +105,12 @@ export const openTelemetry = (options: OpenTelemetryOptions = {}): Observer => {
       // made (a step then costs what it costs without tracing). The context still flows, so children started
       // here carry the caller's trace on to processes that do record it.
       const recording = span.isRecording()
+      const sc = span.spanContext()
       return {
         run: (fn) => context.with(active, fn),
+        ...(recording
+          ? { traceParent: { traceId: sc.traceId, spanId: sc.spanId, sampled: (sc.traceFlags & 1) === 1 } }
+          : {}),
         operation: recording
           ? (op) =>
               operation(tracer.startSpan(spanName(op), { attributes: operationAttributes(op) }, active), op, info, m)

@@ -2,6 +2,7 @@ import { SpanStatusCode, trace } from "@opentelemetry/api"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { defineWorkflow, Durably, memoryStore } from "@durably/core"
+import * as EffectDurably from "@durably/core/effect"
 import { testEngine } from "@durably/core/testing"
 import { openTelemetry } from "../src/index.ts"
 import { testSdk, type SpanView } from "./sdk.ts"
@@ -207,5 +208,41 @@ describe("OpenTelemetry traces", () => {
     expect(await sdk.metric("durably.executor.recovered")).toEqual([
       [{ "durably.executor.id": "local", "durably.app.version": expect.any(String) }, 1],
     ])
+  })
+})
+
+describe("OpenTelemetry in the Effect flavour", () => {
+  it("Effect's own spans in a workflow are in the workflow's trace, under its execution span", async () => {
+    const sdk = testSdk()
+    const seen: Array<{ traceId: string; parentSpanId: string | undefined }> = []
+    const wf = EffectDurably.defineWorkflow("effectful", (_ctx, n: number) =>
+      Effect.gen(function* () {
+        const span = yield* Effect.currentSpan
+        seen.push({
+          traceId: span.traceId,
+          parentSpanId: span.parent._tag === "Some" ? span.parent.value.spanId : undefined,
+        })
+        return n * 2
+      }).pipe(Effect.withSpan("pricing")),
+    )
+    const result = await Effect.runPromise(
+      Effect.gen(function* () {
+        const durably = yield* EffectDurably.Durably
+        return yield* durably.run(wf, 21)
+      }).pipe(
+        Effect.provide(
+          EffectDurably.Durably.layer({
+            store: memoryStore(),
+            workflows: [wf],
+            logger: false,
+            heartbeat: false,
+            observers: [openTelemetry({ tracerProvider: sdk.tracerProvider, meterProvider: sdk.meterProvider })],
+          }),
+        ),
+      ),
+    )
+    expect(result).toBe(42)
+    const execution = one(sdk.spans(), "workflow effectful")
+    expect(seen).toEqual([{ traceId: execution.traceId, parentSpanId: execution.spanId }])
   })
 })

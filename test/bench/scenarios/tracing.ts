@@ -19,7 +19,7 @@ import { Durably, memoryStore, uuidv7, type LaunchOptions, type Store } from "@d
 import { openTelemetry } from "@durably/otel"
 import { postgresStore } from "@durably/postgres"
 import { benchSchema, guarded, interleaved, type BenchEnv, type Row, type Scenario } from "../harness.ts"
-import { quietLogger, STEPS, tenSteps } from "./perStep/common.ts"
+import { quietLogger, STEPS, tenSteps, withCpu } from "./perStep/common.ts"
 
 const name = "observability per step"
 
@@ -64,25 +64,44 @@ const compare = async (env: BenchEnv, storeLabel: string, makeStore: () => Store
       for (let i = 0; i < n; i++) await engine.run(tenSteps, i)
     }
     const opsPerRound = size.workflowsPerRound * STEPS
+    // CPU time of this process as well as wall time: on a loaded machine wall time swings with scheduling,
+    // while the instrumentation's cost is CPU spent here (on the memory store, all of a step's work is).
+    const cpu = { subject: { ms: 0 }, reference: { ms: 0 } }
     const result = await interleaved({
       rounds: size.rounds,
       warmup: async () => {
         await runs(base)(size.warmup)
         await runs(subject)(size.warmup)
       },
-      subject: { label: `${variant.label}, per step`, opsPerRound, run: () => runs(subject)(size.workflowsPerRound) },
-      reference: { label: "no observer, per step", opsPerRound, run: () => runs(base)(size.workflowsPerRound) },
+      subject: {
+        label: `${variant.label}, per step`,
+        opsPerRound,
+        run: () => withCpu(cpu.subject, () => runs(subject)(size.workflowsPerRound)),
+      },
+      reference: {
+        label: "no observer, per step",
+        opsPerRound,
+        run: () => withCpu(cpu.reference, () => runs(base)(size.workflowsPerRound)),
+      },
     })
+    const cpuPerStep = {
+      subjectUs: (cpu.subject.ms / result.measured.ops) * 1000,
+      referenceUs: (cpu.reference.ms / result.reference.ops) * 1000,
+    }
+    const cpuRatio = cpuPerStep.subjectUs / cpuPerStep.referenceUs
     env.log(
-      `  ${storeLabel}, ${variant.label}: ${result.measured.perOpMs.toFixed(4)} vs ${result.reference.perOpMs.toFixed(4)} ms per step (${result.ratio.toFixed(3)}×)`,
+      `  ${storeLabel}, ${variant.label}: ${result.measured.perOpMs.toFixed(4)} vs ${result.reference.perOpMs.toFixed(4)} ms per step (${result.ratio.toFixed(3)}×); ` +
+        `CPU ${cpuPerStep.subjectUs.toFixed(1)} vs ${cpuPerStep.referenceUs.toFixed(1)} µs per step (${cpuRatio.toFixed(3)}×)`,
     )
     return {
       scenario: name,
       store: `${storeLabel}: ${variant.label}`,
       status: "ok",
       ...result,
-      details: { workflows: size.rounds * size.workflowsPerRound },
-      notes: [],
+      details: { workflows: size.rounds * size.workflowsPerRound, cpuPerStep, cpuRatio },
+      notes: [
+        `client CPU per step: ${cpuPerStep.subjectUs.toFixed(1)} µs vs ${cpuPerStep.referenceUs.toFixed(1)} µs with no observer (${cpuRatio.toFixed(3)}×)`,
+      ],
     }
   } finally {
     await subject.shutdown()

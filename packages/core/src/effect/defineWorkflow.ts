@@ -1,5 +1,5 @@
 /** Effect-flavour workflow definitions: `run` returns an Effect, and gets the Effect ctx. */
-import { Effect } from "effect"
+import { Effect, Tracer } from "effect"
 import { InvalidArgument } from "../errors.ts"
 import { makeDefinition, type Codec, type WorkflowDefinition } from "../workflow.ts"
 import { makeEffectContext } from "./context.ts"
@@ -42,7 +42,10 @@ export function defineWorkflow(
     throw new InvalidArgument({ reason: `defineWorkflow(${JSON.stringify(options.name)}): run must be a function` })
   return makeDefinition("effect", options, (api, input) => {
     const ctx = makeEffectContext(api.execution)
-    const program = Effect.suspend(() => fn(ctx, input)).pipe(Effect.provideService(WorkflowCtx, ctx))
+    const parent = api.execution.observed?.traceParent
+    const body = Effect.suspend(() => fn(ctx, input)).pipe(Effect.provideService(WorkflowCtx, ctx))
+    // Effect's own spans (Effect.withSpan) in the workflow join the trace, under the execution's span.
+    const program = parent ? Effect.withParentSpan(body, Tracer.externalSpan(parent)) : body
     // A stop (cancel, crash, shutdown, fencing) interrupts the workflow fiber at once, running its finalizers.
     return api.runEffect(program, api.execution.waitSignal)
   })

@@ -54,9 +54,18 @@ export type ExecutionEndInfo =
   /** A bug in the engine or the store, logged; the workflow is left for recovery. */
   | { readonly status: "FAILED"; readonly error: unknown }
 
+/** A span, by its W3C ids: what tracers outside the observer (Effect's) need to make their spans its children. */
+export interface TraceParent {
+  readonly traceId: string
+  readonly spanId: string
+  readonly sampled: boolean
+}
+
 export interface ExecutionObserver {
   /** Runs the workflow function, so that what it does (children started, user spans) happens in this scope. */
   readonly run?: <A>(fn: () => A) => A
+  /** The execution's span: the Effect flavour makes it the parent of Effect's own spans in the workflow. */
+  readonly traceParent?: TraceParent
   /** A live operation begins (a step's attempt, a sleep, a wait …); replayed ones are not observed. */
   readonly operation?: (operation: OperationInfo) => OperationObserver | undefined
   readonly end: (end: ExecutionEndInfo) => void

@@ -24,8 +24,10 @@ const combineOperations = (ops: ReadonlyArray<OperationObserver>): OperationObse
 const combineExecutions = (execs: ReadonlyArray<ExecutionObserver>): ExecutionObserver | undefined => {
   if (execs.length <= 1) return execs[0]
   const run = nest(present(execs.map((e) => e.run)))
+  const traceParent = execs.find((e) => e.traceParent !== undefined)?.traceParent
   return {
     ...(run ? { run } : {}),
+    ...(traceParent ? { traceParent } : {}),
     operation: (info) => combineOperations(present(execs.map((e) => e.operation?.(info)))),
     end: (end) => execs.forEach((e) => e.end(end)),
   }
