@@ -207,9 +207,11 @@ const validate = (options: LaunchOptions, services: Context.Context<never>, defa
   if (redact !== undefined && typeof redact !== "function")
     throw new InvalidArgument({ reason: "Durably.launch: `logging.redact` must be a function" })
   const log = logSink(options.logger === undefined ? defaultLogger : options.logger, redact)
-  const executorId = options.executorId ?? process.env["DURABLY_EXECUTOR_ID"] ?? "local"
+  // Only a missing option takes the default: a null is a mistake to report, not a request for it.
+  const executorId =
+    options.executorId === undefined ? (process.env["DURABLY_EXECUTOR_ID"] ?? "local") : options.executorId
   validateName(executorId, "Durably.launch: executorId")
-  const appVersion = options.appVersion ?? defaultAppVersion()
+  const appVersion = options.appVersion === undefined ? defaultAppVersion() : options.appVersion
   validateName(appVersion, "Durably.launch: appVersion")
   return {
     store,

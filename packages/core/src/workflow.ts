@@ -186,7 +186,7 @@ export function defineWorkflow(
 ): WorkflowDefinition<unknown, unknown, unknown> {
   if (typeof nameOrOptions !== "string" && (typeof nameOrOptions !== "object" || nameOrOptions === null))
     throw new InvalidArgument({
-      reason: `defineWorkflow needs a name and a function, or { name, run }; got ${describeValue(nameOrOptions)} as its first argument`,
+      reason: `defineWorkflow: the workflow name must be a non-empty string (or pass { name, run }); got ${describeValue(nameOrOptions)}`,
     })
   const options = typeof nameOrOptions === "string" ? { name: nameOrOptions, run } : nameOrOptions
   validateName(options.name, "defineWorkflow: the workflow name")

@@ -1,0 +1,193 @@
+// Every public entry point that takes a name, key, id or topic, fed strings no store can keep as they are (NUL,
+// lone surrogates), too long (201 characters, 1 MB), empty or blank, and values that are not strings, on the
+// memory, embedded and Postgres stores. Each must fail at the call with InvalidArgument naming the argument,
+// echo at most a short escaped prefix, store nothing and hang nothing; the engine works afterwards.
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Cause, Effect, Exit } from "effect"
+import { defineTopic, defineWorkflow, Durably, type Store, type WorkflowContext } from "@durably/core"
+import { Durably as EffectDurably, defineWorkflow as defineEffectWorkflow } from "@durably/core/effect"
+import { defineQueue } from "@durably/scheduler"
+import { transaction } from "@durably/postgres"
+import { count, echoesSafely, hostileStrings, notStrings, rejection, storeKinds, tagOf, within } from "./support.ts"
+
+const hostile = [...hostileStrings, ...notStrings] as ReadonlyArray<readonly [string, unknown]>
+
+const noop = defineWorkflow("adv-noop", async (_ctx, n: number) => n + 1)
+const waiter = defineWorkflow("adv-waiter", async (ctx) => {
+  await ctx.recv("never")
+})
+const plain = defineQueue("adv-plain")
+const parted = defineQueue("adv-parted", { partition: {} })
+
+/** Each ctx operation with the hostile value `v` where a name goes, and the word its error must name. */
+const ctxCalls: ReadonlyArray<readonly [op: string, names: string, call: (ctx: WorkflowContext, v: never) => unknown]> =
+  [
+    ["ctx.step", "step name", (ctx, v) => ctx.step(v, () => 1)],
+    ["ctx.setEvent", "key", (ctx, v) => ctx.setEvent(v, 1)],
+    ["ctx.getEvent id", "workflow id", (ctx, v) => ctx.getEvent(v, "k", { timeout: 0 })],
+    ["ctx.getEvent key", "key", (ctx, v) => ctx.getEvent(ctx.workflowId, v, { timeout: 0 })],
+    ["ctx.writeStream", "key", (ctx, v) => ctx.writeStream(v, 1)],
+    ["ctx.closeStream", "key", (ctx, v) => ctx.closeStream(v)],
+    ["ctx.recv", "topic", (ctx, v) => ctx.recv(v, { timeout: 0 })],
+    ["ctx.send id", "workflow id", (ctx, v) => ctx.send(v, "t", 1)],
+    ["ctx.send topic", "topic", (ctx, v) => ctx.send(ctx.workflowId, v, 1)],
+    ["ctx.start id", "id", (ctx, v) => ctx.start(noop, 1, { id: v })],
+    ["ctx.enqueue dedup", "deduplicationId", (ctx, v) => ctx.enqueue(plain, noop, 1, { deduplicationId: v })],
+    ["ctx.enqueue queue", "queue", (ctx, v) => ctx.enqueue(v, noop, 1)],
+    ["ctx.patched", "patch name", (ctx, v) => ctx.patched(v)],
+    ["transaction", "name", (ctx, v) => transaction(ctx, v, async () => 1)],
+  ]
+
+interface Refusal {
+  readonly op: string
+  readonly tag: string | undefined
+  readonly message: string
+}
+
+/** Tries every ctx call with the hostile value it is given as input; returns how each was refused. */
+const prober = defineWorkflow("adv-prober", async (ctx, v: unknown): Promise<Refusal[]> => {
+  const out: Refusal[] = []
+  for (const [op, , call] of ctxCalls) {
+    try {
+      await call(ctx, v as never)
+      out.push({ op, tag: "accepted", message: "" })
+    } catch (e) {
+      out.push({ op, tag: tagOf(e), message: String((e as Error).message) })
+    }
+  }
+  return out
+})
+
+const effectProber = defineEffectWorkflow("adv-effect-prober", (ctx, v: string) =>
+  Effect.gen(function* () {
+    const step = yield* Effect.exit(ctx.step(v, Effect.succeed(1)))
+    const event = yield* Effect.exit(ctx.setEvent(v, 1))
+    const exits: ReadonlyArray<Exit.Exit<unknown>> = [step, event]
+    return exits.map((e) => (Exit.isFailure(e) ? tagOf(squash(e.cause)) : "ok"))
+  }),
+)
+const squash = (cause: Cause.Cause<unknown>): unknown => Cause.squash(cause)
+
+const expectRefused = (e: unknown, argument: string) => {
+  expect(tagOf(e), String(e)).toBe("InvalidArgument")
+  const message = (e as Error).message
+  expect(message).toContain(argument)
+  expect(echoesSafely(message), message.slice(0, 300)).toBe(true)
+}
+
+describe.each(storeKinds)("names, keys, ids and topics on the $name store", (kind) => {
+  let store: Store
+  let cleanup: () => Promise<void>
+  let durably: Durably
+  let target: string
+
+  beforeAll(async () => {
+    ;({ store, cleanup } = await kind.make())
+    durably = await Durably.launch({
+      store,
+      workflows: [noop, waiter, prober, effectProber],
+      queues: [plain, parted],
+      serveQueues: false,
+      logger: false,
+      heartbeat: false,
+    })
+    target = (await durably.start(waiter, undefined, { id: "adv-target" })).id
+  }, 60_000)
+  afterAll(async () => {
+    await durably?.shutdown({ timeout: "5 seconds" })
+    await cleanup?.()
+  })
+
+  /** Calls from outside a workflow: the value where a name goes, and the word the error must name. */
+  const outside: ReadonlyArray<readonly [string, string, (v: never) => unknown]> = [
+    ["start id", "workflow id", (v) => durably.start(noop, 1, { id: v })],
+    ["handle", "workflow id", (v) => durably.handle(v)],
+    ["cancel", "workflow id", (v) => durably.cancel(v)],
+    ["send id", "workflow id", (v) => durably.send(v, "t", 1)],
+    ["send topic", "topic", (v) => durably.send(target, v, 1)],
+    ["send idempotencyKey", "idempotencyKey", (v) => durably.send(target, "t", 1, { idempotencyKey: v })],
+    ["getEvent id", "workflow id", (v) => durably.getEvent(v, "k", { timeout: 0 })],
+    ["getEvent key", "key", (v) => durably.getEvent(target, v, { timeout: 0 })],
+    ["readStream id", "workflow id", (v) => durably.readStream(v, "k")],
+    ["readStream key", "key", (v) => durably.readStream(target, v)],
+    ["enqueue queue", "queue", (v) => durably.enqueue(v, noop, 1)],
+    ["enqueue id", "id", (v) => durably.enqueue(plain, noop, 1, { id: v })],
+    ["enqueue dedup", "deduplicationId", (v) => durably.enqueue(plain, noop, 1, { deduplicationId: v })],
+    ["enqueue partitionKey", "partitionKey", (v) => durably.enqueue(parted, noop, 1, { partitionKey: v })],
+    ["enqueueMany id", "id", (v) => durably.enqueueMany(plain, noop, [1, 2], (_i, n) => (n === 1 ? { id: v } : {}))],
+    ["workflows.get", "id", (v) => durably.workflows.get(v)],
+    ["workflows.cancel", "id", (v) => durably.workflows.cancel(v)],
+    ["workflows.list name", "name", (v) => durably.workflows.list({ name: v })],
+    ["defineWorkflow", "defineWorkflow", (v) => defineWorkflow(v, async () => 1)],
+    ["defineTopic", "topic name", (v) => defineTopic(v)],
+    ["defineQueue", "queue name", (v) => defineQueue(v)],
+    ["launch executorId", "executorId", (v) => Durably.launch({ store, workflows: [noop], executorId: v })],
+    ["launch appVersion", "appVersion", (v) => Durably.launch({ store, workflows: [noop], appVersion: v })],
+  ]
+
+  it.each(hostile)("every call from outside refuses %s at the call and stores nothing", async (label, value) => {
+    const before = await count(store)
+    for (const [what, argument, call] of outside) {
+      const e = await rejection(() => call(value as never), `${kind.name}: ${what} with ${label}`)
+      try {
+        expectRefused(e, argument)
+      } catch (failure) {
+        throw new Error(`${what} with ${label}: ${(failure as Error).message}`)
+      }
+    }
+    expect(await count(store)).toBe(before)
+  })
+
+  it.each(hostile)("every ctx call refuses %s at the call; the workflow goes on and ends", async (label, value) => {
+    // A value that is not a string travels as the input too (JSON has no NUL or lone surrogate problem).
+    const refusals = await within(durably.run(prober, value), `${kind.name}: prober with ${label}`, 60_000)
+    expect(refusals.map((r) => r.op)).toEqual(ctxCalls.map(([op]) => op))
+    for (const [i, r] of refusals.entries()) {
+      try {
+        expectRefused(Object.assign(new Error(r.message), { _tag: r.tag }), ctxCalls[i]![1])
+      } catch (failure) {
+        throw new Error(`${r.op} with ${label}: ${(failure as Error).message}`)
+      }
+    }
+  })
+
+  it("the Effect flavour refuses the same values in its error channel", async () => {
+    const service = EffectDurably.fromPromise(durably)
+    for (const [label, value] of hostileStrings) {
+      const exit = await within(
+        Effect.runPromise(Effect.exit(service.start(noop, 1, { id: value }))),
+        `${kind.name}: effect start with ${label}`,
+      )
+      expect(Exit.isFailure(exit) && tagOf(squash(exit.cause))).toBe("InvalidArgument")
+      const sent = await within(
+        Effect.runPromise(Effect.exit(service.send(target, value, 1))),
+        `${kind.name}: effect send with ${label}`,
+      )
+      expect(Exit.isFailure(sent) && tagOf(squash(sent.cause))).toBe("InvalidArgument")
+      const inside = await within(durably.run(effectProber, value), `${kind.name}: effect prober with ${label}`)
+      expect(inside).toEqual(["InvalidArgument", "InvalidArgument"])
+    }
+  })
+
+  it("two ids that differ only in a lone surrogate never become one workflow", async () => {
+    // Postgres would store both as U+FFFD: the second start would attach to the first and get its result.
+    const first = await durably.run(noop, 1, { id: "adv-\ufffd" })
+    expect(first).toBe(2)
+    expect(tagOf(await rejection(() => durably.start(noop, 41, { id: "adv-\ud800" }), "surrogate id"))).toBe(
+      "InvalidArgument",
+    )
+  })
+
+  it("still works afterwards, and ids of 200 characters and any well-formed Unicode round-trip", async () => {
+    for (const id of [
+      "z".repeat(200),
+      "emoji 👩‍👩‍👧 é 中文",
+      "quote ' \" back\\slash; DROP TABLE x; --",
+      "line\nbreak\ttab",
+    ]) {
+      const h = await durably.start(noop, 1, { id })
+      expect(await within(h.result(), `result of ${JSON.stringify(id.slice(0, 20))}`)).toBe(2)
+      expect((await durably.handle(id).status())?.id).toBe(id)
+    }
+  })
+})
