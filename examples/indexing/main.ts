@@ -13,11 +13,11 @@
  * DATABASE_URL is set (with a workflow id of this run's own, as that database is not wiped).
  */
 import { setTimeout as sleep } from "node:timers/promises"
-import { Durably, defineWorkflow } from "@durably/core"
+import { defineWorkflow } from "@durably/core"
 import { defineQueue } from "@durably/scheduler"
 import { setUpExample } from "../shared/setup.ts"
 
-const { store, run, say, logger } = setUpExample(
+const { run, say, launch } = setUpExample(
   "indexing-pipeline",
   "an indexing pipeline: one queued child workflow per page, under a concurrency and a rate limit",
 )
@@ -182,7 +182,7 @@ const watchdog = setTimeout(() => {
 }, 50_000)
 watchdog.unref()
 
-const durably = await Durably.launch({ store, workflows: [indexSite, indexPage], queues: [indexing], logger })
+const durably = await launch({ workflows: [indexSite, indexPage], queues: [indexing] })
 say(
   `engine launched; it serves queue "${indexing.name}" (at most ${concurrency} at once, ${rateLimit.limit} starts/second)`,
 )

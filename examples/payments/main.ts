@@ -12,15 +12,14 @@
  * set (with workflow ids of this run's own, as that database is not wiped).
  */
 import { setUpExample } from "../shared/setup.ts"
-import { Durably } from "@durably/core"
 import { startServer } from "./server.ts"
 import { makeCheckout, makeShop, type CheckoutResult, type Order } from "./workflow.ts"
 
-const { store, run, say, logger } = setUpExample("payments", "checkout with a payment URL and a payment webhook")
+const { run, say, launch } = setUpExample("payments", "checkout with a payment URL and a payment webhook")
 
 const shop = makeShop()
 const checkout = makeCheckout(shop)
-const durably = await Durably.launch({ store, workflows: [checkout], logger })
+const durably = await launch({ workflows: [checkout] })
 const server = await startServer(durably, checkout, say)
 say(`engine launched; shop API on ${server.url}`)
 

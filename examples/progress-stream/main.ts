@@ -8,12 +8,12 @@
  * DATABASE_URL is set (with a workflow id of this run's own, as that database is not wiped).
  */
 import { setUpExample } from "../shared/setup.ts"
-import { Durably, type LogSink } from "@durably/core"
+import type { LogSink } from "@durably/core"
 import { makeEmbedder, makeIndexer, type Progress } from "./workflow.ts"
 
 const {
-  store,
   run,
+  launch,
   say,
   logger: narrate,
 } = setUpExample("progress-stream", "progress on a stream, with a step that fails once and is retried")
@@ -25,7 +25,7 @@ const logger: LogSink = (e) =>
 const flaky = "pricing.md"
 const embedder = makeEmbedder(flaky)
 const indexer = makeIndexer(embedder)
-const durably = await Durably.launch({ store, workflows: [indexer], logger })
+const durably = await launch({ workflows: [indexer], logger })
 say("engine launched")
 
 const docs = ["intro.md", "install.md", "pricing.md", "faq.md", "api.md", "changelog.md"]

@@ -11,7 +11,6 @@
  * is set (with workflow ids of this run's own, as that database is not wiped).
  */
 import { setUpExample } from "../shared/setup.ts"
-import { Durably } from "@durably/core"
 import {
   approval,
   dollars,
@@ -22,7 +21,7 @@ import {
   type RefundRequest,
 } from "./workflow.ts"
 
-const { store, run, say, logger } = setUpExample("refund-agent", "a refund agent with a human in the loop")
+const { run, say, launch } = setUpExample("refund-agent", "a refund agent with a human in the loop")
 
 const office = makeBackOffice({
   "order-7": { totalCents: 3900, daysAgo: 4 },
@@ -30,7 +29,7 @@ const office = makeBackOffice({
   "order-9": { totalCents: 120000, daysAgo: 20 },
 })
 const refundAgent = makeRefundAgent(office, { autoApproveUpToCents: 10000, approvalTimeout: "2 seconds" })
-const durably = await Durably.launch({ store, workflows: [refundAgent], logger })
+const durably = await launch({ workflows: [refundAgent] })
 say("engine launched")
 
 /** Submit `request`; `review` plays the human once the agent has published its approval request. */

@@ -1,14 +1,23 @@
 /**
  * What every example starts with: a store (the embedded one in .durably/<name>, wiped so runs repeat; or
  * Postgres when DATABASE_URL is set), a timestamped narrator, and a logger that narrates what workflows say
- * through ctx.log and sends the engine's warnings to stderr.
+ * through ctx.log and sends the engine's warnings to stderr, and a launch that says what it waits for.
  */
 import { rmSync } from "node:fs"
 import { relative } from "node:path"
 import { fileURLToPath } from "node:url"
-import { consoleLogger, type LogSink, type Store } from "@durably/core"
+import {
+  consoleLogger,
+  Durably,
+  type LaunchOptions,
+  type LogSink,
+  type Store,
+  type WorkflowDefinition,
+} from "@durably/core"
 import { postgresStore } from "@durably/postgres"
 import { embeddedStore } from "@durably/postgres/embedded"
+
+type AnyPromiseWorkflow = WorkflowDefinition<any, any, any, never>
 
 export interface ExampleSetup {
   readonly store: Store
@@ -16,6 +25,11 @@ export interface ExampleSetup {
   readonly run: string
   readonly say: (line: string) => void
   readonly logger: LogSink
+  /**
+   * `Durably.launch` with this store and (unless the options name another) this logger, saying first what the
+   * wait is for: the embedded store's first open creates its database (PGlite's initdb), several silent seconds.
+   */
+  readonly launch: <W extends AnyPromiseWorkflow>(options: Omit<LaunchOptions<W>, "store">) => Promise<Durably>
 }
 
 export const setUpExample = (name: string, title: string): ExampleSetup => {
@@ -36,5 +50,13 @@ export const setUpExample = (name: string, title: string): ExampleSetup => {
       ? "Store: Postgres at DATABASE_URL\n"
       : `Store: embedded Postgres (PGlite) in ${relative(process.cwd(), dir)}\n`,
   )
-  return { store, run: url ? `-${Date.now().toString(36)}` : "", say, logger }
+  const launch = <W extends AnyPromiseWorkflow>(options: Omit<LaunchOptions<W>, "store">) => {
+    say(
+      url
+        ? "launching: connecting to Postgres and applying migrations"
+        : "launching: creating the embedded database (PGlite's initdb, several seconds) and applying migrations",
+    )
+    return Durably.launch({ logger, ...options, store })
+  }
+  return { store, run: url ? `-${Date.now().toString(36)}` : "", say, logger, launch }
 }

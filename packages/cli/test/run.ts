@@ -33,3 +33,28 @@ export const ndjson = (text: string): unknown[] =>
     .split("\n")
     .filter((l) => l !== "")
     .map((l) => JSON.parse(l) as unknown)
+
+/** `durably ...args` left running: resolves with the child once `ready` matches a line of its stdout. */
+export const durablyServing = (
+  args: ReadonlyArray<string>,
+  env: Record<string, string | undefined>,
+  ready: RegExp,
+): Promise<{ child: ReturnType<typeof spawn>; match: RegExpExecArray; exited: Promise<number | null> }> =>
+  new Promise((resolve, reject) => {
+    const merged: NodeJS.ProcessEnv = { ...process.env, ...env }
+    for (const [k, v] of Object.entries(env)) if (v === undefined) delete merged[k]
+    const child = spawn(process.execPath, ["--conditions=@durably/source", binPath, ...args], {
+      env: merged,
+      stdio: ["ignore", "pipe", "pipe"],
+    })
+    const exited = new Promise<number | null>((r) => child.on("close", r))
+    let stdout = ""
+    let stderr = ""
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d))
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d
+      const match = ready.exec(stdout)
+      if (match) resolve({ child, match, exited })
+    })
+    void exited.then((code) => reject(new Error(`durably exited (${code}) before it was ready: ${stderr}`)))
+  })

@@ -28,10 +28,12 @@ export interface Migration {
 }
 
 const sqlDir = (): string => {
-  // Published packages carry a copy in ./sql; in the repository the one source of truth is the top-level sql/.
-  for (const rel of ["../sql/", "../../../sql/"]) {
+  // The published package carries the migrations in dist/sql, next to this file once built (its prepack copies
+  // them); in the repository the one source of truth is the top-level sql/. The first migration must be there,
+  // so an unrelated directory named sql (a package of that name beside an installed copy, say) is never taken.
+  for (const rel of ["./sql/", "../../../sql/"]) {
     const dir = fileURLToPath(new URL(rel, import.meta.url))
-    if (existsSync(dir)) return dir
+    if (existsSync(dir + "0001_init.sql")) return dir
   }
   throw new MigrationError({ reason: "cannot find the sql/ migrations directory next to @durably/postgres" })
 }

@@ -1,0 +1,57 @@
+// `durably dashboard` as a real process: it prints where it listens, serves the API on the database, refuses
+// a non-loopback address without a token (exit 2), and stops cleanly on SIGTERM (exit 0).
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Durably } from "@durably/core"
+import { postgresStore } from "@durably/postgres"
+import { databaseUrl, dropSchema, freshSchema } from "../../postgres/test/pg.ts"
+import { valuesWorkflow } from "./fixtures.ts"
+import { durably, durablyServing } from "./run.ts"
+
+const url = await databaseUrl()
+const schema = freshSchema("clidash")
+
+beforeAll(async () => {
+  const engine = await Durably.launch({
+    store: postgresStore({ url, schema }),
+    workflows: [valuesWorkflow],
+    logger: false,
+  })
+  await engine.run(valuesWorkflow, "served", { id: "values-served" })
+  await engine.shutdown()
+})
+afterAll(() => dropSchema(url, schema))
+
+describe("durably dashboard", { timeout: 180_000 }, () => {
+  it("serves the dashboard on the database until SIGTERM", async () => {
+    const { child, match, exited } = await durablyServing(
+      ["dashboard", "--port", "0", "--schema", schema, "--read-only"],
+      { DATABASE_URL: url },
+      /at (http:\/\/127\.0\.0\.1:\d+\/)/,
+    )
+    try {
+      const base = match[1]!
+      expect(await (await fetch(new URL("api/info", base))).json()).toMatchObject({ readOnly: true })
+      const page = (await (await fetch(new URL("api/workflows", base))).json()) as {
+        workflows: Array<{ id: string }>
+        counts: Record<string, number>
+      }
+      expect(page.workflows.map((w) => w.id)).toEqual(["values-served"])
+      expect(page.counts["SUCCESS"]).toBe(1)
+      const detail = (await (await fetch(new URL("api/workflows/values-served", base))).json()) as {
+        outputText: string
+      }
+      expect(detail.outputText).toContain("big: 1180591620717411303424n")
+    } finally {
+      child.kill("SIGTERM")
+    }
+    expect(await exited).toBe(0)
+  })
+
+  it("refuses to listen beyond loopback without a token", async () => {
+    const ran = await durably(["dashboard", "--host", "0.0.0.0", "--port", "0", "--schema", schema], {
+      DATABASE_URL: url,
+    })
+    expect(ran.code).toBe(2)
+    expect(ran.stderr).toMatch(/^durably: listening on 0\.0\.0\.0 \(not loopback\) needs a token/)
+  })
+})
