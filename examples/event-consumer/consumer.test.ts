@@ -67,7 +67,7 @@ const spawnConsumer = (executorId: string, crashAfterStarts?: number): Consumer 
   children.push(child)
   const lines: string[] = []
   let pending = ""
-  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
     const parts = (pending + chunk).split("\n")
     pending = parts.pop() ?? ""
     lines.push(...parts)
