@@ -229,4 +229,20 @@ describe("the chaos soak's history checker", () => {
       }),
     ).toContain("terminal status")
   })
+
+  it("a schedule tick missed or run twice", () => {
+    const ticks = (instants: number[]) => {
+      const h = clean()
+      return {
+        ...h,
+        workflows: [
+          ...h.workflows,
+          ...instants.map((t) => wf(`@schedule:chaos-ticks:${new Date(t).toISOString()}`, "chaos-tick", "SUCCESS")),
+        ],
+      }
+    }
+    expect(check(ticks([1_000, 2_000, 3_000])).violations).toEqual([])
+    expect(invariants(ticks([1_000, 3_000]))).toContain("schedule ticks once")
+    expect(invariants(ticks([1_000, 2_000, 2_000]))).toContain("schedule ticks once")
+  })
 })

@@ -123,6 +123,10 @@ export const check = (h: History): Verdict => {
   const statuses: Record<string, number> = {}
   for (const w of h.workflows) {
     statuses[w.status] = (statuses[w.status] ?? 0) + 1
+    if (w.name === "chaos-tick") {
+      if (w.status !== "SUCCESS") fail("terminal status", `schedule tick ended ${w.status}`, w.id)
+      continue
+    }
     const plan = rootPlan(w)
     if (!plan) {
       fail("terminal status", `a workflow the driver never planned (${w.name})`, w.id)
@@ -265,7 +269,23 @@ export const check = (h: History): Verdict => {
       fail("events", `event "stage" is ${JSON.stringify(h.events.get(p.id))}, want ${(p.values ?? 0) - 1}`, p.id)
   }
 
-  // 6. Queue limits, from the ledger's times.
+  // 6. Schedule ticks: each instant once (tick ids are derived from it), none missed between the first and last.
+  const instants = h.workflows
+    .filter((w) => w.name === "chaos-tick")
+    .map((w) => Date.parse(/\d{4}-\d\d-\d\dT[\d:.]+Z$/.exec(w.id)?.[0] ?? ""))
+    .sort((a, b) => a - b)
+  for (let i = 1; i < instants.length; i++)
+    if (instants[i]! - instants[i - 1]! !== 1000)
+      fail(
+        "schedule ticks once",
+        `ticks ${new Date(instants[i - 1]!).toISOString()} then ${new Date(instants[i]!).toISOString()}: ${
+          instants[i] === instants[i - 1] ? "one instant ran twice" : "ticks missed"
+        }`,
+        undefined,
+        instants[i - 1],
+      )
+
+  // 7. Queue limits, from the ledger's times.
   const tasks = new Map(
     h.planned
       .filter((p) => p.queue !== undefined)
@@ -277,7 +297,7 @@ export const check = (h: History): Verdict => {
     if (l.observed > l.allowed)
       fail("queue limits", `${l.queue} ${l.limit}: ${l.observed} at once, at most ${l.allowed} (${l.where})`)
 
-  // 7. Workers survive every fault (a crash is restarted, but it should not happen).
+  // 8. Workers survive every fault (a crash is restarted, but it should not happen).
   for (const u of h.unexpected)
     fail(
       "workers survive",
@@ -310,6 +330,7 @@ export const check = (h: History): Verdict => {
       "bodies run again after an interruption": reruns,
       "planned failures retried": planned,
       "transaction rows": h.tx.length,
+      "schedule ticks (one a second)": instants.length,
       "messages received": delivered,
       "stream values read from another process": streamValues,
       "reader resumes after an error": resumes,

@@ -95,6 +95,11 @@ export const limitFigures = (spans: ReadonlyMap<LimitedQueue, ReadonlyArray<Span
   const get = (q: LimitedQueue) => spans.get(q) ?? []
   const worst = (m: Map<string, number>) => [...m].reduce((a, b) => (b[1] > a[1] ? b : a), ["-", 0] as [string, number])
   const g = maxOverlap(get("global"))
+  const openAt = (all: ReadonlyArray<Span>, t: number) =>
+    all
+      .filter((x) => x.startMs <= t && t < x.endMs)
+      .map((x) => `${x.task}@${x.executor} ${x.startMs}..${x.endMs}`)
+      .join(", ")
   const w = worst(maxOverlapBy(get("perWorker"), (s) => s.executor))
   const p = worst(maxOverlapBy(get("partitioned"), (s) => s.partition ?? "-"))
   const period = 1000 - START_SLACK_MS
@@ -104,7 +109,13 @@ export const limitFigures = (spans: ReadonlyMap<LimitedQueue, ReadonlyArray<Span
   for (const s of get("rate")) firsts.set(s.task, Math.min(firsts.get(s.task) ?? Infinity, s.startMs))
   const r = maxStartsInWindow([...firsts.values()], period)
   return [
-    { queue: "chaos-global", limit: "concurrency", allowed: 3, observed: g.max, where: `at ${g.atMs}` },
+    {
+      queue: "chaos-global",
+      limit: "concurrency",
+      allowed: 3,
+      observed: g.max,
+      where: `at ${g.atMs}: ${openAt(get("global"), g.atMs)}`,
+    },
     { queue: "chaos-per-worker", limit: "workerConcurrency", allowed: 2, observed: w[1], where: `in ${w[0]}` },
     {
       queue: "chaos-rate",

@@ -14,7 +14,7 @@ import { pickKind, startKind, type KindContext, type Planned } from "./kinds.ts"
 import { createLedger, readRuns, readTxRows, unusedLedger, type Sql } from "./ledger.ts"
 import { limitedQueues } from "./limits.ts"
 import { startWorkers } from "./workers.ts"
-import { chaosWorkflows } from "./workflows.ts"
+import { chaosWorkflows, tickSchedule } from "./workflows.ts"
 
 export interface SoakOptions {
   readonly seconds: number
@@ -143,6 +143,8 @@ export const runSoak = async (options: SoakOptions): Promise<SoakResult> => {
       ctx.track(startKind(ctx, kind, id).then((p) => planned.push(...[p].flat())))
       await pause(100 + Math.floor(random() * 300))
     }
+    // No ticks after the workload: what is left must finish, and the ticks' instants must be complete.
+    await ctx.persist("pause the ticks", () => durably!.schedules.pause(tickSchedule.name))
     const injected = await faults
     log(`workload stopped: ${n} workflows started, ${injected.length} faults; letting everything finish`)
     await Promise.all(tracked)

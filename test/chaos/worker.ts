@@ -13,7 +13,7 @@ import { say } from "../durability/fixtures/say.ts"
 import { workerLedger } from "./ledger.ts"
 import { limitedQueues } from "./limits.ts"
 import type { WorkerConfig, WorkerEvents } from "./protocol.ts"
-import { chaosWorkflows } from "./workflows.ts"
+import { chaosWorkflows, tickSchedule } from "./workflows.ts"
 
 const config = readConfig<WorkerConfig>()
 const emit = <T extends keyof WorkerEvents>(tag: T, data: WorkerEvents[T]) => say<WorkerEvents, T>(tag, data)
@@ -26,6 +26,7 @@ const durably = await Durably.launch({
   store: postgresStore({ url: named, max: 4, pollInterval: 500 }),
   workflows: Object.values(workflows),
   queues: Object.values(limitedQueues),
+  schedules: [tickSchedule],
   executorId: config.executorId,
   appVersion: "chaos",
   heartbeat: { interval: config.heartbeat.intervalMs, lease: config.heartbeat.leaseMs },

@@ -5,6 +5,7 @@
  */
 import { defineWorkflow, type WorkflowContext } from "@durably/core"
 import { transaction, type SqlTransaction } from "@durably/postgres"
+import { defineSchedule, type ScheduledRun } from "@durably/scheduler"
 import type { Ledger } from "./ledger.ts"
 import { limitedQueues } from "./limits.ts"
 
@@ -43,13 +44,23 @@ export interface TaskInput {
   readonly bodyMs: number
 }
 
+/**
+ * A tick every second, started by whichever worker fires it; ticks missed while the database was down are run
+ * when it is back (catchUp "all"). Named by workflow, so the driver (which fires no ticks) needs no code.
+ */
+export const tickSchedule = defineSchedule("chaos-ticks", {
+  cron: "* * * * * *",
+  workflow: "chaos-tick",
+  catchUp: "all",
+})
+
 export const STREAM = "values"
 export const TOPIC = "m"
 
 /** The workflows, given what their bodies write with. The driver passes a ledger it never uses. */
 export const chaosWorkflows = (ledger: Ledger) => {
   /** One step: its body records a row when it starts and stamps it when it ends; the checkpoint keeps the row id. */
-  const run = (ctx: WorkflowContext, name: string, bodyMs: number, failFirst = false) =>
+  const ledgerStep = (ctx: WorkflowContext, name: string, bodyMs: number, failFirst = false) =>
     ctx.step(
       name,
       async ({ attempt }) => {
@@ -68,7 +79,7 @@ export const chaosWorkflows = (ledger: Ledger) => {
   const steps = defineWorkflow("chaos-steps", async (ctx, input: StepsInput) => {
     const rows: number[] = []
     for (let i = 0; i < input.steps; i++) {
-      rows.push((await run(ctx, `s${i}`, input.bodyMs, input.failFirst === i)).row)
+      rows.push((await ledgerStep(ctx, `s${i}`, input.bodyMs, input.failFirst === i)).row)
       if (i === 0 && input.sleepMs !== undefined) await ctx.sleep(input.sleepMs)
     }
     return rows
@@ -101,7 +112,7 @@ export const chaosWorkflows = (ledger: Ledger) => {
       const m = await ctx.recv<Received>(TOPIC, { timeout: "5 minutes" })
       if (m === undefined) throw new Error(`message ${i} of ${input.expect} never came`)
       got.push(m)
-      await run(ctx, `after-${i}`, 5)
+      await ledgerStep(ctx, `after-${i}`, 5)
     }
     return { got, timedOut: nothing === undefined }
   })
@@ -128,7 +139,7 @@ export const chaosWorkflows = (ledger: Ledger) => {
 
   const child = defineWorkflow(
     "chaos-child",
-    async (ctx, input: ParentInput) => (await run(ctx, "c0", input.bodyMs)).row,
+    async (ctx, input: ParentInput) => (await ledgerStep(ctx, "c0", input.bodyMs)).row,
   )
 
   const parent = defineWorkflow("chaos-parent", async (ctx, input: ParentInput) => {
@@ -142,7 +153,7 @@ export const chaosWorkflows = (ledger: Ledger) => {
 
   /** Waits for a message that never comes, with children that wait too: only a cancellation ends it. */
   const waiter = defineWorkflow("chaos-waiter", async (ctx, input: ParentInput) => {
-    await run(ctx, "w0", input.bodyMs)
+    await ledgerStep(ctx, "w0", input.bodyMs)
     await ctx.start(idle, undefined)
     await ctx.enqueue(limitedQueues.open, idle, undefined)
     await ctx.recv("never")
@@ -151,11 +162,17 @@ export const chaosWorkflows = (ledger: Ledger) => {
 
   /** A queue task: two steps; its queue's limits are checked from the rows' times. */
   const task = defineWorkflow("chaos-task", async (ctx, input: TaskInput) => [
-    (await run(ctx, "q0", input.bodyMs)).row,
-    (await run(ctx, "q1", input.bodyMs)).row,
+    (await ledgerStep(ctx, "q0", input.bodyMs)).row,
+    (await ledgerStep(ctx, "q1", input.bodyMs)).row,
   ])
 
-  return { steps, tx, sender, receiver, publisher, child, parent, idle, waiter, task }
+  /** A schedule's tick: one step, and its instant as its result (each instant must run once, none missed). */
+  const tick = defineWorkflow("chaos-tick", async (ctx, run: ScheduledRun) => {
+    await ledgerStep(ctx, "k0", 5)
+    return run.scheduledAt.getTime()
+  })
+
+  return { steps, tx, sender, receiver, publisher, child, parent, idle, waiter, task, tick }
 }
 
 export type ChaosWorkflows = ReturnType<typeof chaosWorkflows>

@@ -80,4 +80,26 @@ describe("a claim whose answer was lost", () => {
       await durably.shutdown()
     }
   })
+
+  it("an execution fenced by a claim of its own executor is run again, not left PENDING", async () => {
+    const store = memoryStore()
+    const waiter = defineWorkflow("lost-reply-self-fenced", async (ctx) => {
+      const m = await ctx.recv<string>("go")
+      return ctx.step("after", () => `got ${m}`)
+    })
+    const durably = await Durably.launch({ store, workflows: [waiter], executorId: "me", logger: false })
+    try {
+      const h = await durably.start(waiter, undefined, { id: "self" })
+      // A second claim by the same executor (as a retried start or recover() makes): the epoch moves on under
+      // the execution running here, whose next write is refused.
+      const claim = await Effect.runPromise(
+        store.claimWorkflow("self", "me", { countRecovery: false, maxRecoveryAttempts: 10 }),
+      )
+      expect(claim._tag).toBe("Claimed")
+      await durably.send("self", "go", "x")
+      expect(await within(h.result(), 15_000, "the self-fenced workflow to finish")).toBe("got x")
+    } finally {
+      await durably.shutdown()
+    }
+  })
 })

@@ -507,6 +507,9 @@ export class Engine {
     this.executions.set(record.id, { exec, done })
     void done.finally(() => {
       if (this.executions.get(record.id)?.exec === exec) this.executions.delete(record.id)
+      // Fenced: usually another executor took the workflow over, but a claim of this executor's own (a retried
+      // start, a lost claim's retry, recover()) fences an execution here too, and then nothing here runs it.
+      if (exec.stopped === "fenced" && this.state === "running") this.orphans.adopt()
       // A place is free here: queued work may start (the store's wake-up covers completions elsewhere).
       this.dispatch?.freed(record.queue)
     })

@@ -2,7 +2,9 @@
  * Claims whose answer was lost. A claim (of queued work, or a takeover) is one statement; when the connection
  * drops after it committed, the store call fails and is retried, and the retry cannot tell what the first one
  * took. What it took is PENDING and owned by this executor, which is alive and heartbeating, so no other
- * executor takes it over either: without a second look it would wait until this process restarts.
+ * executor takes it over either: without a second look it would wait until this process restarts. The same
+ * holds for an execution here fenced by a claim of this executor's own (a retried start that claims what it
+ * created, `recover()`): the claim's new epoch is ours, but nothing here runs it.
  */
 import { Effect } from "effect"
 import type { Runner } from "./takeovers.ts"
@@ -74,7 +76,7 @@ export class Orphans {
         continue
       config.log({
         level: "info",
-        message: "running a workflow claimed by a claim whose answer was lost",
+        message: "running a workflow this executor owns that nothing here ran (a lost claim, or a fenced execution)",
         workflowId: record.id,
         workflowName: record.name,
       })

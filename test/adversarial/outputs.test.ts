@@ -1,0 +1,191 @@
+// What comes back out: a write the database refuses fails the workflow with a typed error instead of wedging
+// it PENDING; StoreErrors carry no statement parameters; QueueFull's fields come from the store; deep values
+// are a SerializationError; the default logger cannot be made to forge a line; a long shutdown timeout waits.
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest"
+import { Effect } from "effect"
+import { consoleLogger, defineWorkflow, Durably, StoreError, type Store } from "@durably/core"
+import { longTimeout } from "../../packages/core/src/duration.ts"
+import { defineQueue } from "@durably/scheduler"
+import { rejection, storeKinds, tagOf, within } from "./support.ts"
+
+const deep = (levels: number): unknown => {
+  let v: unknown = 1
+  for (let i = 0; i < levels; i++) v = { v }
+  return v
+}
+
+/** The real store, except that writes for steps named "poison" carry a value Postgres refuses (a fraction in a bigint column). */
+const poisoning = (store: Store): Store => ({
+  ...store,
+  writeCheckpoint: (id, epoch, cp) =>
+    store.writeCheckpoint(id, epoch, cp.name === "poison" ? { ...cp, completedAt: 1.5 } : cp),
+})
+
+const poisonedStep = defineWorkflow("adv-o-step", async (ctx) => {
+  await ctx.step("poison", () => 1)
+  return "unreachable"
+})
+const caught = defineWorkflow("adv-o-caught", async (ctx) => {
+  try {
+    await ctx.step("poison", () => 1)
+  } catch (e) {
+    return { tag: tagOf(e), kind: (e as StoreError).kind }
+  }
+  return "no error"
+})
+const plain = defineWorkflow("adv-o-plain", async (ctx, v: unknown) => ctx.step("echo", () => v))
+const tiny = defineQueue("adv-o: at most 99 \u2028 queue", { maxLength: 2 })
+
+describe.each(storeKinds)("outputs on the $name store", (kind) => {
+  let store: Store
+  let cleanup: () => Promise<void>
+  let durably: Durably
+
+  beforeAll(async () => {
+    ;({ store, cleanup } = await kind.make())
+    durably = await Durably.launch({
+      store: kind.name === "memory" ? store : poisoning(store),
+      workflows: [poisonedStep, caught, plain],
+      queues: [tiny],
+      serveQueues: false,
+      logger: false,
+      heartbeat: false,
+    })
+  }, 60_000)
+  afterAll(async () => {
+    await durably?.shutdown({ timeout: "5 seconds" })
+    await cleanup?.()
+  })
+
+  it.skipIf(kind.name === "memory")(
+    "a write the database refuses fails the operation with a typed StoreError, never a PENDING workflow",
+    async () => {
+      const h = await durably.start(poisonedStep, undefined)
+      const e = await rejection(h.result(), `${kind.name}: poisoned step`)
+      expect(tagOf(e)).toBe("WorkflowFailed")
+      expect(tagOf((e as { cause?: unknown }).cause)).toBe("StoreError")
+      expect((await h.status())?.status).toBe("ERROR")
+      expect(await within(durably.run(caught, undefined), "caught")).toEqual({
+        tag: "StoreError",
+        kind: "invalid-data",
+      })
+    },
+  )
+
+  it.skipIf(kind.name === "memory")(
+    "a refused StoreError carries no statement text or parameters (they hold whole payloads)",
+    async () => {
+      const secretPayload = "payload-that-must-not-leak"
+      const refused = await rejection(
+        Effect.runPromise(
+          store.writeCheckpoint("nobody", 1, {
+            stepId: 0,
+            name: secretPayload,
+            kind: "step",
+            state: "done",
+            seq: 0,
+            attempts: 1,
+            output: JSON.stringify(secretPayload),
+            startedAt: 0.5,
+            completedAt: 1,
+          }),
+        ),
+        "raw refused write",
+      )
+      expect(refused).toBeInstanceOf(StoreError)
+      expect((refused as StoreError).kind).toBe("invalid-data")
+      const cause = (refused as StoreError).cause as Record<string, unknown>
+      expect(cause["parameters"]).toBeUndefined()
+      expect(cause["query"]).toBeUndefined()
+      expect(JSON.stringify(cause) + String((refused as Error).message)).not.toContain(secretPayload)
+    },
+  )
+
+  it("QueueFull's maxLength comes from the store, whatever the queue's name says", async () => {
+    await durably.enqueueMany(tiny, plain, [1, 2])
+    const e = await rejection(durably.enqueue(tiny, plain, 3), "full queue")
+    expect(e).toMatchObject({ _tag: "QueueFull", maxLength: 2, waiting: 2 })
+  })
+
+  it("a value nested 100,000 levels deep is a SerializationError at the call, not a stack overflow", async () => {
+    const e = await rejection(durably.start(plain, deep(100_000)), "deep input")
+    expect(tagOf(e)).toBe("SerializationError")
+    expect(await within(durably.run(plain, deep(900)), "900 levels")).toEqual(deep(900))
+  })
+})
+
+describe("the default logger", () => {
+  const written: string[] = []
+  afterEach(() => {
+    vi.restoreAllMocks()
+    written.length = 0
+  })
+
+  it("escapes control characters, so an id with a newline cannot forge a line", () => {
+    vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk))
+      return true
+    })
+    consoleLogger()({
+      level: "error",
+      message: "step failed\nsecond line",
+      workflowId: "x\n[durably] ERROR forged\r\u001b[2J",
+      step: "s\u2028t",
+      fields: { f: "a\u0000b\u0085" },
+    })
+    const text = written.join("")
+    const lines = text.split("\n").filter((l) => l !== "")
+    expect(lines).toHaveLength(2)
+    expect(lines[0]!.startsWith("[durably] ERROR step failed")).toBe(true)
+    expect(lines[1]!.startsWith("    second line")).toBe(true)
+    // eslint-disable-next-line no-control-regex
+    expect(text.replace(/\n$/, "").replace("\n    ", " ")).not.toMatch(/[\u0000-\u001f\u0085\u2028]/)
+  })
+})
+
+describe("timers past 2^31-1 ms", () => {
+  afterEach(() => vi.useRealTimers())
+
+  it("longTimeout waits the whole delay instead of firing at once", () => {
+    vi.useFakeTimers()
+    const fired = vi.fn()
+    longTimeout(fired, 2 ** 31 + 5_000)
+    vi.advanceTimersByTime(2 ** 31 - 1)
+    expect(fired).not.toHaveBeenCalled()
+    vi.advanceTimersByTime(5_000)
+    expect(fired).not.toHaveBeenCalled()
+    vi.advanceTimersByTime(10)
+    expect(fired).toHaveBeenCalledOnce()
+  })
+
+  it("shutdown({ timeout: '30 days' }) waits for the running step, which runs once and is checkpointed", async () => {
+    const { store, cleanup } = await storeKinds[0]!.make()
+    let runs = 0
+    let release: () => void = () => undefined
+    const released = new Promise<void>((r) => (release = r))
+    let entered: () => void = () => undefined
+    const inStep = new Promise<void>((r) => (entered = r))
+    const slow = defineWorkflow("adv-o-slow", async (ctx) =>
+      ctx.step("slow", async () => {
+        runs++
+        entered()
+        await released
+        return "finished"
+      }),
+    )
+    const engine = await Durably.launch({ store, workflows: [slow], logger: false, heartbeat: false })
+    const h = await engine.start(slow, undefined)
+    await within(inStep, "step entered")
+    let down = false
+    const shutdown = engine.shutdown({ timeout: "30 days" }).then(() => (down = true))
+    // Before the fix a timer above 2^31-1 ms fired at once and shutdown returned within milliseconds.
+    await new Promise((r) => setTimeout(r, 300))
+    expect(down).toBe(false)
+    release()
+    await within(shutdown, "shutdown")
+    const checkpoints = await Effect.runPromise(store.loadCheckpoints(h.id))
+    expect(checkpoints.find((c) => c.name === "slow")?.state).toBe("done")
+    expect(runs).toBe(1)
+    await cleanup()
+  })
+})
