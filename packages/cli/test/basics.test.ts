@@ -28,6 +28,17 @@ describe("durably", { timeout: 180_000 }, () => {
     expect(sub.stdout).toContain("Usage: durably migrate")
     expect(sub.stdout).toContain("--url <URL>")
 
+    const { commands } = await import("../src/commands/index.ts")
+    for (const c of commands) {
+      const each = await durably([...c.path, "--help"])
+      expect({ command: c.path, code: each.code }).toEqual({ command: c.path, code: 0 })
+      expect(each.stdout).toContain(`Usage: durably ${c.path.join(" ")}`)
+    }
+    const group = await durably(["workflows", "--help"])
+    expect(group.code).toBe(0)
+    for (const verb of ["list", "get", "steps", "cancel", "resume", "fork", "delete", "prune"])
+      expect(group.stdout).toContain(`  ${verb}`)
+
     const none = await durably([])
     expect(none.code).toBe(2)
     expect(none.stderr).toContain("Usage: durably")

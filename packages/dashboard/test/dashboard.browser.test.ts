@@ -145,6 +145,19 @@ describe("dashboard in Chromium", () => {
     expect((await sleeping.status()).status).toBe("CANCELLED")
   })
 
+  it("cancels every run the filter matches at once, after a confirmation", async () => {
+    for (const n of [1, 2]) await engine.start(sleeper, null, { id: `sleeper-bulk-${n}` })
+    await page.goto(`${served.url}#/?status=PENDING&name=sleeper`)
+    await expect.poll(rowIds).toEqual(["sleeper-bulk-2", "sleeper-bulk-1"])
+    const asked: string[] = []
+    page.once("dialog", (d) => asked.push(d.message()))
+    await page.click("#bulk-cancel")
+    await page.locator("#outcome", { hasText: "Cancelled 2 workflows." }).waitFor()
+    expect(asked).toEqual(["Cancel every workflow that matches this filter?"])
+    await page.locator("#empty").waitFor()
+    for (const n of [1, 2]) expect((await engine.handle(`sleeper-bulk-${n}`).status()).status).toBe("CANCELLED")
+  })
+
   it("shows a queue's depth falling while it drains, and new runs appear without reloading", async () => {
     for (const n of [1, 2, 3, 4]) await engine.enqueue(drain, job, n, { id: `job-${n}` })
     await page.goto(`${served.url}#/queues`)

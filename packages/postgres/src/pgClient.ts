@@ -1,6 +1,18 @@
-/** SqlClient over postgres.js. */
+/**
+ * SqlClient over postgres.js, with workarounds for two of its bugs (3.4.x; reported upstream as postgres.js
+ * issues 1154, 1192, 1205, 1208 and 1223, unfixed in a release) that kill the process when a connection drops:
+ *
+ * - a transaction whose connection closed still sends its ROLLBACK (or COMMIT) on that connection once its
+ *   body settles, and writing to the closed socket throws a TypeError from a timer, where nobody can catch
+ *   it; its later queries may even run on the connection reopened for someone else, outside the
+ *   transaction. `guardedBegin` keeps every query of a lost transaction off the driver.
+ * - a connection that opens fetches the server's array types, and a failure of that fetch is an unhandled
+ *   rejection. The types are the same for every connection, so once one connection fetched them the pool
+ *   stops fetching (`stopTypeFetches`).
+ */
 import postgres from "postgres"
 import type { Row, SqlClient } from "./client.ts"
+import { failureKind } from "./errors.ts"
 
 export type Sql = postgres.Sql<Record<string, postgres.PostgresType>>
 
@@ -21,6 +33,74 @@ export const describeUrl = (url: string | undefined): string => {
   }
 }
 
+/** Once a connection of the pool has fetched the array types (they are shared by the pool), fetch no more. */
+const stopTypeFetches = (sql: Sql) => {
+  const options = sql.options as { fetch_types?: boolean; shared?: { typeArrayMap?: object } }
+  if (options.fetch_types && Object.keys(options.shared?.typeArrayMap ?? {}).length > 0) options.fetch_types = false
+}
+
+const isConnectionLoss = (e: unknown) => {
+  const kind = failureKind(e)
+  return kind === "connection" || kind === "shutdown"
+}
+
+/**
+ * `root.begin(fn)`, except that once its connection is lost (a query of it failed so, or the driver gave up
+ * the transaction) no query of it reaches the driver again, and its body's outcome is kept from the driver
+ * too: the driver would answer it with a ROLLBACK or COMMIT on the dead connection. The caller sees the
+ * connection error; the server rolls the transaction back when the connection closes.
+ */
+const guardedBegin = async <A>(root: Sql, describe: string, fn: (tx: SqlClient) => Promise<A>): Promise<A> => {
+  let lost: unknown
+  const guard = (tx: postgres.TransactionSql): SqlClient => {
+    const inner = wrap(tx, describe, false, undefined)
+    const checked =
+      <T>(run: () => Promise<T>) =>
+      async (): Promise<T> => {
+        if (lost !== undefined) throw lost
+        try {
+          return await run()
+        } catch (e) {
+          if (isConnectionLoss(e)) lost ??= e
+          throw e
+        }
+      }
+    return {
+      ...inner,
+      query: <R extends Row = Row>(text: string, params?: ReadonlyArray<unknown>) =>
+        checked(() => inner.query<R>(text, params))(),
+      exec: (text) => checked(() => inner.exec(text))(),
+    }
+  }
+  let abandon!: (e: unknown) => void
+  const abandoned = new Promise<never>((_, reject) => {
+    abandon = (e) => reject(e instanceof Error ? e : new Error(String(e)))
+  })
+  const begun = root.begin(
+    (tx) =>
+      new Promise<A>((resolve, reject) => {
+        // Settled only while the connection lives: afterwards the driver must not be asked to end it, and the
+        // caller hears of the loss here (in case the driver never says so itself).
+        fn(guard(tx)).then(
+          (value) => (lost === undefined ? resolve(value) : abandon(lost)),
+          // The body's failure goes on as it was thrown, whatever it is.
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+          (e: unknown) => (lost === undefined ? reject(e) : abandon(lost)),
+        )
+      }),
+  )
+  try {
+    return (await Promise.race([begun, abandoned])) as A
+  } catch (e) {
+    if (isConnectionLoss(e)) lost ??= e
+    throw e
+  } finally {
+    // Whichever lost the race settles later, or never: nobody waits for it.
+    begun.catch(() => undefined)
+    abandoned.catch(() => undefined)
+  }
+}
+
 const wrap = (
   sql: Sql | postgres.TransactionSql,
   describe: string,
@@ -28,14 +108,19 @@ const wrap = (
   root: Sql | undefined,
 ): SqlClient => ({
   describe,
-  query: async <R extends Row>(text: string, params: ReadonlyArray<unknown> = []) =>
-    (await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true })) as unknown as R[],
+  query: async <R extends Row>(text: string, params: ReadonlyArray<unknown> = []) => {
+    const rows = (await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], {
+      prepare: true,
+    })) as unknown as R[]
+    if (owned && root) stopTypeFetches(root)
+    return rows
+  },
   exec: async (text) => {
     await sql.unsafe(text)
   },
   transaction: async <A>(fn: (tx: SqlClient) => Promise<A>) => {
     if (!root) throw new Error("nested transactions are not supported")
-    return (await root.begin((tx) => fn(wrap(tx, describe, false, undefined)))) as A
+    return guardedBegin(root, describe, fn)
   },
   close: async () => {
     if (owned && root) await root.end({ timeout: 5 })

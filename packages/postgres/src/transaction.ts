@@ -1,7 +1,8 @@
 /**
  * `transaction(ctx, name, async (sql) => …)`: database work that commits in the same transaction as its
- * checkpoint, so it happens exactly once. Retried on serialization failures and deadlocks; on replay the
- * recorded result comes back without touching your tables.
+ * checkpoint, so it happens exactly once. Retried on serialization failures and deadlocks, and on a lost
+ * connection once it is known that the lost attempt did not commit; on replay the recorded result comes back
+ * without touching your tables.
  */
 import { setTimeout as sleep } from "node:timers/promises"
 import { FencedError, InvalidArgument, type Codec, type WorkflowContext } from "@durably/core"
@@ -21,7 +22,7 @@ export interface TransactionOptions<A> {
   readonly output?: Codec<A>
   /** Schema for the errors it throws, so the same class is revived on replay. */
   readonly error?: Codec<unknown>
-  /** Attempts on serialization failure or deadlock. Default 10. */
+  /** Attempts on serialization failure or deadlock. Default 10. A lost connection is retried until it is back. */
   readonly maxAttempts?: number
 }
 
@@ -54,7 +55,7 @@ export const transaction = async <A>(
   if (typeof fn !== "function")
     throw new InvalidArgument({ reason: `transaction("${name}"): the body must be a function` })
   const what = `transaction "${name}"`
-  const outcome = await exec.operation<A>("transaction", name, options, async (_stepId, _pending, prepare) => {
+  const outcome = await exec.operation<A>("transaction", name, options, async (stepId, _pending, prepare) => {
     for (let attempt = 1; ; attempt++) {
       await exec.host.stepGate()
       exec.checkAlive()
@@ -68,6 +69,14 @@ export const transaction = async <A>(
       } catch (e) {
         if (e instanceof FencedError) throw exec.onWriteFailure(e)
         const kind = failureKind(e)
+        if (kind === "connection" || kind === "shutdown") {
+          // The commit may have reached the server before the connection broke: its checkpoint says so.
+          const checkpoints = await exec.host.storeCall(exec.host.store.loadCheckpoints(exec.id))
+          const committed = checkpoints.find((c) => c.stepId === stepId && c.state === "done")
+          if (committed) return { committed }
+          await sleep(Math.min(1000, 50 * 2 ** Math.min(attempt, 5)))
+          continue
+        }
         if ((kind === "serialization" || kind === "deadlock") && attempt < maxAttempts) {
           await sleep(Math.min(1000, 5 * 2 ** attempt * (0.5 + Math.random())))
           continue
