@@ -137,6 +137,13 @@ describe("the chaos soak's history checker", () => {
     h.faults.push({ kind: "freeze", atMs: 0, endMs: 3_000, detail: "" })
     h.runs.push(run("a", "s0", 1_200, { outcome: "threw" }))
     expect(invariants(h)).toContain("no run after checkpoint")
+    // In a process frozen before it: the zombie bug the correctness issue tracks, reported as known.
+    const zombie = {
+      ...h,
+      lives: new Map([[100, { pid: 100, executor: "w0", frozen: [{ fromMs: 1_150, toMs: 1_190 }] }]]),
+    }
+    expect(invariants(zombie)).not.toContain("no run after checkpoint")
+    expect(check(zombie).known.map((k) => k.issue)).toEqual([expect.stringContaining("issue 10 #3")])
   })
 
   it("a transaction row twice, or one without its checkpoint", () => {
