@@ -19,6 +19,15 @@ const poisoning = (store: Store): Store => ({
   ...store,
   writeCheckpoint: (id, epoch, cp) =>
     store.writeCheckpoint(id, epoch, cp.name === "poison" ? { ...cp, completedAt: 1.5 } : cp),
+  // A NUL in the output text of a workflow whose result says "poison-output" (Postgres cannot store NUL).
+  completeWorkflow: (id, epoch, c) =>
+    store.completeWorkflow(
+      id,
+      epoch,
+      c.status === "SUCCESS" && c.output?.includes("poison-output") === true
+        ? { ...c, output: `${c.output}\u0000` }
+        : c,
+    ),
 })
 
 const poisonedStep = defineWorkflow("adv-o-step", async (ctx) => {
@@ -33,6 +42,7 @@ const caught = defineWorkflow("adv-o-caught", async (ctx) => {
   }
   return "no error"
 })
+const poisonedEnd = defineWorkflow("adv-o-end", async () => "poison-output")
 const plain = defineWorkflow("adv-o-plain", async (ctx, v: unknown) => ctx.step("echo", () => v))
 const tiny = defineQueue("adv-o: at most 99 \u2028 queue", { maxLength: 2 })
 
@@ -45,7 +55,7 @@ describe.each(storeKinds)("outputs on the $name store", (kind) => {
     ;({ store, cleanup } = await kind.make())
     durably = await Durably.launch({
       store: kind.name === "memory" ? store : poisoning(store),
-      workflows: [poisonedStep, caught, plain],
+      workflows: [poisonedStep, caught, poisonedEnd, plain],
       queues: [tiny],
       serveQueues: false,
       logger: false,
@@ -69,6 +79,17 @@ describe.each(storeKinds)("outputs on the $name store", (kind) => {
         tag: "StoreError",
         kind: "invalid-data",
       })
+    },
+  )
+
+  it.skipIf(kind.name === "memory")(
+    "a completion the database refuses is recorded as the workflow's ERROR, with the typed StoreError",
+    async () => {
+      const h = await durably.start(poisonedEnd, undefined)
+      const e = await rejection(h.result(), `${kind.name}: poisoned completion`)
+      expect(tagOf(e)).toBe("WorkflowFailed")
+      expect(tagOf((e as { cause?: unknown }).cause)).toBe("StoreError")
+      expect((await h.status())?.status).toBe("ERROR")
     },
   )
 

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Durably } from "@durably/core"
 import { postgresStore } from "@durably/postgres"
 import { databaseUrl, dropSchema, freshSchema } from "../../postgres/test/pg.ts"
-import { valuesWorkflow } from "./fixtures.ts"
-import { durably, durablyServing } from "./run.ts"
+import { sleeper, valuesWorkflow } from "./fixtures.ts"
+import { durably, durablyServing, ndjson } from "./run.ts"
 
 const url = await databaseUrl()
 const schema = freshSchema("clidash")
@@ -18,6 +18,15 @@ beforeAll(async () => {
   })
   await engine.run(valuesWorkflow, "served", { id: "values-served" })
   await engine.shutdown()
+  // A worker of an old version leaves a sleeping workflow behind: no live executor runs that version.
+  const old = await Durably.launch({
+    store: postgresStore({ url, schema }),
+    workflows: [sleeper],
+    appVersion: "v-old",
+    logger: false,
+  })
+  await old.start(sleeper, null, { id: "sleeper-old" })
+  await old.shutdown()
 })
 afterAll(() => dropSchema(url, schema))
 
@@ -35,7 +44,7 @@ describe("durably dashboard", { timeout: 180_000 }, () => {
         workflows: Array<{ id: string }>
         counts: Record<string, number>
       }
-      expect(page.workflows.map((w) => w.id)).toEqual(["values-served"])
+      expect(page.workflows.map((w) => w.id)).toEqual(["sleeper-old", "values-served"])
       expect(page.counts["SUCCESS"]).toBe(1)
       const detail = (await (await fetch(new URL("api/workflows/values-served", base))).json()) as {
         outputText: string
@@ -45,6 +54,12 @@ describe("durably dashboard", { timeout: 180_000 }, () => {
       child.kill("SIGTERM")
     }
     expect(await exited).toBe(0)
+  })
+
+  it("workflows stranded lists the version no live executor runs", async () => {
+    const ran = await durably(["workflows", "stranded", "--schema", schema, "--json"], { DATABASE_URL: url })
+    expect(ran.code).toBe(0)
+    expect(ndjson(ran.stdout)).toEqual([{ appVersion: "v-old", count: 1 }])
   })
 
   it("refuses to listen beyond loopback without a token", async () => {

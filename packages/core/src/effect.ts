@@ -22,6 +22,8 @@ export type { AwaitError, DeclaredError, EffectHandle, EndError } from "./effect
 export { WorkflowCtx, type EffectStepOptions, type EffectWorkflowContext, type StepBody } from "./effect/WorkflowCtx.ts"
 export * as Workflow from "./effect/Workflow.ts"
 export type { Effectful, ManagementError, ManagementService } from "./management/effect.ts"
+export type { ClientService } from "./effect/client.ts"
+export type { ClientOptions, DurablyClient, WorkflowRef } from "./client.ts"
 export type { ScheduleError, SchedulesService } from "./schedules/effect.ts"
 export type { ScheduledRun, ScheduleOptions } from "./schedules/define.ts"
 export type { ScheduleInfo, ScheduleUpdate } from "./schedules/api.ts"

@@ -12,7 +12,7 @@ import {
 } from "./schedules.ts"
 import { executorsCommand, queuesCommand } from "./operate.ts"
 import { cancelCommand, deleteCommand, forkCommand, pruneCommand, resumeCommand } from "./workflowsAct.ts"
-import { countCommand, getCommand, listCommand, stepsCommand } from "./workflowsRead.ts"
+import { countCommand, getCommand, listCommand, stepsCommand, strandedCommand } from "./workflowsRead.ts"
 
 export const commands: ReadonlyArray<Command> = [
   migrateCommand,
@@ -25,6 +25,7 @@ export const commands: ReadonlyArray<Command> = [
   forkCommand,
   deleteCommand,
   pruneCommand,
+  strandedCommand,
   queuesCommand,
   executorsCommand,
   schedulesListCommand,

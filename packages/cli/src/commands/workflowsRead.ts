@@ -123,3 +123,17 @@ export const stepsCommand: Command = {
     ])
   },
 }
+
+export const strandedCommand: Command = {
+  path: ["workflows", "stranded"],
+  summary: "app versions with PENDING workflows that no live executor runs",
+  details:
+    "List them with: durably workflows list --status PENDING --app-version V; move them with resume --to-version.",
+  run: async (ctx) => {
+    const stranded = await (await ctx.client()).workflows.stranded()
+    ctx.out.list(stranded, [
+      { header: "APP VERSION", get: (s) => s.appVersion },
+      { header: "PENDING", get: (s) => s.count },
+    ])
+  },
+}

@@ -2,7 +2,7 @@
  * The Effect API: a `Durably` service, provided by `Durably.layer(options)` (the options of `Durably.launch`),
  * or wrapped around an engine already launched with the Promise API (`Durably.fromPromise`).
  */
-import { Context, Effect, Layer, Option, Stream } from "effect"
+import { Context, Effect, Layer, Option, Stream, type Scope } from "effect"
 import { resolveConfig, type LaunchOptions } from "../config.ts"
 import { fromEngine, type Durably as PromiseDurably } from "../Durably.ts"
 import { effectLogSink } from "./logger.ts"
@@ -26,6 +26,8 @@ import type { SendOptions } from "../engine/messages.ts"
 import type { ReadStreamOptions } from "../engine/streams.ts"
 import type { TopicRef } from "../topics.ts"
 import { toEffect, type ManagementService } from "../management/effect.ts"
+import { effectClient, type ClientService } from "./client.ts"
+import type { ClientOptions } from "../client.ts"
 import { schedulesToEffect, type SchedulesService } from "../schedules/effect.ts"
 import type { DebounceOptions } from "../engine/debounce.ts"
 import type { AnyWorkflow, InputOf, OutputOf, ServicesOf } from "../workflow.ts"
@@ -257,6 +259,11 @@ export class Durably extends Context.Service<Durably, DurablyService>()("@durabl
   }
 
   /** A layer providing an engine launched with the Promise API; the caller keeps it (and shuts it down). */
+  /** A client with no workflow code, closed with the scope: `const client = yield* Durably.client({ store })`. */
+  static client(options: ClientOptions): Effect.Effect<ClientService, InvalidArgument | StoreError, Scope.Scope> {
+    return effectClient(options)
+  }
+
   static layerFromPromise(durably: PromiseDurably): Layer.Layer<Durably> {
     return Layer.succeed(Durably, makeService(durably))
   }
