@@ -20,6 +20,9 @@ export interface WorkflowRow {
   readonly executorId?: string | undefined
   readonly epoch?: number
   readonly recoveryAttempts?: number
+  /** When its latest queue claim started it (database clock). */
+  readonly startedMs?: number | undefined
+  readonly queue?: string | undefined
 }
 
 export interface StepRow {
@@ -87,6 +90,18 @@ export const knownIssues: ReadonlyArray<{
   {
     issue: "issue 10 #4: a worker process dies when a Postgres connection drops",
     matches: (f) => f.invariant === "workers survive",
+  },
+  {
+    issue: "issue 10 #4: transaction(ctx, …) fails for good when its connection drops (not retried)",
+    matches: (f, h) =>
+      f.invariant === "terminal status" &&
+      h.workflows.some(
+        (w) =>
+          w.id === f.workflowId &&
+          w.name === "chaos-tx" &&
+          w.status === "ERROR" &&
+          /CONNECTION_|EPIPE|ECONNRESET|UNSAFE_TRANSACTION|terminating connection/.test(w.error ?? ""),
+      ),
   },
   {
     issue: "issue 10 #3: a zombie starts a step body after its workflow was taken over",
@@ -304,7 +319,10 @@ export const check = (h: History): Verdict => {
       .map((p) => [p.id, { queue: p.queue!, ...(p.partition === undefined ? {} : { partition: p.partition }) }]),
   )
   const faultTimes = h.faults.map((f) => f.atMs).sort((a, b) => a - b)
-  const limits = limitFigures(taskSpans(h.runs, tasks, h.lives, faultTimes))
+  const rateStarts = h.workflows.flatMap((w) =>
+    w.queue === "chaos-rate" && w.startedMs !== undefined ? [w.startedMs] : [],
+  )
+  const limits = limitFigures(taskSpans(h.runs, tasks, h.lives, faultTimes), rateStarts)
   for (const l of limits)
     if (l.observed > l.allowed)
       fail("queue limits", `${l.queue} ${l.limit}: ${l.observed} at once, at most ${l.allowed} (${l.where})`)

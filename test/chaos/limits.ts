@@ -20,12 +20,6 @@ export const limitedQueues = {
 export type LimitedQueue = Exclude<keyof typeof limitedQueues, "open">
 export const limitedQueueNames: ReadonlyArray<LimitedQueue> = ["global", "perWorker", "rate", "partitioned"]
 
-/**
- * A claim starts the task's first body a little later; starts are only compared within windows this much
- * shorter than the rate period, so that a late start cannot be counted in the next period's window.
- */
-const START_SLACK_MS = 300
-
 export interface ProcessLife {
   readonly pid: number
   readonly executor: string
@@ -56,13 +50,26 @@ export const taskSpans = (
     const key = `${r.workflowId}\u0000${r.pid}`
     groups.set(key, [...(groups.get(key) ?? []), r])
   }
+  // A process's execution of a task ends, for the limits, when another process took the task over (its first
+  // body there): from then on the store counts the task against the taker. A body the old process still runs
+  // is a zombie's, which the step invariants judge.
+  const takenOverAt = new Map<string, number[]>()
+  for (const group of groups.values()) {
+    const first = group[0]!
+    takenOverAt.set(first.workflowId, [
+      ...(takenOverAt.get(first.workflowId) ?? []),
+      Math.min(...group.map((r) => r.startedMs)),
+    ])
+  }
   const out = new Map<LimitedQueue, Span[]>()
   for (const group of groups.values()) {
     const first = group[0]!
     const task = tasks.get(first.workflowId)!
     const life = lives.get(first.pid)
+    const ownStart = Math.min(...group.map((r) => r.startedMs))
+    const next = (takenOverAt.get(first.workflowId) ?? []).filter((t) => t > ownStart)
     const cut = (startedMs: number, endMs: number) => {
-      let end = endMs
+      let end = Math.min(endMs, ...next)
       if (life?.diedMs !== undefined) end = Math.min(end, life.diedMs)
       for (const f of life?.frozen ?? []) if (f.fromMs >= startedMs && f.fromMs < end) end = f.fromMs
       return Math.max(end, startedMs)
@@ -91,7 +98,11 @@ export const taskSpans = (
 }
 
 /** Every limit's figure: what the queue allows and the worst the ledger shows. */
-export const limitFigures = (spans: ReadonlyMap<LimitedQueue, ReadonlyArray<Span>>): LimitFigure[] => {
+export const limitFigures = (
+  spans: ReadonlyMap<LimitedQueue, ReadonlyArray<Span>>,
+  /** When the rate-limited queue's claims started its tasks (workflows.started_ms). */
+  rateStarts: ReadonlyArray<number>,
+): LimitFigure[] => {
   const get = (q: LimitedQueue) => spans.get(q) ?? []
   const worst = (m: Map<string, number>) => [...m].reduce((a, b) => (b[1] > a[1] ? b : a), ["-", 0] as [string, number])
   const g = maxOverlap(get("global"))
@@ -102,12 +113,10 @@ export const limitFigures = (spans: ReadonlyMap<LimitedQueue, ReadonlyArray<Span
       .join(", ")
   const w = worst(maxOverlapBy(get("perWorker"), (s) => s.executor))
   const p = worst(maxOverlapBy(get("partitioned"), (s) => s.partition ?? "-"))
-  const period = 1000 - START_SLACK_MS
-  // Only each task's first start: a worker restarted with its executor id resumes the tasks it had claimed
-  // without claiming them again, so a later start is not always a claim; a first one always follows one.
-  const firsts = new Map<string, number>()
-  for (const s of get("rate")) firsts.set(s.task, Math.min(firsts.get(s.task) ?? Infinity, s.startMs))
-  const r = maxStartsInWindow([...firsts.values()], period)
+  // Rate: the database's own start stamps (its clock, read under the claim's lock), a task's latest claim each;
+  // a re-claim only moves a stamp later, so every window of the final stamps holds what the claim allowed.
+  const period = 1000
+  const r = maxStartsInWindow(rateStarts, period)
   return [
     {
       queue: "chaos-global",
@@ -119,7 +128,7 @@ export const limitFigures = (spans: ReadonlyMap<LimitedQueue, ReadonlyArray<Span
     { queue: "chaos-per-worker", limit: "workerConcurrency", allowed: 2, observed: w[1], where: `in ${w[0]}` },
     {
       queue: "chaos-rate",
-      limit: `rateLimit (starts per ${period} ms)`,
+      limit: `rateLimit (claims per ${period} ms, database clock)`,
       allowed: 4,
       observed: r.max,
       where: `from ${r.fromMs}`,

@@ -37,9 +37,11 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 const readSystem = async (sql: Sql) => {
   const workflows: WorkflowRow[] = (
-    await sql`SELECT id, name, status, parent_id, output, error, executor_id, epoch, recovery_attempts
+    await sql`SELECT id, name, status, parent_id, output, error, executor_id, epoch, recovery_attempts, started_ms, queue
       FROM durably.workflows ORDER BY id`
   ).map((r) => ({
+    startedMs: r["started_ms"] === null ? undefined : Number(r["started_ms"]),
+    queue: (r["queue"] as string | null) ?? undefined,
     executorId: (r["executor_id"] as string | null) ?? undefined,
     epoch: Number(r["epoch"]),
     recoveryAttempts: Number(r["recovery_attempts"]),
@@ -103,9 +105,11 @@ export const runSoak = async (options: SoakOptions): Promise<SoakResult> => {
     workers = startWorkers(options.workers ?? 3, { url: cluster.url, heartbeat: HEARTBEAT }, log)
     await workers.ready()
     const wf = chaosWorkflows(unusedLedger)
+    // Without the tick workflow: a process that has it fires the schedule's ticks, and the driver runs nothing.
+    const { tick: _ticksRunOnWorkers, ...driven } = wf
     durably = await Durably.launch({
       store: postgresStore({ url: `${cluster.url}?application_name=chaos-driver`, max: 4, pollInterval: 500 }),
-      workflows: Object.values(wf),
+      workflows: Object.values(driven),
       queues: Object.values(limitedQueues),
       executorId: "driver",
       appVersion: "chaos",
