@@ -9,7 +9,8 @@
  *
  * It covers every port method, races on one workflow, and engine scenarios on the store: replay after a
  * crash, two engines taking over from each other, attach on duplicate start, cancel from another engine,
- * messages, events and streams between engines, and schedules (stored, and fired once by several engines).
+ * messages, events and streams between engines, schedules (stored, and fired once by several engines), and a
+ * randomized race in which every runnable workflow must start within the documented bound.
  */
 import assert from "node:assert/strict"
 import { randomUUID } from "node:crypto"
@@ -22,6 +23,7 @@ import { portContract } from "./contractPort.ts"
 import { queuesContract } from "./contractQueues.ts"
 import { childrenScenarios } from "./contractChildren.ts"
 import { livenessScenarios } from "./contractLiveness.ts"
+import { racesScenarios } from "./contractRaces.ts"
 import { schedulesContract } from "./contractSchedules.ts"
 import { debounceContract } from "./contractDebounce.ts"
 import { managementContract } from "./contractManagement.ts"
@@ -85,6 +87,7 @@ export const storeContract = (options: ContractOptions): void => {
       ["queues", queuesContract],
       ["child workflows and enqueueing, with engines", childrenScenarios],
       ["liveness, with engines", livenessScenarios],
+      ["races, with engines", racesScenarios],
       ["schedules", schedulesContract],
       ["debounce", debounceContract],
       ["management", managementContract],

@@ -1,0 +1,240 @@
+/**
+ * A randomized, seeded race on the store: workflows become runnable by every path (started, enqueued and
+ * allowed by the limits, delayed and due, released by a completion that frees a slot, released by the cancel
+ * of a sibling) while sends, getEvent, status reads, cancels and completions hit the same rows at once. Each
+ * workflow must start within the documented bound: a claim that leaves startable work behind is followed by
+ * another within `relookMs` (5 s), and a claim never skips a row only because another statement holds it.
+ *
+ * The seed is printed on failure; set DURABLY_RACE_SEED to replay one, DURABLY_RACE_ROUNDS for more rounds.
+ */
+import assert from "node:assert/strict"
+import { Durably } from "../Durably.ts"
+import { queueConfig, type DispatcherFactory, type QueueDefinition, type QueueSettings } from "../queues.ts"
+import { defineWorkflow } from "../workflow.ts"
+import type { ContractTest } from "./contract.ts"
+
+/** The bound the README states (`relookMs` of `@durably/scheduler`). */
+const boundMs = 5_000
+/** Room for a loaded 2-core machine on top of the bound. */
+const slackMs = 10_000
+
+/**
+ * The dispatch protocol of `@durably/scheduler` in its smallest form (that package depends on this one):
+ * claim on a wake-up or freed room, again at `retryAt`, and `boundMs` after a claim that reported waiting work.
+ * It has no other timer, so work the store strands without saying so stays stranded and the case fails.
+ */
+const protocol: DispatcherFactory = (host, queues) => {
+  const stop = new AbortController()
+  const busy = new Map<string, Promise<void>>()
+  const again = new Set<string>()
+  const later = (q: string, at: number) =>
+    host.sleep(Math.max(1, at - host.now()), stop.signal).then(
+      () => wake(q),
+      () => undefined,
+    )
+  const wake = (q: string): void => {
+    if (stop.signal.aborted) return
+    if (busy.has(q)) return void again.add(q)
+    const claim = host
+      .claim(q, host.room())
+      .then(({ retryAt, waiting }) => {
+        if (retryAt !== undefined) void later(q, retryAt)
+        if (waiting) void later(q, host.now() + boundMs)
+      })
+      .catch(() => void later(q, host.now() + 200))
+      .finally(() => {
+        busy.delete(q)
+        if (again.delete(q)) wake(q)
+      })
+    busy.set(q, claim)
+  }
+  const offs = queues.map((q) => host.subscribe(q.name, () => wake(q.name)))
+  const off = host.onFreed((q) => q !== undefined && wake(q))
+  for (const q of queues) wake(q.name)
+  return {
+    stop: async () => {
+      stop.abort()
+      offs.forEach((o) => o())
+      off()
+      await Promise.all(busy.values())
+    },
+  }
+}
+
+const queueOf = (name: string, settings: QueueSettings): QueueDefinition => ({
+  _tag: "QueueDefinition",
+  name,
+  config: queueConfig(name, settings),
+  dispatcher: protocol,
+})
+
+/** mulberry32: small, seedable, good enough to shuffle timings. */
+const random = (seed: number) => {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const envNumber = (name: string): number | undefined => {
+  const v = typeof process === "undefined" ? undefined : process.env[name]
+  return v === undefined || v === "" ? undefined : Number(v)
+}
+
+const until = async (check: () => boolean, what: () => string, ms: number) => {
+  const end = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what()}`)
+    await new Promise((r) => setTimeout(r, 5))
+  }
+}
+
+export const racesScenarios: Record<string, ContractTest> = {
+  "randomized races: every runnable workflow starts within the bound while others hit its row": async ({
+    store,
+    id,
+  }) => {
+    const seed = envNumber("DURABLY_RACE_SEED") ?? Math.floor(Math.random() * 2 ** 31)
+    const rounds = envNumber("DURABLY_RACE_ROUNDS") ?? 6
+    const rng = random(seed)
+    const jitter = () => new Promise((r) => setTimeout(r, Math.floor(rng() * 4)))
+
+    const startedAt = new Map<string, number>()
+    const holds = new Map<string, () => void>()
+    const held = (wid: string) => new Promise<void>((r) => holds.set(wid, r))
+    const release = (wid: string) => holds.get(wid)?.()
+    const wf = defineWorkflow(id("racer"), async (ctx, key: string) => {
+      await ctx.step("start", async () => {
+        if (!startedAt.has(key)) startedAt.set(key, Date.now())
+        await held(key)
+      })
+      return ctx.step("end", () => key)
+    })
+    const limited = queueOf(id("one"), { concurrency: 1 })
+    const siblings = queueOf(id("sib"), { concurrency: 1 })
+    const open = queueOf(id("open"), {})
+    const parted = queueOf(id("parted"), { partition: { concurrency: 1 } })
+    const durably = await Durably.launch({
+      store,
+      workflows: [wf],
+      executorId: id("exec"),
+      queues: [limited, siblings, open, parted],
+      logger: false,
+    })
+    const errors: unknown[] = []
+    /** Statements that race on a workflow's row: sends, getEvent, status reads. */
+    const poke = (wid: string) =>
+      (async () => {
+        const ops = [
+          () => durably.send(wid, "poke", rng()),
+          () => durably.getEvent(wid, "k", { timeout: 1 }),
+          () => durably.handle(wid).status(),
+          () => durably.send(wid, "poke", rng()),
+        ]
+        for (const op of ops.sort(() => rng() - 0.5)) {
+          await jitter()
+          await op()
+        }
+      })().catch((e) => errors.push(e))
+
+    try {
+      for (let round = 0; round < rounds; round++) {
+        const key = (s: string) => `${id(s)}-${round}`
+        /** When each became runnable (by the test's clock, before the statement that made it so). */
+        const runnable = new Map<string, number>()
+        const pokes: Promise<unknown>[] = []
+        const enqueue = async (q: QueueDefinition, k: string, delayMs?: number, partitionKey?: string) => {
+          const at = Date.now()
+          const h = await durably.enqueue(q, wf, k, {
+            id: k,
+            ...(delayMs === undefined ? {} : { delay: delayMs }),
+            ...(partitionKey === undefined ? {} : { partitionKey }),
+          })
+          pokes.push(poke(h.id))
+          return { at, h }
+        }
+        const wait = (keys: string[], what: string) =>
+          until(
+            () => keys.every((k) => startedAt.has(k)),
+            () => `${what} (round ${round}, seed ${seed}): ${keys.filter((k) => !startedAt.has(k)).join(", ")}`,
+            boundMs + slackMs,
+          )
+
+        const paths = [
+          // Started directly.
+          async () => {
+            const k = key("started")
+            runnable.set(k, Date.now())
+            const h = await durably.start(wf, k, { id: k })
+            pokes.push(poke(h.id))
+          },
+          // Enqueued and allowed by the limits; the next one released by its completion.
+          async () => {
+            const first = key("slot")
+            const next = key("freed")
+            runnable.set(first, (await enqueue(limited, first)).at)
+            await enqueue(limited, next)
+            await wait([first], "the first of a concurrency-1 queue")
+            await jitter()
+            runnable.set(next, Date.now())
+            release(first)
+          },
+          // Enqueued on a partitioned queue, each partition's limit allowing it (the claim that may report waiting).
+          async () => {
+            const ks = [key("part-a"), key("part-b"), key("part-c")]
+            for (const [i, k] of ks.entries()) runnable.set(k, (await enqueue(parted, k, undefined, `p${i}`)).at)
+          },
+          // Delayed, then due.
+          async () => {
+            const k = key("delayed")
+            const delay = Math.floor(rng() * 300)
+            runnable.set(k, (await enqueue(open, k, delay)).at + delay)
+          },
+          // Released by the cancel of a running sibling.
+          async () => {
+            const first = key("cancelled")
+            const next = key("after-cancel")
+            await enqueue(siblings, first)
+            await enqueue(siblings, next)
+            await wait([first], "the sibling to be cancelled")
+            await jitter()
+            runnable.set(next, Date.now())
+            await durably.cancel(first)
+            release(first)
+          },
+        ].sort(() => rng() - 0.5)
+        await Promise.all(paths.map((p) => jitter().then(p)))
+        const keys = [...runnable.keys()]
+        await wait(keys, "runnable workflows to start")
+        for (const k of keys) {
+          const late = startedAt.get(k)! - runnable.get(k)!
+          assert.ok(late <= boundMs + slackMs, `${k} started ${late} ms after it became runnable (seed ${seed})`)
+        }
+        await Promise.all(pokes)
+        assert.deepEqual(errors, [], `racing statements failed (seed ${seed})`)
+        // End the round: everything still held finishes, so the next round starts with free slots.
+        for (const k of keys) release(k)
+        for (const k of keys) {
+          const status = await durably
+            .handle(k)
+            .result()
+            .then(
+              () => "SUCCESS",
+              () => "ERROR",
+            )
+          if (!k.endsWith(`cancelled-${round}`)) assert.equal(status, "SUCCESS", `${k} (seed ${seed})`)
+        }
+      }
+    } catch (e) {
+      console.error(`randomized races failed; replay with DURABLY_RACE_SEED=${seed}`)
+      throw e
+    } finally {
+      for (const r of holds.values()) r()
+      await durably.shutdown()
+    }
+  },
+}
