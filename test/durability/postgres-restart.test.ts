@@ -10,7 +10,9 @@
  *
  * Every workflow still completes with the right output, and since no worker process died, every step body ran
  * exactly once. Then the worker must be back within a lease of Postgres being back. The second test makes the
- * same ambiguous commit happen to a workflow's creation.
+ * same ambiguous commit happen to a workflow's creation. The third restarts Postgres while the worker is inside
+ * `transaction` bodies (their ledger rows inserted, nothing committed): the worker keeps running, retries
+ * them, and each transaction's effect commits exactly once.
  *
  * Scale: DURABILITY_RESTART_WORKFLOWS (default 20).
  */
@@ -237,6 +239,71 @@ describe("postgres restart", () => {
         ledger: await readLedger(sql, ledger),
         interrupted: new Set(),
       })
+      expect(verdict.violations, worker.tail(60)).toEqual([])
+    } catch (e) {
+      console.log(`[postgres restart] server log:\n${await c.log()}`)
+      throw e
+    }
+  }, 120_000)
+
+  it("a restart while the worker is inside transaction bodies: it keeps running, each effect commits once", async () => {
+    const c = cluster!
+    const ids = Array.from({ length: 6 }, (_, i) => `t-${String(i).padStart(2, "0")}`)
+    const steps = 6
+    const schema = freshSchema("dur_restart_tx")
+    // The ledger lives in the store's own database: the transaction's effect is its ledger row.
+    const ledger = await createLedger(open(c.url), schema)
+    await closeAll()
+    const worker = spawnWorker({
+      url: c.url,
+      schema,
+      ledgerUrl: c.url,
+      ledgerTable: ledger,
+      executorId: `restart-${schema}`,
+      heartbeat: { intervalMs: 200, leaseMs: LEASE_MS },
+      bodies: "transaction",
+      // Long bodies, so that the restart finds several open transactions.
+      stepMs: [150, 300],
+      start: { ids, steps },
+    })
+    const context = () => worker.tail()
+    try {
+      await worker.waitForEvent("STARTED")
+      const admin = open(c.adminUrl)
+      const inBodies = async () =>
+        Number(
+          (
+            await admin`SELECT count(*)::int AS n FROM pg_stat_activity
+              WHERE datname = 'durability' AND state = 'idle in transaction' AND query LIKE 'INSERT INTO%ledger%'`
+          )[0]?.["n"],
+        )
+      let db = open(c.url)
+      const recorded = async () => (await readSteps(db, schema)).length
+      await waitFor("6 steps recorded", async () => (await recorded()) >= 6, { intervalMs: 10, detail: context })
+      await waitFor("three transactions open inside their bodies", async () => (await inBodies()) >= 3, {
+        intervalMs: 5,
+        detail: context,
+      })
+      await closeAll()
+      await c.restart()
+      db = open(c.url)
+      expect(await recorded(), "the run ended before the restart").toBeLessThan(ids.length * steps)
+
+      await waitAllSucceeded(db, schema, ids, { timeoutMs: 60_000, context })
+      expect((await worker.stop()).code, worker.tail()).toBe(0)
+      const rows = await readLedger(db, ledger)
+      const verdict = verifyDurability({
+        ids,
+        steps,
+        workflows: await readWorkflows(db, schema),
+        checkpoints: await readSteps(db, schema),
+        ledger: rows,
+        interrupted: new Set(),
+      })
+      console.log(
+        `[postgres restart] transactions: ${rows.length} ledger rows for ${ids.length * steps} steps; ${heartbeatFailures(worker)} failed heartbeats`,
+      )
+      expect(rows.length, "one committed effect per transaction").toBe(ids.length * steps)
       expect(verdict.violations, worker.tail(60)).toEqual([])
     } catch (e) {
       console.log(`[postgres restart] server log:\n${await c.log()}`)
