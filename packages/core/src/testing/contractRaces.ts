@@ -188,6 +188,17 @@ export const racesScenarios: Record<string, ContractTest> = {
             const ks = [key("part-a"), key("part-b"), key("part-c")]
             for (const [i, k] of ks.entries()) runnable.set(k, (await enqueue(parted, k, undefined, `p${i}`)).at)
           },
+          // A partition's next workflow, released by the cancel of its enqueued sibling racing the claim.
+          async () => {
+            const first = key("part-cancelled")
+            const next = key("part-next")
+            await enqueue(parted, first, undefined, "px")
+            await enqueue(parted, next, undefined, "px")
+            await jitter()
+            runnable.set(next, Date.now())
+            await durably.cancel(first)
+            release(first)
+          },
           // Delayed, then due.
           async () => {
             const k = key("delayed")
