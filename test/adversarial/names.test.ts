@@ -164,6 +164,12 @@ describe.each(storeKinds)("names, keys, ids and topics on the $name store", (kin
         `${kind.name}: effect send with ${label}`,
       )
       expect(Exit.isFailure(sent) && tagOf(squash(sent.cause))).toBe("InvalidArgument")
+      // In the error channel, not a defect: flip rejects on a defect.
+      const cancelled = await within(
+        Effect.runPromise(Effect.flip(service.cancel(value))),
+        `${kind.name}: effect cancel with ${label}`,
+      )
+      expect(tagOf(cancelled)).toBe("InvalidArgument")
       const inside = await within(durably.run(effectProber, value), `${kind.name}: effect prober with ${label}`)
       expect(inside).toEqual(["InvalidArgument", "InvalidArgument"])
     }

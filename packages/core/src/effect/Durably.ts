@@ -60,7 +60,6 @@ const isStartError = instanceOf(
   StoreError,
   EngineStopped,
 )
-const isAwaitError = instanceOf(WorkflowNotFound, StoreError, EngineStopped)
 
 /** Why an enqueue was refused: a start error, a full queue, or a duplicate deduplication id. */
 export type EnqueueError = StartError | QueueFull | DuplicateEnqueue
@@ -126,7 +125,7 @@ export interface DurablyService extends ManagementService {
     <O = unknown>(id: string): Effect.Effect<EffectHandle<O, never>, InvalidArgument>
   }
   /** Cancel a workflow: a sleeping or waiting one at once, a running one at its next ctx call. */
-  readonly cancel: (id: string) => Effect.Effect<void, AwaitError>
+  readonly cancel: (id: string) => Effect.Effect<void, ReadError>
   /** Send a message to a workflow (see the Promise API's `send`); with `idempotencyKey`, a resend delivers nothing. */
   readonly send: <A = unknown>(
     workflowId: string,
@@ -189,7 +188,7 @@ const makeService = (durably: PromiseDurably): DurablyService => {
         fromPromise(() => durably.enqueueMany(queue, workflow, inputs, options), isEnqueueError),
         (hs) => hs.map((h) => makeEffectHandle(h, workflow)),
       ),
-    cancel: (id) => fromPromise(() => durably.cancel(id), isAwaitError),
+    cancel: (id) => fromPromise(() => durably.cancel(id), isReadError),
     send: (workflowId, topic, message, options) =>
       fromPromise(() => durably.send(workflowId, topic, message, options), isSendError),
     getEvent: <A>(workflowId: string, key: string, options?: GetEventOptions) =>
