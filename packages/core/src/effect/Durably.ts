@@ -25,7 +25,7 @@ import type { GetEventOptions } from "../engine/events.ts"
 import type { SendOptions } from "../engine/messages.ts"
 import type { ReadStreamOptions } from "../engine/streams.ts"
 import type { TopicRef } from "../topics.ts"
-import { toEffect, type ManagementService } from "../management/effect.ts"
+import { isManagementError, toEffect, type ManagementError, type ManagementService } from "../management/effect.ts"
 import { effectClient, type ClientService } from "./client.ts"
 import type { ClientOptions } from "../client.ts"
 import { schedulesToEffect, type SchedulesService } from "../schedules/effect.ts"
@@ -68,18 +68,10 @@ const isEnqueueError = (u: unknown): u is EnqueueError =>
   isStartError(u) || u instanceof QueueFull || u instanceof DuplicateEnqueue
 const isStoreError = instanceOf(StoreError, EngineStopped)
 
-/** Why a message could not be sent (no such workflow, a message that cannot be stored …). */
-export type SendError =
-  WorkflowNotFound | InvalidArgument | SchemaMismatchError | PayloadTooLargeError | StoreError | EngineStopped
+/** Why a message could not be sent (no such workflow, a message that cannot be stored …): a management error. */
+export type SendError = ManagementError
 
-const isSendError = instanceOf(
-  WorkflowNotFound,
-  InvalidArgument,
-  SchemaMismatchError,
-  PayloadTooLargeError,
-  StoreError,
-  EngineStopped,
-)
+const isSendError = isManagementError
 
 /** Why reading an event or a stream failed (not that the value is missing). */
 export type ReadError = WorkflowNotFound | InvalidArgument | StoreError | EngineStopped

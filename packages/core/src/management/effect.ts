@@ -18,7 +18,7 @@ import type { ManagementApi } from "./types.ts"
 export type ManagementError =
   WorkflowNotFound | InvalidArgument | SchemaMismatchError | PayloadTooLargeError | StoreError | EngineStopped
 
-const isManagementError = instanceOf(
+export const isManagementError = instanceOf(
   WorkflowNotFound,
   InvalidArgument,
   SchemaMismatchError,
