@@ -84,6 +84,8 @@ export const makeQueries = (schema: string, channel?: string) => {
       ON CONFLICT (id) DO NOTHING
       RETURNING ${workflowColumns}`,
     getWorkflow: `SELECT ${workflowColumns} FROM ${W} WHERE id = $1`,
+    /** Many at once (reads that arrive together, e.g. the result waiters woken by one group of completions). */
+    getWorkflows: `SELECT ${workflowColumns} FROM ${W} WHERE id = ANY($1::text[])`,
     /** $1 id, $2 executor, $3 count (0|1), $4 max attempts, $5 now */
     claimWorkflow: `UPDATE ${W} w SET ${claimSet("w", `(SELECT count(*)::int FROM ${S} st WHERE st.workflow_id = w.id)`, "$3", "$4", "$2", "$5")}
       WHERE w.id = $1 AND CASE WHEN w.status = 'PENDING' THEN true ELSE false END

@@ -157,6 +157,25 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
     return explain(tx, id, epoch, cp.stepId)
   }
 
+  /**
+   * Reads of single workflows that arrive while one is in flight go together in one statement: result
+   * waiters (a handle's `result()`) read once when they start and once when woken, and the wake-ups of one
+   * group of completions come together. Alone, a read is the single-row statement.
+   */
+  const reads = makeBatcher(async (ids: ReadonlyArray<string>): Promise<Array<WorkflowRecord | undefined>> => {
+    if (ids.length === 1) {
+      const [row] = await client.query(q.getWorkflow, [ids[0]])
+      return [row ? toWorkflow(row) : undefined]
+    }
+    const rows = await client.query(q.getWorkflows, [[...new Set(ids)]])
+    const byId = new Map(rows.map((r) => [r["id"] as string, r]))
+    // A record per caller: callers may keep what they get.
+    return ids.map((id) => {
+      const row = byId.get(id)
+      return row ? toWorkflow(row) : undefined
+    })
+  })
+
   /** One checkpoint alone, settled as a result (a batch's items fail one by one, not together). */
   const writeAlone = (w: PendingCheckpoint): Promise<Settled<Checkpoint>> =>
     writeCheckpointIn(client, w.id, w.epoch, w.cp).then(
@@ -292,11 +311,7 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
         const [current] = await client.query(q.getWorkflow, [id])
         return current ? toWorkflow(current) : undefined
       }),
-    getWorkflow: (id) =>
-      op("getWorkflow", async () => {
-        const [row] = await client.query(q.getWorkflow, [id])
-        return row ? toWorkflow(row) : undefined
-      }),
+    getWorkflow: (id) => op("getWorkflow", () => reads.submit(id)),
     listWorkflows: (f) =>
       op("listWorkflows", async () => {
         const owner = f.executorId === undefined ? null : f.executorId === null ? "none" : "one"
