@@ -113,8 +113,15 @@ export const openTelemetry = (options: OpenTelemetryOptions = {}): Observer => {
           : {}),
         operation: recording
           ? (op) =>
-              operation(tracer.startSpan(spanName(op), { attributes: operationAttributes(op) }, active), op, info, m)
-          : (op) => (m && op.kind === "step" ? operation(undefined, op, info, m) : undefined),
+              spanned(op)
+                ? operation(
+                    tracer.startSpan(spanName(op), { attributes: operationAttributes(op) }, active),
+                    op,
+                    info,
+                    m,
+                  )
+                : undefined
+          : (op) => (m && op.attempt !== undefined ? operation(undefined, op, info, m) : undefined),
         end: (end) => {
           endExecution(span, end)
           recordEnd(m, info, end, startedAt)
@@ -131,9 +138,18 @@ const metricsOnly = (
   startedAt: number,
 ): ExecutionObserver | undefined =>
   m && {
-    operation: (op) => (op.kind === "step" ? operation(undefined, op, info, m) : undefined),
+    operation: (op) => (op.attempt !== undefined ? operation(undefined, op, info, m) : undefined),
     end: (end) => recordEnd(m, info, end, startedAt),
   }
+
+/**
+ * A span per step attempt and per live operation that waits or reaches out (sleep, recv, child start …); none
+ * for replayed results, for a step as a whole (its attempts are the spans), or for recorded values (now,
+ * random, uuid: not worth one).
+ */
+const spanned = (op: OperationInfo): boolean =>
+  op.replayed !== true &&
+  (op.kind === "step" ? op.attempt !== undefined : op.kind !== "now" && op.kind !== "random" && op.kind !== "uuid")
 
 // A result's name is the child's id: too varied for a span name, so it is an attribute only.
 const spanName = (op: OperationInfo) =>
@@ -184,7 +200,7 @@ const operation = (
         }
         span.end()
       }
-      if (m && op.kind === "step" && !halted) {
+      if (m && op.attempt !== undefined && !halted) {
         const labels = { [attr.workflowName]: info.workflowName, [attr.stepName]: op.name }
         m.stepDuration.record((performance.now() - startedAt) / 1000, { ...labels, [attr.outcome]: outcome })
         if (outcome === "retry") m.stepRetries.add(1, labels)

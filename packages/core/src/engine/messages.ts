@@ -116,7 +116,7 @@ export const recv = async (exec: Execution, topic: unknown, options?: RecvOption
         },
         deadline,
         signal: exec.waitingSignal,
-        idle: host.activity,
+        waiting: () => exec.waiting("outside"),
         onFirstMiss,
       })
       // Timed out: a done checkpoint with no output.

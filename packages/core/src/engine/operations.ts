@@ -134,9 +134,6 @@ const runAttempt = async <A>(
   const controller = new AbortController()
   const cleanups: Array<() => void> = []
   const host = exec.host
-  // While the body runs, the operation is the user's work, not the engine's (see the test kit's settle).
-  host.activity.exit()
-  host.activity.enterBody()
   try {
     const result = await new Promise<Outcome<A>>((resolve, reject) => {
       const killed = () => {
@@ -171,8 +168,6 @@ const runAttempt = async <A>(
     // The attempt is over: a body still running (timed out) can no longer add to what gets published.
     stream.open = false
     for (const c of cleanups) c()
-    host.activity.exitBody()
-    host.activity.enter()
   }
 }
 

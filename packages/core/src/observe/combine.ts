@@ -29,6 +29,10 @@ const combineExecutions = (execs: ReadonlyArray<ExecutionObserver>): ExecutionOb
     ...(run ? { run } : {}),
     ...(traceParent ? { traceParent } : {}),
     operation: (info) => combineOperations(present(execs.map((e) => e.operation?.(info)))),
+    waiting: (on) => {
+      const resumes = present(execs.map((e) => e.waiting?.(on)))
+      return resumes.length === 0 ? undefined : () => resumes.forEach((r) => r())
+    },
     end: (end) => execs.forEach((e) => e.end(end)),
   }
 }
@@ -38,6 +42,7 @@ export const combineObservers = (observers: ReadonlyArray<Observer>): Observer |
   const carriers = present(observers.map((o) => o.carry))
   const executions = present(observers.map((o) => o.execution))
   const events = present(observers.map((o) => o.event))
+  const storeCalls = present(observers.map((o) => o.storeCall))
   return {
     // Only one carrier is stored: the first observer that carries anything wins.
     ...(carriers.length === 0
@@ -55,5 +60,13 @@ export const combineObservers = (observers: ReadonlyArray<Observer>): Observer |
       ? {}
       : { execution: (info) => combineExecutions(present(executions.map((e) => e(info)))) }),
     ...(events.length === 0 ? {} : { event: (e) => events.forEach((f) => f(e)) }),
+    ...(storeCalls.length === 0
+      ? {}
+      : {
+          storeCall: () => {
+            const ends = present(storeCalls.map((c) => c()))
+            return ends.length === 0 ? undefined : () => ends.forEach((e) => e())
+          },
+        }),
   }
 }
