@@ -14,7 +14,7 @@ import type { Serializer } from "../serialization/Serializer.ts"
 import type { Management, StoredHistory, StoredWorkflow } from "../store/Management.ts"
 import type { WorkflowRecord, WorkflowStatus } from "../store/Store.ts"
 import type { AnyWorkflow } from "../workflow.ts"
-import { allStatuses, encodeCursor, listRequest, storedFilter } from "./filter.ts"
+import { encodeCursor, listRequest, storedFilter } from "./filter.ts"
 import type {
   ExecutorInfo,
   ManagementApi,
@@ -390,5 +390,3 @@ export const prune = async (
     if (n < options.limit) return total
   }
 }
-
-export { allStatuses }
