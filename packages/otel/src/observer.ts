@@ -27,7 +27,7 @@ import {
   type OperationObserver,
 } from "@durably/core"
 import { captureActive, contextOf, parseCarried } from "./carrier.ts"
-import { instruments, type Instruments } from "./metrics.ts"
+import { instruments, observeQueueDepth, type Instruments } from "./metrics.ts"
 
 export interface OpenTelemetryOptions {
   /** Where spans go. Default: the global tracer provider (`trace.setGlobalTracerProvider`, or the Node SDK). */
@@ -38,6 +38,8 @@ export interface OpenTelemetryOptions {
   readonly traces?: boolean
   /** Record metrics. Default true. */
   readonly metrics?: boolean
+  /** Report the depth of every queue (a gauge read from the store at each collection). Default true. */
+  readonly queueDepth?: boolean
 }
 
 const scope = "@durably/otel"
@@ -61,6 +63,7 @@ export const attr = {
   outcome: "durably.step.outcome",
   retryInMs: "durably.step.retry_in_ms",
   queue: "messaging.destination.name",
+  linkKind: "durably.link.kind",
 } as const
 
 /** `Durably.launch({ observers: [openTelemetry()] })`: traces and metrics through `@opentelemetry/api`. */
@@ -129,6 +132,9 @@ export const openTelemetry = (options: OpenTelemetryOptions = {}): Observer => {
       }
     },
     event: (e) => recordEvent(m, e),
+    ...(m && meter && options.queueDepth !== false
+      ? { launched: (engine) => observeQueueDepth(meter, engine, attr.queue) }
+      : {}),
   }
 }
 
@@ -188,12 +194,22 @@ const operation = (
   const active: Context | undefined = span && trace.setSpan(context.active(), span)
   return {
     ...(active ? { run: <A>(fn: () => A): A => context.with(active, fn) } : {}),
+    // Read only by the Effect flavour's step bodies, so built only then.
+    get traceParent() {
+      if (!span) return undefined
+      const sc = span.spanContext()
+      return { traceId: sc.traceId, spanId: sc.spanId, sampled: (sc.traceFlags & 1) === 1 }
+    },
     end: (end) => {
       const halted = end.error === undefined ? undefined : stopped(end.error)
       const outcome = end.error === undefined || halted ? "ok" : end.retryInMs === undefined ? "error" : "retry"
       if (span) {
         if (halted) span.setAttribute(attr.stopReason, halted)
         else if (end.error !== undefined) failSpan(span, end.error)
+        // A recv links to where its message was sent (OpenTelemetry's messaging convention: the consumer has
+        // its own parent, and a link to the producer), in whichever process or trace that was.
+        const sent = parseCarried(end.carried)
+        if (sent) span.addLink({ context: sent, attributes: { [attr.linkKind]: "message" } })
         if (end.retryInMs !== undefined) {
           span.setAttribute(attr.retryInMs, end.retryInMs)
           span.addEvent("retry scheduled", { [attr.retryInMs]: end.retryInMs })

@@ -105,6 +105,8 @@ export class Engine {
   private readonly claiming = new ClaimGuard()
   private readonly orphans: Orphans
   private stopRetention: (() => void) | undefined
+  /** What observers watching the launched engine (Observer.launched) stop with. */
+  private unobserve: (() => void) | undefined
   readonly schedules: EngineSchedules
 
   constructor(config: EngineConfig) {
@@ -361,6 +363,11 @@ export class Engine {
       this.debouncing = startDebounceDispatch(this)
       await this.schedules.launch()
     }
+    this.unobserve = this.config.observer?.launched?.({
+      executorId: this.executorId,
+      appVersion: this.appVersion,
+      queues: this.management.queues,
+    })
   }
 
   /** `durably.debounce`: join or start the key's waiting run; its handle. */
@@ -588,6 +595,8 @@ export class Engine {
 
   private stopped() {
     this.stopRetention?.()
+    this.unobserve?.()
+    this.unobserve = undefined
     this.state = "stopped"
     this.parked.clear()
     this.halt.abort(new EngineStopped({ reason: "the engine was shut down" }))

@@ -46,6 +46,15 @@ export interface OperationResult {
   readonly attemptErrors?: string
 }
 
+/**
+ * An operation that wrote its own done checkpoint; `carried`: what came with what it consumed (a message's
+ * trace context), for observers.
+ */
+export interface Committed {
+  readonly committed: Checkpoint
+  readonly carried?: string | undefined
+}
+
 /** What workflow code gets back from an operation: never an engine problem, which is thrown instead. */
 export type Outcome<A> = { readonly ok: true; readonly value: A } | { readonly ok: false; readonly error: unknown }
 
@@ -221,7 +230,7 @@ export class Execution {
       prepare: (result: OperationResult) => Checkpoint,
       /** Gives the number back after a write that did not happen (nothing was there to receive, say). */
       retract: () => void,
-    ) => Promise<OperationResult | { readonly committed: Checkpoint }>,
+    ) => Promise<OperationResult | Committed>,
   ): Promise<Outcome<A>> {
     // A reaction, not an async frame: a waiting operation holds no suspended frame here.
     return this.runOperation<A>(kind, name, decode, live).catch((e: unknown) => {
@@ -261,6 +270,7 @@ export class Execution {
       const watch: OperationObserver | undefined = this.observed?.operation?.({ kind, name, stepId })
       this.liveRunning++
       let seq: number | undefined
+      let carried: string | undefined
       const startedAt = cp?.startedAt ?? this.host.clock.currentTimeMillisUnsafe()
       const prepare = (result: OperationResult): Checkpoint => {
         seq ??= this.sequencer.assign()
@@ -283,7 +293,7 @@ export class Execution {
         seq = undefined
       }
       try {
-        let result: OperationResult | { readonly committed: Checkpoint }
+        let result: OperationResult | Committed
         try {
           const pendingCp = cp?.state === "pending" ? cp : undefined
           // In the operation's scope: a child started or enqueued here carries it as its parent.
@@ -293,8 +303,10 @@ export class Execution {
         } finally {
           this.liveRunning--
         }
-        if ("committed" in result) done = result.committed
-        else {
+        if ("committed" in result) {
+          done = result.committed
+          carried = result.carried
+        } else {
           this.checkWritable()
           done = await this.write(prepare(result))
         }
@@ -304,7 +316,10 @@ export class Execution {
         throw e
       }
       await this.sequencer.turn(done.seq ?? seq!)
-      watch?.end(done.error === undefined ? {} : { error: done.error })
+      watch?.end({
+        ...(done.error === undefined ? {} : { error: done.error }),
+        ...(carried === undefined ? {} : { carried }),
+      })
     }
     this.checkAlive()
     const what = `${kind} "${name}"`

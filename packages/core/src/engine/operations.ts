@@ -16,6 +16,7 @@ import {
   type Outcome,
   type StepStreamBuffer,
 } from "./Execution.ts"
+import type { OperationObserver } from "../observe/Observer.ts"
 import { retryPlan } from "./retry.ts"
 import { revive } from "./revive.ts"
 import { publishStep } from "./streams.ts"
@@ -52,7 +53,7 @@ export const runStep = <A>(
       const watch = exec.observed?.operation?.({ kind: "step", name, stepId, attempt })
       let attempted: Awaited<ReturnType<typeof runAttempt<A>>>
       try {
-        attempted = await runAttempt(exec, name, fn, { attempt, idempotencyKey, timeoutMs }, watch?.run)
+        attempted = await runAttempt(exec, name, fn, { attempt, idempotencyKey, timeoutMs }, watch)
       } catch (e) {
         watch?.end({ error: e })
         throw e
@@ -127,8 +128,8 @@ const runAttempt = async <A>(
   step: string,
   fn: (info: StepInfo) => A | PromiseLike<A>,
   opts: { readonly attempt: number; readonly idempotencyKey: string; readonly timeoutMs: number | undefined },
-  /** Runs the body in an observer's scope (its span active), when one watches. */
-  within?: <B>(fn: () => B) => B,
+  /** The observers of this attempt: the body runs in their scope (a span active), when they give one. */
+  watch?: OperationObserver,
 ): Promise<{ readonly result: Outcome<A>; readonly streamed: ReadonlyArray<StreamEntry> }> => {
   const stream: StepStreamBuffer = { entries: [], open: true }
   const controller = new AbortController()
@@ -158,7 +159,8 @@ const runAttempt = async <A>(
       }
       const info: StepInfo = { signal: controller.signal, attempt: opts.attempt, idempotencyKey: opts.idempotencyKey }
       const body = async () => fn(info)
-      stepScope.run({ workflowId: exec.id, step, stream }, within ? () => within(body) : body).then(
+      const within = watch?.run
+      stepScope.run({ workflowId: exec.id, step, stream, observed: watch }, within ? () => within(body) : body).then(
         (value) => resolve({ ok: true, value }),
         (error: unknown) => resolve({ ok: false, error }),
       )

@@ -5,6 +5,7 @@
  * around store calls, and for executor-wide events (recoveries, takeovers, DEAD workflows). An engine with no
  * observer pays one `undefined` check per operation.
  */
+import type { QueuesApi } from "../management/types.ts"
 import type { OperationKind } from "../store/Store.ts"
 
 /** Watches an engine. Every member is optional; `Durably.launch({ observers })` takes several. */
@@ -19,8 +20,19 @@ export interface Observer {
   readonly execution?: (execution: ExecutionInfo) => ExecutionObserver | undefined
   /** Something happened to the executor or to workflows not running here. */
   readonly event?: (event: EngineEvent) => void
+  /**
+   * The engine has launched: what an observer may read of it while it runs (its queues, for a depth gauge).
+   * The function returned is called when the engine stops.
+   */
+  readonly launched?: (engine: LaunchedEngine) => (() => void) | undefined
   /** A store call begins (a claim, a checkpoint, a read …, retries included); the function returned ends it. */
   readonly storeCall?: () => (() => void) | undefined
+}
+
+export interface LaunchedEngine {
+  readonly executorId: string
+  readonly appVersion: string
+  readonly queues: QueuesApi
 }
 
 /** How the execution came to run here. */
@@ -100,11 +112,15 @@ export interface OperationEndInfo {
   readonly error?: unknown
   /** A failed step attempt that will be retried after this long. */
   readonly retryInMs?: number
+  /** What `Observer.carry` returned where the message a `recv` consumed was sent (`send` or `ctx.send`). */
+  readonly carried?: string
 }
 
 export interface OperationObserver {
   /** Runs a step body (for an attempt), or the operation's live part, so that what it does happens in this scope. */
   readonly run?: <A>(fn: () => A) => A
+  /** A step attempt's span: the Effect flavour makes it the parent of Effect's own spans in the step body. */
+  readonly traceParent?: TraceParent | undefined
   readonly end: (end: OperationEndInfo) => void
 }
 
