@@ -161,24 +161,30 @@ const spanned = (op: OperationInfo): boolean =>
 const spanName = (op: OperationInfo) =>
   op.kind === "result" ? "child result" : op.name === op.kind ? op.kind : `${op.kind} ${op.name}`
 
-const executionAttributes = (info: ExecutionInfo): Attributes => ({
-  [attr.workflowId]: info.workflowId,
-  [attr.workflowName]: info.workflowName,
-  [attr.executorId]: info.executorId,
-  [attr.appVersion]: info.appVersion,
-  [attr.origin]: info.origin,
-  ...(info.recoveryAttempts > 0 ? { [attr.recoveryAttempts]: info.recoveryAttempts } : {}),
-  ...(info.recordedSteps > 0 ? { [attr.recordedSteps]: info.recordedSteps } : {}),
-  ...(info.parentId === undefined ? {} : { [attr.parentId]: info.parentId }),
-  ...(info.queue === undefined ? {} : { [attr.queue]: info.queue, "messaging.system": "durably" }),
-})
+// Built in place, not by spreading optional parts: these run once per execution and per step attempt.
+const executionAttributes = (info: ExecutionInfo): Attributes => {
+  const a: Attributes = {
+    [attr.workflowId]: info.workflowId,
+    [attr.workflowName]: info.workflowName,
+    [attr.executorId]: info.executorId,
+    [attr.appVersion]: info.appVersion,
+    [attr.origin]: info.origin,
+  }
+  if (info.recoveryAttempts > 0) a[attr.recoveryAttempts] = info.recoveryAttempts
+  if (info.recordedSteps > 0) a[attr.recordedSteps] = info.recordedSteps
+  if (info.parentId !== undefined) a[attr.parentId] = info.parentId
+  if (info.queue !== undefined) {
+    a[attr.queue] = info.queue
+    a["messaging.system"] = "durably"
+  }
+  return a
+}
 
-const operationAttributes = (op: OperationInfo): Attributes => ({
-  [attr.stepName]: op.name,
-  [attr.stepId]: op.stepId,
-  [attr.stepKind]: op.kind,
-  ...(op.attempt === undefined ? {} : { [attr.attempt]: op.attempt }),
-})
+const operationAttributes = (op: OperationInfo): Attributes => {
+  const a: Attributes = { [attr.stepName]: op.name, [attr.stepId]: op.stepId, [attr.stepKind]: op.kind }
+  if (op.attempt !== undefined) a[attr.attempt] = op.attempt
+  return a
+}
 
 /** Stopping (a crash, a shutdown, a parked sleep, a fence) is not the operation's failure. */
 const stopped = (e: unknown): string | undefined =>
