@@ -49,7 +49,10 @@ export const memory: Scenario = {
     "RSS of one worker holding 10,000 and 100,000 waiting workflows (half sleep, 40% recv, 10% awaiting a child in recv), against the same worker idle; then the waiters are woken",
   run: async (env) => {
     const rows: Row[] = []
-    for (const size of sizes(env.quick)) rows.push(...(await measureSize(env, size)))
+    // BENCH_MEMORY_SIZES=10000 measures only that size (comma-separated; full runs only).
+    const only = (process.env["BENCH_MEMORY_SIZES"] ?? "").split(",").filter(Boolean).map(Number)
+    for (const size of sizes(env.quick))
+      if (env.quick || only.length === 0 || only.includes(size.n)) rows.push(...(await measureSize(env, size)))
     return rows
   },
 }

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict"
 import { Durably } from "../Durably.ts"
 import type { Store } from "../store/Store.ts"
-import { defineWorkflow, type AnyWorkflow } from "../workflow.ts"
+import { defineWorkflow } from "../workflow.ts"
 import type { ExecutionEndInfo, Observer } from "../observe/Observer.ts"
 import type { ContractTest } from "./contract.ts"
 
@@ -26,8 +26,12 @@ const parkedCounter = () => {
   return { parked, observer }
 }
 
-const launchParking = (store: Store, executorId: string, workflows: ReadonlyArray<AnyWorkflow>, observer: Observer) =>
-  Durably.launch({ store, workflows, executorId, logger: false, parkWaitsAfter: 30, observers: [observer] })
+const launchParking = (
+  store: Store,
+  executorId: string,
+  workflows: Parameters<typeof Durably.launch>[0]["workflows"],
+  observer: Observer,
+) => Durably.launch({ store, workflows, executorId, logger: false, parkWaitsAfter: 30, observers: [observer] })
 
 /** Resolves once `check` holds, polling; fails after `ms` saying what it waited for. */
 const until = async (what: string, check: () => boolean, ms = 15_000) => {

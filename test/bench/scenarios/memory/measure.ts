@@ -132,7 +132,7 @@ export const measureMemory = async (url: string, o: MemoryOptions): Promise<Memo
   let child: Child | undefined
   try {
     const config: MemoryWorkerConfig = { url, schema, n, warmup, window, executorId: `bench-memory-${uuidv7()}` }
-    child = spawnChild(workerScript, config, ["--expose-gc", "--max-old-space-size=8192"])
+    child = spawnChild(workerScript, config, ["--expose-gc"])
     const baseline = await child.next("baseline", 60_000)
     if (!asSample(baseline["memory"]).gc) throw new Error("the worker has no gc(): --expose-gc did not reach it")
     log(`  worker pid ${child.pid}, schema ${schema}: idle RSS ${mb(asSample(baseline["memory"]).rss)} MB`)
