@@ -111,7 +111,7 @@ export const getEvent = async (
       },
       deadline,
       signal: exec.waitingSignal,
-      idle: host.activity,
+      waiting: () => exec.waiting("outside"),
       onFirstMiss,
       park: parkWhenIdle(exec, wakes, deadline),
     })

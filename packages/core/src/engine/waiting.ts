@@ -38,8 +38,8 @@ export interface WaitOptions<A> {
   readonly signal?: AbortSignal | undefined
   /** Runs once, the first time the answer is not there, before waiting (e.g. to record the deadline). */
   readonly onFirstMiss?: (() => Promise<void>) | undefined
-  /** An execution steps out of the engine's activity count while it waits (see the test kit's settle). */
-  readonly idle?: { readonly exit: () => void; readonly enter: () => void } | undefined
+  /** Called before each wait; the function it returns after it (Execution.waiting: observers see waits). */
+  readonly waiting?: (() => (() => void) | undefined) | undefined
   /**
    * Called as each wait (after a look that found nothing) begins, to let the execution park if the wait
    * lasts (see parking.ts; parking stops the execution, which aborts `signal`); returns what ends that.
@@ -70,7 +70,7 @@ export const waitFor = async <A>(o: WaitOptions<A>): Promise<A | undefined> => {
       }
       if (o.deadline !== undefined && o.host.clock.currentTimeMillisUnsafe() >= o.deadline) return undefined
       if (woken) continue
-      o.idle?.exit()
+      const resume = o.waiting?.()
       try {
         await new Promise<void>((resolve, reject) => {
           const timers = o.deadline === undefined ? undefined : new AbortController()
@@ -99,7 +99,7 @@ export const waitFor = async <A>(o: WaitOptions<A>): Promise<A | undefined> => {
           unpark = o.park?.()
         })
       } finally {
-        o.idle?.enter()
+        resume?.()
       }
     }
   } finally {
@@ -110,7 +110,7 @@ export const waitFor = async <A>(o: WaitOptions<A>): Promise<A | undefined> => {
 /** The `park` option of a wait of `exec` for `wakes` until `deadline`: parks it once the wait has lasted. */
 export const parkWhenIdle =
   (exec: Execution, wakes: ReadonlyArray<Wake>, deadline: number | undefined) => (): (() => void) | undefined =>
-    exec.mode === "run" ? exec.host.parkWaiting(exec, wakes, deadline) : undefined
+    exec.host.parkWaiting(exec, wakes, deadline)
 
 /** The workflow will not change any more by itself: finished, or DEAD (only an operator resumes it). */
 export const hasEnded = (status: WorkflowStatus): boolean => terminalStatuses.has(status) || status === "DEAD"
