@@ -90,6 +90,25 @@ const settle = async (sql: Sql, ms: number, log: (line: string) => void) => {
   }
 }
 
+/**
+ * Wait for the driver's activities, including those tracked while waiting: a kind started just before the
+ * workload stopped tracks its reader or sender only once its enqueue went through.
+ */
+const drain = async (tracked: Array<Promise<unknown>>, ms: number, log: (line: string) => void) => {
+  const deadline = Date.now() + ms
+  for (let awaited = -1; awaited < tracked.length;) {
+    awaited = tracked.length
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), deadline - Date.now())))
+    const outcome = await Promise.race([Promise.all(tracked.slice(0, awaited)), late])
+    clearTimeout(timer)
+    if (outcome === "late") {
+      log(`driver activities still running after ${ms / 1000} s`)
+      return
+    }
+  }
+}
+
 export const runSoak = async (options: SoakOptions): Promise<SoakResult> => {
   const log = options.log ?? ((line: string) => console.log(`[chaos] ${line}`))
   const random = prng(options.seed)
@@ -151,8 +170,11 @@ export const runSoak = async (options: SoakOptions): Promise<SoakResult> => {
     await ctx.persist("pause the ticks", () => durably!.schedules.pause(tickSchedule.name))
     const injected = await faults
     log(`workload stopped: ${n} workflows started, ${injected.length} faults; letting everything finish`)
-    await Promise.all(tracked)
-    await settle(sql, (options.settleSeconds ?? 120) * 1000, log)
+    const settleMs = (options.settleSeconds ?? 120) * 1000
+    await drain(tracked, settleMs, log)
+    await settle(sql, settleMs, log)
+    // A reader sees the end of its stream just after its workflow ends.
+    await drain(tracked, 30_000, log)
     const system = await readSystem(sql)
     const history: History = {
       planned,

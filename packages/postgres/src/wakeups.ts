@@ -60,6 +60,9 @@ interface Entry {
   known: string | null | undefined
 }
 
+/** Wait before a failed catch-up pass is tried again, when the store does not poll. */
+const defaultRetryMs = 1000
+
 const activeStatuses = new Set(["ENQUEUED", "DELAYED", "PENDING"])
 
 /** Whether a first sighting shows something a subscriber may have missed. */
@@ -103,6 +106,7 @@ export const makeWakeups = (options: WakeupOptions): Wakeups => {
     }
     if (closed || entries.size === 0) return
     polling = true
+    let failed = false
     try {
       const looked = [...entries]
       const values = await options.fetch(looked.map(([, e]) => e.parts))
@@ -117,13 +121,29 @@ export const makeWakeups = (options: WakeupOptions): Wakeups => {
       })
     } catch {
       // The next poll tries again; writes report store trouble where it matters.
+      failed = true
     } finally {
       polling = false
       if (pollAgain) {
         pollAgain = false
         void poll()
-      } else schedule()
+      } else if (failed && listening) retryCatchUp()
+      else schedule()
     }
+  }
+
+  /**
+   * A catch-up pass that failed (the database just came back: the LISTEN connection is new, the pool's other
+   * connections may still be dead) is tried again: notifications sent while nobody listened are lost, and
+   * without this pass a subscriber would sleep until its own slow safety-net look.
+   */
+  const retryCatchUp = () => {
+    if (closed || timer || entries.size === 0) return
+    timer = setTimeout(() => {
+      timer = undefined
+      void poll()
+    }, options.pollMs ?? defaultRetryMs)
+    timer.unref()
   }
 
   /** Look at every subscription afresh, as first sightings. */
