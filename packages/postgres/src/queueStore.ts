@@ -180,7 +180,11 @@ export const makeQueueOps = (deps: QueueOpsDeps): QueueOps => {
           retry_at?: number | null
           waiting?: boolean | null
         }
-        const claimed: WorkflowRecord[] = r.claimed.map(toWorkflow)
+        // progress_mark: the checkpoints counted when it was resumed or forked (0 for a fresh one).
+        const claimed: WorkflowRecord[] = r.claimed.map((w) => {
+          const prior = Number(w["progress_mark"] ?? 0)
+          return prior > 0 ? { ...toWorkflow(w), priorCheckpoints: prior } : toWorkflow(w)
+        })
         return {
           claimed,
           ...(r.retry_at === null || r.retry_at === undefined ? {} : { retryAt: Number(r.retry_at) }),

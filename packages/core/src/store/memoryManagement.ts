@@ -132,6 +132,11 @@ export const memoryManagement = (state: ManagementState): Management => {
           r.status === "CANCELLED" || r.status === "ERROR" || r.status === "DEAD" || (r.status === "PENDING" && moving)
         if (!resumable) return { _tag: "NotResumable" as const, status: r.status }
         const queued = r.queue !== undefined && e.queued !== undefined
+        // A timed-out workflow loses its timeout too: back on its queue, its next claim would set a new deadline.
+        if (r.cancelReason === "timeout" && e.queued?.timeoutMs !== undefined) {
+          const { timeoutMs: _t, ...facts } = e.queued
+          e.queued = facts
+        }
         e.record = {
           ...withoutOutcome(r),
           status: queued ? "ENQUEUED" : "PENDING",

@@ -27,6 +27,7 @@ import { racesScenarios } from "./contractRaces.ts"
 import { schedulesContract } from "./contractSchedules.ts"
 import { debounceContract } from "./contractDebounce.ts"
 import { managementContract } from "./contractManagement.ts"
+import { queuedHistoryContract } from "./contractQueuedHistory.ts"
 import { observeContract } from "./contractObserve.ts"
 
 export interface ContractOptions {
@@ -91,6 +92,7 @@ export const storeContract = (options: ContractOptions): void => {
       ["schedules", schedulesContract],
       ["debounce", debounceContract],
       ["management", managementContract],
+      ["management: queued resumes and forks", queuedHistoryContract],
       ["observers: stored trace context", observeContract],
     ] as const) {
       options.describe(group, () => {
