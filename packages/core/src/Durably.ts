@@ -3,24 +3,21 @@ import { Effect } from "effect"
 import { resolveConfig, type LaunchOptions } from "./config.ts"
 import type { DurationInput } from "./duration.ts"
 import { Engine, type StartOptions } from "./engine/Engine.ts"
-import type { GetEventOptions } from "./engine/events.ts"
 import type { WorkflowHandle } from "./engine/handle.ts"
-import type { SendOptions } from "./engine/messages.ts"
-import type { ReadStreamOptions } from "./engine/streams.ts"
-import type { TopicRef } from "./topics.ts"
 import type { EnqueueManyOptions, EnqueueOptions } from "./engine/enqueue.ts"
 import type { QueueRef } from "./queues.ts"
 import type { AnyWorkflow, InputOf, OutputOf, WorkflowDefinition } from "./workflow.ts"
 import type { Schedules } from "./schedules/api.ts"
 import type { DebounceOptions } from "./engine/debounce.ts"
 import type { ManagementApi } from "./management/types.ts"
+import { engineMessaging, type Messaging } from "./messaging.ts"
 import { launchClient, type ClientOptions, type DurablyClient } from "./client.ts"
 
 /**
  * A running engine. Several may live in one process, on one store or on several. `workflows`, `queues` and
  * `executors` are the management API (list, inspect, cancel, resume, fork, delete, prune: see management/types.ts).
  */
-export interface Durably extends ManagementApi {
+export interface Durably extends ManagementApi, Messaging {
   readonly executorId: string
   readonly appVersion: string
   /** Start a workflow (or attach to the execution that already has `options.id`). */
@@ -54,27 +51,6 @@ export interface Durably extends ManagementApi {
   /** Cancel a workflow: a sleeping or waiting one at once, a running one at its next ctx call. */
   readonly cancel: (id: string) => Promise<void>
   /**
-   * Send a message to a workflow, on a topic name or a typed topic from `defineTopic`; it waits for the
-   * workflow's `ctx.recv`. With `idempotencyKey`, sending the same key to the same workflow again delivers
-   * nothing more. Rejects with WorkflowNotFound when no workflow has that id.
-   */
-  readonly send: <A = unknown>(
-    workflowId: string,
-    topic: TopicRef<A>,
-    message: A,
-    options?: SendOptions,
-  ) => Promise<void>
-  /**
-   * The value a workflow set with `ctx.setEvent(key, …)`, waiting until it is set; undefined when `timeout`
-   * passes first or the workflow ended without setting it. Rejects with WorkflowNotFound.
-   */
-  readonly getEvent: <A = unknown>(workflowId: string, key: string, options?: GetEventOptions) => Promise<A | undefined>
-  /**
-   * A workflow's stream `key`, from offset `from` (default 0): `for await (const v of durably.readStream(id, "tokens"))`.
-   * Waits for new values; ends when the stream is closed or the workflow has ended.
-   */
-  readonly readStream: <A = unknown>(workflowId: string, key: string, options?: ReadStreamOptions) => AsyncIterable<A>
-  /**
    * Debounce: calls with the same workflow and `key` within `delay` collapse into one run with the latest
    * input, started `delay` after the last call (or `maxWait` after the first), once across every worker.
    * Resolves with the handle of the run that will happen. Any process launched with the workflow starts it.
@@ -106,10 +82,7 @@ export const fromEngine = (engine: Engine): Durably => ({
   enqueue: (queue, workflow, input, options) => engine.enqueue(queue, workflow, input, options),
   enqueueMany: (queue, workflow, inputs, options) => engine.enqueueMany(queue, workflow, inputs, options),
   cancel: (id) => engine.cancel(id),
-  send: (workflowId, topic, message, options) => engine.send(workflowId, topic, message, options),
-  getEvent: async <A>(workflowId: string, key: string, options?: GetEventOptions) =>
-    (await engine.getEvent(workflowId, key, options)) as A | undefined,
-  readStream: (workflowId, key, options) => engine.readStream(workflowId, key, options),
+  ...engineMessaging(engine),
   debounce: (workflow, key, input, options) => engine.debounce(workflow, key, input, options),
   schedules: engine.schedules.api,
   recover: () => engine.recover(),

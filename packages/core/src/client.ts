@@ -7,18 +7,15 @@ import { Effect } from "effect"
 import { defaultAppVersion, resolveConfig } from "./config.ts"
 import { Engine } from "./engine/Engine.ts"
 import type { EnqueueManyOptions, EnqueueOptions } from "./engine/enqueue.ts"
-import type { GetEventOptions } from "./engine/events.ts"
 import type { WorkflowHandle } from "./engine/handle.ts"
 import type { LogSink } from "./engine/log.ts"
-import type { SendOptions } from "./engine/messages.ts"
-import type { ReadStreamOptions } from "./engine/streams.ts"
 import { InvalidArgument } from "./errors.ts"
 import type { ManagementApi } from "./management/types.ts"
+import { engineMessaging, type Messaging } from "./messaging.ts"
 import type { Schedules } from "./schedules/api.ts"
 import type { QueueRef } from "./queues.ts"
 import type { Serializer } from "./serialization/Serializer.ts"
 import type { Store } from "./store/Store.ts"
-import type { TopicRef } from "./topics.ts"
 import { defineWorkflow, isWorkflowDefinition, validateName, type AnyWorkflow } from "./workflow.ts"
 
 export interface ClientOptions {
@@ -42,7 +39,7 @@ export interface ClientOptions {
 export type WorkflowRef = AnyWorkflow | string
 
 /** The management API plus what other services and scripts need, with no workflow code. */
-export interface DurablyClient extends ManagementApi {
+export interface DurablyClient extends ManagementApi, Messaging {
   /** Put a workflow (by definition or name) on a queue (by definition or name); resolves with its handle. */
   readonly enqueue: <O = unknown>(
     queue: QueueRef,
@@ -59,14 +56,6 @@ export interface DurablyClient extends ManagementApi {
   ) => Promise<Array<WorkflowHandle<O>>>
   /** A handle to any workflow: await its result, outcome or status. */
   readonly handle: <O = unknown>(id: string) => WorkflowHandle<O>
-  readonly send: <A = unknown>(
-    workflowId: string,
-    topic: TopicRef<A>,
-    message: A,
-    options?: SendOptions,
-  ) => Promise<void>
-  readonly getEvent: <A = unknown>(workflowId: string, key: string, options?: GetEventOptions) => Promise<A | undefined>
-  readonly readStream: <A = unknown>(workflowId: string, key: string, options?: ReadStreamOptions) => AsyncIterable<A>
   /**
    * Schedules stored in the database: create, list, get, update, pause, resume, delete, and `trigger`/`backfill`
    * of schedules that enqueue their ticks (a client runs no workflow, so one that starts them here refuses).
@@ -117,10 +106,7 @@ export const launchClient = async (options: ClientOptions): Promise<DurablyClien
     enqueueMany: async (queue, ref, inputs, opts) =>
       engine.enqueueMany(queue, workflow(ref, "client.enqueueMany"), inputs, opts, "client.enqueueMany"),
     handle: (id) => engine.handle(id),
-    send: (workflowId, topic, message, opts) => engine.send(workflowId, topic, message, opts),
-    getEvent: async <A>(workflowId: string, key: string, opts?: GetEventOptions) =>
-      (await engine.getEvent(workflowId, key, opts)) as A | undefined,
-    readStream: (workflowId, key, opts) => engine.readStream(workflowId, key, opts),
+    ...engineMessaging(engine),
     schedules: engine.schedules.api,
     close: () => engine.shutdown(),
   }

@@ -17,7 +17,9 @@
  * ```
  */
 export { defineWorkflow, type EffectWorkflowOptions } from "./effect/defineWorkflow.ts"
-export { Durably, type DurablyService, type ReadError, type SendError, type StartError } from "./effect/Durably.ts"
+export { Durably, type DurablyService } from "./effect/Durably.ts"
+export type { EnqueueError, ReadError, SendError, StartError } from "./effect/errors.ts"
+export type { MessagingService } from "./effect/messaging.ts"
 export type { AwaitError, DeclaredError, EffectHandle, EndError } from "./effect/handle.ts"
 export { WorkflowCtx, type EffectStepOptions, type EffectWorkflowContext, type StepBody } from "./effect/WorkflowCtx.ts"
 export * as Workflow from "./effect/Workflow.ts"

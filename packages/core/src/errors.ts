@@ -230,9 +230,13 @@ export class DuplicateEnqueue extends Data.TaggedError("DuplicateEnqueue")<{
   readonly deduplicationId: string
   /** The workflow that holds the deduplication id (attach to it with `durably.handle(existingId)`). */
   readonly existingId?: string
+  /** Set when `workflows.resume` refused this workflow: resumed, it would be a second holder of the id. */
+  readonly resumedId?: string
 }> {
   override get message() {
     const holder = this.existingId === undefined ? "" : ` (workflow ${this.existingId})`
+    if (this.resumedId !== undefined)
+      return `workflow ${this.resumedId} cannot be resumed: queue ${JSON.stringify(this.queue)} already has an active workflow with its deduplication id ${JSON.stringify(this.deduplicationId)}${holder}; resume it once that one has finished, or cancel that one first`
     return `queue ${JSON.stringify(this.queue)} already has an active workflow with deduplication id ${JSON.stringify(this.deduplicationId)}${holder}; pass onDuplicate: "attach" to get its handle instead`
   }
 }

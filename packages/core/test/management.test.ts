@@ -2,7 +2,7 @@
  * The management API beyond the store contract: retention on the engine clock, the Effect flavour, and a
  * client with no workflow code (enqueue by name, send, events, results).
  */
-import { Effect, Exit, Layer } from "effect"
+import { Effect, Exit, Layer, Option, Stream } from "effect"
 import { describe, expect, it } from "vitest"
 import { Durably as EffectDurably, WorkflowNotFound as EffectWorkflowNotFound } from "../src/effect.ts"
 import {
@@ -105,6 +105,49 @@ describe("Durably.client in the Effect flavour", () => {
         ),
       )
       expect(out).toEqual({ result: "now", status: "SUCCESS", missing: "WorkflowNotFound" })
+    } finally {
+      await worker.shutdown()
+    }
+  })
+})
+
+describe("Durably.client in the Effect flavour: reading and enqueueing", () => {
+  it("reads a stream and an event, and enqueues many by name, all as Effects with typed errors", async () => {
+    const store = memoryStore()
+    const queue: QueueDefinition = {
+      _tag: "QueueDefinition",
+      name: "jobs",
+      config: queueConfig("jobs", {}),
+      dispatcher: greedy,
+    }
+    const publisher = defineWorkflow("publisher", async (ctx) => {
+      for (const v of [1, 2, 3]) await ctx.writeStream("values", v)
+      await ctx.setEvent("stage", "published")
+      await ctx.closeStream("values")
+    })
+    const job = defineWorkflow("job", async (ctx, n: number) => ctx.step("double", () => n * 2))
+    const worker = await Durably.launch({
+      store,
+      workflows: [publisher, job],
+      queues: [queue],
+      logger: false,
+    })
+    try {
+      await worker.start(publisher, undefined, { id: "p" })
+      const out = await Effect.runPromise(
+        Effect.scoped(
+          Effect.gen(function* () {
+            const client = yield* EffectDurably.client({ store, logger: false })
+            const values = yield* Stream.runCollect(client.readStream<number>("p", "values"))
+            const stage = yield* client.getEvent<string>("p", "stage")
+            const handles = yield* client.enqueueMany<number>("jobs", "job", [1, 2], {})
+            const results = yield* Effect.all(handles.map((h) => h.result))
+            const unknown = yield* Effect.flip(Stream.runCollect(client.readStream("nope", "values")))
+            return { values: [...values], stage: Option.getOrUndefined(stage), results, unknown: unknown._tag }
+          }),
+        ),
+      )
+      expect(out).toEqual({ values: [1, 2, 3], stage: "published", results: [2, 4], unknown: "WorkflowNotFound" })
     } finally {
       await worker.shutdown()
     }

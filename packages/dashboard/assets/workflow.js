@@ -185,6 +185,14 @@ export const workflowView = async ({ root, arg: id, info, go }) => {
       api(`workflows/${encodeURIComponent(id)}/steps`),
       api(`workflows/${encodeURIComponent(id)}/children`),
     ])
+    // Everything is read before anything is drawn, so the page never shows one refresh's status beside
+    // another's steps.
+    const [o, { steps: originSteps }] = w.forkedFrom
+      ? await Promise.all([
+          api(`workflows/${encodeURIComponent(w.forkedFrom)}`).catch(() => undefined),
+          api(`workflows/${encodeURIComponent(w.forkedFrom)}/steps`).catch(() => ({ steps: [] })),
+        ])
+      : [undefined, { steps: [] }]
     fill(head, h("h1", {}, w.name, " ", h("span", { class: "mono muted" }, w.id), " ", statusBadge(w.status)))
     renderActions(w, steps)
     fill(
@@ -225,10 +233,6 @@ export const workflowView = async ({ root, arg: id, info, go }) => {
     )
     if (w.forkedFrom) {
       // The fork beside its origin: both histories, step by step.
-      const [o, { steps: originSteps }] = await Promise.all([
-        api(`workflows/${encodeURIComponent(w.forkedFrom)}`).catch(() => undefined),
-        api(`workflows/${encodeURIComponent(w.forkedFrom)}/steps`).catch(() => ({ steps: [] })),
-      ])
       fill(
         origin,
         o

@@ -6,24 +6,14 @@ import {
   InvalidArgument,
   ScheduleNotFound,
   WorkflowNotFound,
+  workflowStatuses,
   type ManagementApi,
   type Schedules,
   type StepRecord,
-  type WorkflowStatus,
 } from "@durably/core"
 import { HttpError, json } from "./http.ts"
 import { filterFrom, isEmptyFilter, listOptionsFrom, type Lookup } from "./query.ts"
 import { pretty } from "./values.ts"
-
-const statuses: ReadonlyArray<WorkflowStatus> = [
-  "ENQUEUED",
-  "DELAYED",
-  "PENDING",
-  "SUCCESS",
-  "ERROR",
-  "CANCELLED",
-  "DEAD",
-]
 
 /** What the dashboard reads and acts through: a client or an engine (schedules when it has them). */
 export type DashboardClient = ManagementApi & { readonly schedules?: Schedules }
@@ -95,7 +85,7 @@ export const apiRoute = async (request: Request, path: string, ctx: ApiContext):
       const { status: _, ...rest } = filterFrom(lookup)
       const counts = Object.fromEntries(
         await Promise.all(
-          statuses.map(async (s) => [s, await client.workflows.count({ ...rest, status: s })] as const),
+          workflowStatuses.map(async (s) => [s, await client.workflows.count({ ...rest, status: s })] as const),
         ),
       )
       return json({

@@ -13,6 +13,7 @@ import type { Row, SqlClient } from "./client.ts"
 import { filterSql, makeManagementQueries, managementColumns } from "./managementQueries.ts"
 import { toQueueConfig } from "./queueStore.ts"
 import { cancelTree } from "./cancelTree.ts"
+import { failureKind } from "./errors.ts"
 import { toCheckpoint, toWorkflow } from "./rows.ts"
 
 export interface ManagementDeps {
@@ -125,8 +126,24 @@ export const makeManagement = (deps: ManagementDeps): Management => {
       }),
     resume: (id, options) =>
       op("workflows.resume", async (now) => {
-        const [row] = await client.query(q.resume, [id, options.appVersion ?? null, now])
-        if (row) return { _tag: "Resumed" as const, record: changed(toWorkflow(row), true) }
+        const resumed = await client.query(q.resume, [id, options.appVersion ?? null, now]).then(
+          ([row]) => ({ row }),
+          async (e: unknown) => {
+            // Another active workflow of its queue took its deduplication id meanwhile (the unique index).
+            if (failureKind(e) !== "unique-violation") throw e
+            const [holder] = await client.query(q.deduplicationHolder, [id])
+            if (!holder) throw e
+            return { holder }
+          },
+        )
+        if ("holder" in resumed)
+          return {
+            _tag: "DeduplicationTaken" as const,
+            queue: resumed.holder["queue"] as string,
+            deduplicationId: resumed.holder["deduplication_id"] as string,
+            existingId: resumed.holder["id"] as string,
+          }
+        if (resumed.row) return { _tag: "Resumed" as const, record: changed(toWorkflow(resumed.row), true) }
         const [current] = await client.query(q.statusOf, [id])
         if (!current) return { _tag: "NotFound" as const }
         return { _tag: "NotResumable" as const, status: current["status"] as WorkflowRecord["status"] }

@@ -97,6 +97,10 @@ export const makeManagementQueries = (schema: string, channel?: string) => {
       WHERE w.id = $1 AND (w.status IN ('CANCELLED', 'ERROR', 'DEAD')
         OR (w.status = 'PENDING' AND $2::text IS NOT NULL AND $2::text <> w.app_version))
       RETURNING ${prefixed(workflowColumns, "w.")}, ${wakeQueue("w.")}`,
+    /** The active workflow holding the deduplication id of workflow $1 on its queue. */
+    deduplicationHolder: `SELECT d.id, d.queue, d.deduplication_id FROM ${W} w JOIN ${W} d
+        ON d.queue = w.queue AND d.deduplication_id = w.deduplication_id AND d.id <> w.id
+      WHERE w.id = $1 AND d.status IN ('ENQUEUED', 'DELAYED', 'PENDING') LIMIT 1`,
     statusOf: `SELECT status FROM ${W} WHERE id = $1`,
     forkSource: `SELECT id, (SELECT max(step_id) FROM ${s}.steps WHERE workflow_id = $1) AS last_step,
         EXISTS (SELECT 1 FROM ${s}.steps WHERE workflow_id = $1 AND step_id = $2) AS has_step

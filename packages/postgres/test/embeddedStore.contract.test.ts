@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
-import { afterAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { defineWorkflow, Durably, type Store } from "@durably/core"
 import { storeContract } from "@durably/core/testing"
 import { embeddedStore } from "../src/embedded.ts"
@@ -17,6 +17,11 @@ import { transaction } from "../src/transaction.ts"
 const dir = mkdtempSync(join(tmpdir(), "durably-embedded-contract-"))
 const store = embeddedStore({ dir, pollInterval: 100 })
 const client = (store as { [sqlStoreInternals]?: SqlStoreInternals })[sqlStoreInternals]!.client
+// PGlite's start and the migrations take seconds (tens of seconds on a loaded machine): paid here, in a hook
+// with its own budget, not by whichever case happens to run first.
+beforeAll(async () => {
+  await Effect.runPromise(store.getWorkflow("warm-up"))
+}, 120_000)
 afterAll(async () => {
   await Effect.runPromise(store.close())
   rmSync(dir, { recursive: true, force: true })

@@ -2,35 +2,30 @@
  * The Effect API: a `Durably` service, provided by `Durably.layer(options)` (the options of `Durably.launch`),
  * or wrapped around an engine already launched with the Promise API (`Durably.fromPromise`).
  */
-import { Context, Effect, Layer, Option, Stream, type Scope } from "effect"
+import { Context, Effect, Layer, type Scope } from "effect"
 import { resolveConfig, type LaunchOptions } from "../config.ts"
 import { fromEngine, type Durably as PromiseDurably } from "../Durably.ts"
 import { effectLogSink } from "./logger.ts"
 import { Engine, type StartOptions } from "../engine/Engine.ts"
-import {
-  ConflictingWorkflowError,
-  DuplicateEnqueue,
-  EngineStopped,
-  InvalidArgument,
-  PayloadTooLargeError,
-  QueueFull,
-  SchemaMismatchError,
-  SerializationError,
-  StoreError,
-  WorkflowNotFound,
-} from "../errors.ts"
+import { InvalidArgument, StoreError, EngineStopped } from "../errors.ts"
 import type { EnqueueManyOptions, EnqueueOptions } from "../engine/enqueue.ts"
 import type { QueueRef } from "../queues.ts"
-import type { GetEventOptions } from "../engine/events.ts"
-import type { SendOptions } from "../engine/messages.ts"
-import type { ReadStreamOptions } from "../engine/streams.ts"
-import type { TopicRef } from "../topics.ts"
-import { isManagementError, toEffect, type ManagementError, type ManagementService } from "../management/effect.ts"
+import { toEffect, type ManagementService } from "../management/effect.ts"
 import { effectClient, type ClientService } from "./client.ts"
 import type { ClientOptions } from "../client.ts"
 import { schedulesToEffect, type SchedulesService } from "../schedules/effect.ts"
 import type { DebounceOptions } from "../engine/debounce.ts"
 import type { AnyWorkflow, InputOf, OutputOf, ServicesOf } from "../workflow.ts"
+import {
+  isEnqueueError,
+  isReadError,
+  isStartError,
+  isStoreError,
+  type EnqueueError,
+  type ReadError,
+  type StartError,
+} from "./errors.ts"
+import { messagingToEffect, type MessagingService } from "./messaging.ts"
 import {
   fromPromise,
   instanceOf,
@@ -41,45 +36,8 @@ import {
   type EndError,
 } from "./handle.ts"
 
-/** Why a workflow could not be started (the input did not fit its schema, the id belongs to another workflow …). */
-export type StartError =
-  | InvalidArgument
-  | ConflictingWorkflowError
-  | SchemaMismatchError
-  | SerializationError
-  | PayloadTooLargeError
-  | StoreError
-  | EngineStopped
-
-const isStartError = instanceOf(
-  InvalidArgument,
-  ConflictingWorkflowError,
-  SchemaMismatchError,
-  SerializationError,
-  PayloadTooLargeError,
-  StoreError,
-  EngineStopped,
-)
-
-/** Why an enqueue was refused: a start error, a full queue, or a duplicate deduplication id. */
-export type EnqueueError = StartError | QueueFull | DuplicateEnqueue
-
-const isEnqueueError = (u: unknown): u is EnqueueError =>
-  isStartError(u) || u instanceof QueueFull || u instanceof DuplicateEnqueue
-const isStoreError = instanceOf(StoreError, EngineStopped)
-
-/** Why a message could not be sent (no such workflow, a message that cannot be stored …): a management error. */
-export type SendError = ManagementError
-
-const isSendError = isManagementError
-
-/** Why reading an event or a stream failed (not that the value is missing). */
-export type ReadError = WorkflowNotFound | InvalidArgument | StoreError | EngineStopped
-
-const isReadError = instanceOf(WorkflowNotFound, InvalidArgument, StoreError, EngineStopped)
-
 /** The Promise API's operations as Effects; `workflows`, `queues`, `executors` are the management API's. */
-export interface DurablyService extends ManagementService {
+export interface DurablyService extends ManagementService, MessagingService {
   readonly executorId: string
   readonly appVersion: string
   /** Start a workflow (or attach to the execution that already has `options.id`). */
@@ -118,25 +76,6 @@ export interface DurablyService extends ManagementService {
   }
   /** Cancel a workflow: a sleeping or waiting one at once, a running one at its next ctx call. */
   readonly cancel: (id: string) => Effect.Effect<void, ReadError>
-  /** Send a message to a workflow (see the Promise API's `send`); with `idempotencyKey`, a resend delivers nothing. */
-  readonly send: <A = unknown>(
-    workflowId: string,
-    topic: TopicRef<A>,
-    message: A,
-    options?: SendOptions,
-  ) => Effect.Effect<void, SendError>
-  /** A workflow's event, waiting until it is set: `Option.none()` on timeout or if the workflow ended without it. */
-  readonly getEvent: <A = unknown>(
-    workflowId: string,
-    key: string,
-    options?: GetEventOptions,
-  ) => Effect.Effect<Option.Option<A>, ReadError>
-  /** A workflow's stream `key` from offset `from`: ends when the stream is closed or the workflow has ended. */
-  readonly readStream: <A = unknown>(
-    workflowId: string,
-    key: string,
-    options?: ReadStreamOptions,
-  ) => Stream.Stream<A, ReadError>
   /** Debounce (see the Promise API's `debounce`): the handle of the run the calls with `key` collapse into. */
   readonly debounce: <W extends AnyWorkflow>(
     workflow: W,
@@ -165,6 +104,7 @@ const makeService = (durably: PromiseDurably): DurablyService => {
     )
   return {
     ...toEffect(durably),
+    ...messagingToEffect(durably),
     executorId: durably.executorId,
     appVersion: durably.appVersion,
     start,
@@ -181,25 +121,6 @@ const makeService = (durably: PromiseDurably): DurablyService => {
         (hs) => hs.map((h) => makeEffectHandle(h, workflow)),
       ),
     cancel: (id) => fromPromise(() => durably.cancel(id), isReadError),
-    send: (workflowId, topic, message, options) =>
-      fromPromise(() => durably.send(workflowId, topic, message, options), isSendError),
-    getEvent: <A>(workflowId: string, key: string, options?: GetEventOptions) =>
-      Effect.map(
-        fromPromise(() => durably.getEvent<A>(workflowId, key, options), isReadError),
-        Option.fromUndefinedOr,
-      ),
-    readStream: <A>(workflowId: string, key: string, options?: ReadStreamOptions) =>
-      Stream.suspend(() => {
-        let values: AsyncIterable<A>
-        try {
-          values = durably.readStream<A>(workflowId, key, options)
-        } catch (e) {
-          return isReadError(e) ? Stream.fail(e) : Stream.die(e)
-        }
-        return Stream.fromAsyncIterable(values, (e) => e).pipe(
-          Stream.catch((e) => (isReadError(e) ? Stream.fail(e) : Stream.die(e))),
-        )
-      }),
     debounce: (workflow, key, input, options) =>
       Effect.map(
         fromPromise(() => durably.debounce(workflow, key, input, options), isStartError),
@@ -249,12 +170,12 @@ export class Durably extends Context.Service<Durably, DurablyService>()("@durabl
     return makeService(durably)
   }
 
-  /** A layer providing an engine launched with the Promise API; the caller keeps it (and shuts it down). */
   /** A client with no workflow code, closed with the scope: `const client = yield* Durably.client({ store })`. */
   static client(options: ClientOptions): Effect.Effect<ClientService, InvalidArgument | StoreError, Scope.Scope> {
     return effectClient(options)
   }
 
+  /** A layer providing an engine launched with the Promise API; the caller keeps it (and shuts it down). */
   static layerFromPromise(durably: PromiseDurably): Layer.Layer<Durably> {
     return Layer.succeed(Durably, makeService(durably))
   }

@@ -5,7 +5,7 @@
  */
 import { toMillis } from "../duration.ts"
 import type { Effect } from "effect"
-import { InvalidArgument, WorkflowNotFound, type StoreError } from "../errors.ts"
+import { DuplicateEnqueue, InvalidArgument, WorkflowNotFound, type StoreError } from "../errors.ts"
 import { uuidv7 } from "../ids.ts"
 import { validateUserId } from "../engine/ids.ts"
 import { maxInt32, validateName } from "../validation.ts"
@@ -14,7 +14,7 @@ import type { Serializer } from "../serialization/Serializer.ts"
 import type { Management, StoredHistory, StoredWorkflow } from "../store/Management.ts"
 import type { WorkflowRecord, WorkflowStatus } from "../store/Store.ts"
 import type { AnyWorkflow } from "../workflow.ts"
-import { allStatuses, encodeCursor, listRequest, storedFilter } from "./filter.ts"
+import { encodeCursor, listRequest, storedFilter } from "./filter.ts"
 import type {
   ExecutorInfo,
   ManagementApi,
@@ -193,6 +193,11 @@ export const makeManagementApi = (host: ManagementHost): ManagementApi => {
             ? `${api}: workflow ${id} succeeded; there is nothing to resume (fork it to run it again)`
             : `${api}: workflow ${id} is ${result.status}, not CANCELLED, ERROR or DEAD; give appVersion to move a PENDING workflow stranded on another version`,
       })
+    }
+    if (result._tag === "DeduplicationTaken") {
+      if (!strict) return false
+      const { queue, deduplicationId, existingId } = result
+      throw new DuplicateEnqueue({ queue, deduplicationId, existingId, resumedId: id })
     }
     await host.runnable(result.record)
     return true
@@ -390,5 +395,3 @@ export const prune = async (
     if (n < options.limit) return total
   }
 }
-
-export { allStatuses }

@@ -4,6 +4,7 @@
  */
 import type { Effect } from "effect"
 import {
+  DuplicateEnqueue,
   EngineStopped,
   InvalidArgument,
   PayloadTooLargeError,
@@ -14,15 +15,25 @@ import {
 import { fromPromise, instanceOf } from "../effect/handle.ts"
 import type { ManagementApi } from "./types.ts"
 
-/** Why a management call failed: bad arguments, no such workflow, an input that cannot be stored, the store. */
+/**
+ * Why a management call failed: bad arguments, no such workflow, an input that cannot be stored, a resume
+ * whose deduplication id another workflow holds, the store.
+ */
 export type ManagementError =
-  WorkflowNotFound | InvalidArgument | SchemaMismatchError | PayloadTooLargeError | StoreError | EngineStopped
+  | WorkflowNotFound
+  | InvalidArgument
+  | SchemaMismatchError
+  | PayloadTooLargeError
+  | DuplicateEnqueue
+  | StoreError
+  | EngineStopped
 
 export const isManagementError = instanceOf(
   WorkflowNotFound,
   InvalidArgument,
   SchemaMismatchError,
   PayloadTooLargeError,
+  DuplicateEnqueue,
   StoreError,
   EngineStopped,
 )

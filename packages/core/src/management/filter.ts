@@ -7,18 +7,8 @@ import { maxInstantMs } from "../duration.ts"
 import { InvalidArgument } from "../errors.ts"
 import { describeValue, validateName } from "../validation.ts"
 import type { StoredFilter } from "../store/Management.ts"
-import type { WorkflowStatus } from "../store/Store.ts"
+import { workflowStatuses } from "../store/Store.ts"
 import type { Instant, ListOptions, WorkflowFilter } from "./types.ts"
-
-export const allStatuses: ReadonlyArray<WorkflowStatus> = [
-  "ENQUEUED",
-  "DELAYED",
-  "PENDING",
-  "SUCCESS",
-  "ERROR",
-  "CANCELLED",
-  "DEAD",
-]
 
 const filterKeys = new Set([
   "status",
@@ -72,7 +62,7 @@ export const storedFilter = (api: string, f: WorkflowFilter | undefined, keys = 
   if (f === undefined) return {}
   if (typeof f !== "object" || f === null) throw bad(api, "the filter must be an object")
   for (const k of Object.keys(f)) if (!keys.has(k)) throw bad(api, `unknown option ${JSON.stringify(k)}`)
-  const status = list(api, "status", f.status, allStatuses)
+  const status = list(api, "status", f.status, workflowStatuses)
   const names = list(api, "name", f.name)
   const idPrefix = text(api, "idPrefix", f.idPrefix)
   const queue = text(api, "queue", f.queue)

@@ -70,6 +70,13 @@ export type ResumeResult =
   | { readonly _tag: "NotFound" }
   /** Running (and of the version asked for), or succeeded: nothing to resume. */
   | { readonly _tag: "NotResumable"; readonly status: WorkflowStatus }
+  /** Another active workflow of its queue took its deduplication id meanwhile: resuming would make two. */
+  | {
+      readonly _tag: "DeduplicationTaken"
+      readonly queue: string
+      readonly deduplicationId: string
+      readonly existingId: string
+    }
 
 export interface ForkRequest {
   readonly sourceId: string

@@ -21,6 +21,17 @@ export type * from "./Management.ts"
 
 export type WorkflowStatus = "ENQUEUED" | "DELAYED" | "PENDING" | "SUCCESS" | "ERROR" | "CANCELLED" | "DEAD"
 
+/** Every status, in the order of a workflow's life. */
+export const workflowStatuses: ReadonlyArray<WorkflowStatus> = [
+  "ENQUEUED",
+  "DELAYED",
+  "PENDING",
+  "SUCCESS",
+  "ERROR",
+  "CANCELLED",
+  "DEAD",
+]
+
 export const terminalStatuses: ReadonlySet<WorkflowStatus> = new Set(["SUCCESS", "ERROR", "CANCELLED"])
 
 /** Why a CANCELLED workflow stopped. */

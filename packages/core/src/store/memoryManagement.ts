@@ -132,6 +132,23 @@ export const memoryManagement = (state: ManagementState): Management => {
           r.status === "CANCELLED" || r.status === "ERROR" || r.status === "DEAD" || (r.status === "PENDING" && moving)
         if (!resumable) return { _tag: "NotResumable" as const, status: r.status }
         const queued = r.queue !== undefined && e.queued !== undefined
+        const dedup = e.queued?.deduplicationId
+        if (r.queue !== undefined && dedup !== undefined && r.status !== "PENDING") {
+          const holder = [...workflows.values()].find(
+            (o) =>
+              o !== e &&
+              o.record.queue === r.queue &&
+              o.queued?.deduplicationId === dedup &&
+              active.has(o.record.status),
+          )
+          if (holder)
+            return {
+              _tag: "DeduplicationTaken" as const,
+              queue: r.queue,
+              deduplicationId: dedup,
+              existingId: holder.record.id,
+            }
+        }
         // A timed-out workflow loses its timeout too: back on its queue, its next claim would set a new deadline.
         if (r.cancelReason === "timeout" && e.queued?.timeoutMs !== undefined) {
           const { timeoutMs: _t, ...facts } = e.queued

@@ -28,6 +28,7 @@ import { schedulesContract } from "./contractSchedules.ts"
 import { debounceContract } from "./contractDebounce.ts"
 import { managementContract } from "./contractManagement.ts"
 import { queuedHistoryContract } from "./contractQueuedHistory.ts"
+import { resumeContract } from "./contractResume.ts"
 import { observeContract } from "./contractObserve.ts"
 
 export interface ContractOptions {
@@ -92,6 +93,7 @@ export const storeContract = (options: ContractOptions): void => {
       ["schedules", schedulesContract],
       ["debounce", debounceContract],
       ["management", managementContract],
+      ["management: what resume refuses", resumeContract],
       ["management: queued resumes and forks", queuedHistoryContract],
       ["observers: stored trace context", observeContract],
     ] as const) {
