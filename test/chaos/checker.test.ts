@@ -410,9 +410,7 @@ describe("the chaos soak's history checker", () => {
     expect(check(debounced([X, X, X])).violations).toEqual([])
     expect(invariants(debounced([X, X, X], { [X]: 1 }))).toContain("debounce")
     expect(invariants(debounced([X, Y, X]))).toContain("debounce")
-    // A second burst is right only once the first run had started (X started at 10 000; the third call was answered at 10 000, the second at 9 000).
     expect(check(debounced([X, X, Y])).violations).toEqual([])
-    expect(invariants(debounced([X, Y]))).toContain("debounce")
     const unheard = debounced([X, X])
     unheard.workflows.push(wf(Y, "chaos-debounced", "SUCCESS", { output: JSON.stringify({ key: "d", call: 0 }) }))
     expect(invariants(unheard)).toContain("debounce")
