@@ -1,7 +1,8 @@
 /**
  * One trace across processes: a request span in this process (the web server) enqueues an order; a worker
- * process runs it (a step retried once), and enqueues its shipment on a queue only a second worker serves.
- * Every span, from three processes and two queues, is in the request's trace, each under the right parent.
+ * process runs it (a step retried once), enqueues its shipment on a queue only a second worker serves, and
+ * sends it a message. Every span, from three processes and two queues, is in the request's trace, each under
+ * the right parent, and the shipment's recv links to the order's send in the other process.
  */
 import { context, SpanStatusCode } from "@opentelemetry/api"
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks"
@@ -105,6 +106,15 @@ describe("OpenTelemetry across processes", () => {
       expect(one("queue shipping").parentSpanId).toBe(enqueue.spanId)
       expect(one("step label").parentSpanId).toBe(shipSpan.spanId)
       expect(one("child result").parentSpanId).toBe(orderSpan.spanId)
+
+      // The message: sent from the orders worker, received in the shipping worker, linked across them.
+      const sent = one("send go")
+      expect(sent.pid).toBe(orders.pid)
+      expect(sent.parentSpanId).toBe(orderSpan.spanId)
+      const received = one("recv go")
+      expect(received.pid).toBe(shipping.pid)
+      expect(received.parentSpanId).toBe(shipSpan.spanId)
+      expect(received.links).toEqual([{ traceId, spanId: sent.spanId }])
     } finally {
       for (const w of workers) await w.stop()
       await web.shutdown()

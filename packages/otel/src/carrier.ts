@@ -5,6 +5,9 @@
  */
 import { context, ROOT_CONTEXT, trace, TraceFlags, type Context, type SpanContext } from "@opentelemetry/api"
 
+const plainPrefix = '{"traceparent":"'
+const plainLength = plainPrefix.length + 55 + 2
+
 const traceparent = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
 
 /** The active span's context as stored text, or undefined when no valid span is active. */
@@ -13,15 +16,17 @@ export const captureActive = (): string | undefined => {
   if (!sc || !trace.isSpanContextValid(sc)) return undefined
   const flags = (sc.traceFlags & (TraceFlags.SAMPLED as number)) !== 0 ? "01" : "00"
   const state = sc.traceState?.serialize()
-  return JSON.stringify({
-    traceparent: `00-${sc.traceId}-${sc.spanId}-${flags}`,
-    ...(state ? { tracestate: state } : {}),
-  })
+  // Ids and flags are hex: the common case needs no JSON encoder (it is done at every start and send).
+  const parent = `{"traceparent":"00-${sc.traceId}-${sc.spanId}-${flags}"`
+  return state ? `${parent},"tracestate":${JSON.stringify(state)}}` : `${parent}}`
 }
 
 /** The span context stored text describes, or undefined for text that is not one. */
 export const parseCarried = (text: string | undefined): SpanContext | undefined => {
   if (text === undefined) return undefined
+  // What captureActive writes, read without a JSON parse (once per execution and per received message).
+  if (text.startsWith(plainPrefix) && text.length === plainLength)
+    return spanContextOf(text.slice(plainPrefix.length, plainPrefix.length + 55))
   let parsed: unknown
   try {
     parsed = JSON.parse(text)
@@ -29,7 +34,11 @@ export const parseCarried = (text: string | undefined): SpanContext | undefined 
     return undefined
   }
   const tp = (parsed as { traceparent?: unknown } | null)?.traceparent
-  const m = typeof tp === "string" ? traceparent.exec(tp) : null
+  return typeof tp === "string" ? spanContextOf(tp) : undefined
+}
+
+const spanContextOf = (tp: string): SpanContext | undefined => {
+  const m = traceparent.exec(tp)
   if (!m) return undefined
   const sc: SpanContext = { traceId: m[1]!, spanId: m[2]!, traceFlags: parseInt(m[3]!, 16) & 1, isRemote: true }
   return trace.isSpanContextValid(sc) ? sc : undefined

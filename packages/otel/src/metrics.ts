@@ -1,9 +1,10 @@
 /**
  * Durably's metrics, for dashboards and alerts: workflows started and ended (by name and status), execution
  * and step durations, step retries, time waited on a queue, recoveries, takeovers, DEAD workflows and fenced
- * writes. Durations are in seconds, as OpenTelemetry's conventions ask.
+ * writes, and the depth of each queue (a gauge). Durations are in seconds, as OpenTelemetry's conventions ask.
  */
-import type { Counter, Histogram, Meter } from "@opentelemetry/api"
+import type { Counter, Histogram, Meter, ObservableResult } from "@opentelemetry/api"
+import type { LaunchedEngine } from "@durably/core"
 
 export interface Instruments {
   readonly started: Counter
@@ -53,3 +54,36 @@ export const instruments = (meter: Meter): Instruments => ({
     description: "Executions stopped because another executor took their workflow over (a write was refused)",
   }),
 })
+
+/**
+ * `durably.queue.depth`: workflows on each queue, by state (enqueued: ready to be claimed; delayed: not due
+ * yet; running), read from the store at each collection. Every executor reports the same store-wide
+ * numbers: aggregate them with max or last, not sum.
+ */
+export const observeQueueDepth = (meter: Meter, engine: LaunchedEngine, queueAttr: string): (() => void) => {
+  const gauge = meter.createObservableGauge("durably.queue.depth", {
+    description: "Workflows on a queue, by durably.queue.state (enqueued, delayed, running), store-wide",
+    unit: "{workflow}",
+  })
+  const collect = async (result: ObservableResult) => {
+    let queues
+    try {
+      queues = await engine.queues.list()
+    } catch {
+      return // the store is unreachable: no reading this time, rather than a wrong one
+    }
+    const totals = new Map<string, { enqueued: number; delayed: number; running: number }>()
+    for (const q of queues) {
+      const t = totals.get(q.name) ?? { enqueued: 0, delayed: 0, running: 0 }
+      t.enqueued += q.enqueued
+      t.delayed += q.delayed
+      t.running += q.running
+      totals.set(q.name, t)
+    }
+    for (const [name, t] of totals)
+      for (const state of ["enqueued", "delayed", "running"] as const)
+        result.observe(t[state], { [queueAttr]: name, "durably.queue.state": state })
+  }
+  gauge.addCallback(collect)
+  return () => gauge.removeCallback(collect)
+}

@@ -27,7 +27,7 @@ import {
   type OperationObserver,
 } from "@durably/core"
 import { captureActive, contextOf, parseCarried } from "./carrier.ts"
-import { instruments, type Instruments } from "./metrics.ts"
+import { instruments, observeQueueDepth, type Instruments } from "./metrics.ts"
 
 export interface OpenTelemetryOptions {
   /** Where spans go. Default: the global tracer provider (`trace.setGlobalTracerProvider`, or the Node SDK). */
@@ -38,6 +38,8 @@ export interface OpenTelemetryOptions {
   readonly traces?: boolean
   /** Record metrics. Default true. */
   readonly metrics?: boolean
+  /** Report the depth of every queue (a gauge read from the store at each collection). Default true. */
+  readonly queueDepth?: boolean
 }
 
 const scope = "@durably/otel"
@@ -61,6 +63,7 @@ export const attr = {
   outcome: "durably.step.outcome",
   retryInMs: "durably.step.retry_in_ms",
   queue: "messaging.destination.name",
+  linkKind: "durably.link.kind",
 } as const
 
 /** `Durably.launch({ observers: [openTelemetry()] })`: traces and metrics through `@opentelemetry/api`. */
@@ -113,8 +116,15 @@ export const openTelemetry = (options: OpenTelemetryOptions = {}): Observer => {
           : {}),
         operation: recording
           ? (op) =>
-              operation(tracer.startSpan(spanName(op), { attributes: operationAttributes(op) }, active), op, info, m)
-          : (op) => (m && op.kind === "step" ? operation(undefined, op, info, m) : undefined),
+              spanned(op)
+                ? operation(
+                    tracer.startSpan(spanName(op), { attributes: operationAttributes(op) }, active),
+                    op,
+                    info,
+                    m,
+                  )
+                : undefined
+          : (op) => (m && op.attempt !== undefined ? operation(undefined, op, info, m) : undefined),
         end: (end) => {
           endExecution(span, end)
           recordEnd(m, info, end, startedAt)
@@ -122,6 +132,9 @@ export const openTelemetry = (options: OpenTelemetryOptions = {}): Observer => {
       }
     },
     event: (e) => recordEvent(m, e),
+    ...(m && meter && options.queueDepth !== false
+      ? { launched: (engine) => observeQueueDepth(meter, engine, attr.queue) }
+      : {}),
   }
 }
 
@@ -131,32 +144,47 @@ const metricsOnly = (
   startedAt: number,
 ): ExecutionObserver | undefined =>
   m && {
-    operation: (op) => (op.kind === "step" ? operation(undefined, op, info, m) : undefined),
+    operation: (op) => (op.attempt !== undefined ? operation(undefined, op, info, m) : undefined),
     end: (end) => recordEnd(m, info, end, startedAt),
   }
+
+/**
+ * A span per step attempt and per live operation that waits or reaches out (sleep, recv, child start …); none
+ * for replayed results, for a step as a whole (its attempts are the spans), or for recorded values (now,
+ * random, uuid: not worth one).
+ */
+const spanned = (op: OperationInfo): boolean =>
+  op.replayed !== true &&
+  (op.kind === "step" ? op.attempt !== undefined : op.kind !== "now" && op.kind !== "random" && op.kind !== "uuid")
 
 // A result's name is the child's id: too varied for a span name, so it is an attribute only.
 const spanName = (op: OperationInfo) =>
   op.kind === "result" ? "child result" : op.name === op.kind ? op.kind : `${op.kind} ${op.name}`
 
-const executionAttributes = (info: ExecutionInfo): Attributes => ({
-  [attr.workflowId]: info.workflowId,
-  [attr.workflowName]: info.workflowName,
-  [attr.executorId]: info.executorId,
-  [attr.appVersion]: info.appVersion,
-  [attr.origin]: info.origin,
-  ...(info.recoveryAttempts > 0 ? { [attr.recoveryAttempts]: info.recoveryAttempts } : {}),
-  ...(info.recordedSteps > 0 ? { [attr.recordedSteps]: info.recordedSteps } : {}),
-  ...(info.parentId === undefined ? {} : { [attr.parentId]: info.parentId }),
-  ...(info.queue === undefined ? {} : { [attr.queue]: info.queue, "messaging.system": "durably" }),
-})
+// Built in place, not by spreading optional parts: these run once per execution and per step attempt.
+const executionAttributes = (info: ExecutionInfo): Attributes => {
+  const a: Attributes = {
+    [attr.workflowId]: info.workflowId,
+    [attr.workflowName]: info.workflowName,
+    [attr.executorId]: info.executorId,
+    [attr.appVersion]: info.appVersion,
+    [attr.origin]: info.origin,
+  }
+  if (info.recoveryAttempts > 0) a[attr.recoveryAttempts] = info.recoveryAttempts
+  if (info.recordedSteps > 0) a[attr.recordedSteps] = info.recordedSteps
+  if (info.parentId !== undefined) a[attr.parentId] = info.parentId
+  if (info.queue !== undefined) {
+    a[attr.queue] = info.queue
+    a["messaging.system"] = "durably"
+  }
+  return a
+}
 
-const operationAttributes = (op: OperationInfo): Attributes => ({
-  [attr.stepName]: op.name,
-  [attr.stepId]: op.stepId,
-  [attr.stepKind]: op.kind,
-  ...(op.attempt === undefined ? {} : { [attr.attempt]: op.attempt }),
-})
+const operationAttributes = (op: OperationInfo): Attributes => {
+  const a: Attributes = { [attr.stepName]: op.name, [attr.stepId]: op.stepId, [attr.stepKind]: op.kind }
+  if (op.attempt !== undefined) a[attr.attempt] = op.attempt
+  return a
+}
 
 /** Stopping (a crash, a shutdown, a parked sleep, a fence) is not the operation's failure. */
 const stopped = (e: unknown): string | undefined =>
@@ -172,19 +200,29 @@ const operation = (
   const active: Context | undefined = span && trace.setSpan(context.active(), span)
   return {
     ...(active ? { run: <A>(fn: () => A): A => context.with(active, fn) } : {}),
+    // Read only by the Effect flavour's step bodies, so built only then.
+    get traceParent() {
+      if (!span) return undefined
+      const sc = span.spanContext()
+      return { traceId: sc.traceId, spanId: sc.spanId, sampled: (sc.traceFlags & 1) === 1 }
+    },
     end: (end) => {
       const halted = end.error === undefined ? undefined : stopped(end.error)
       const outcome = end.error === undefined || halted ? "ok" : end.retryInMs === undefined ? "error" : "retry"
       if (span) {
         if (halted) span.setAttribute(attr.stopReason, halted)
         else if (end.error !== undefined) failSpan(span, end.error)
+        // A recv links to where its message was sent (OpenTelemetry's messaging convention: the consumer has
+        // its own parent, and a link to the producer), in whichever process or trace that was.
+        const sent = parseCarried(end.carried)
+        if (sent) span.addLink({ context: sent, attributes: { [attr.linkKind]: "message" } })
         if (end.retryInMs !== undefined) {
           span.setAttribute(attr.retryInMs, end.retryInMs)
           span.addEvent("retry scheduled", { [attr.retryInMs]: end.retryInMs })
         }
         span.end()
       }
-      if (m && op.kind === "step" && !halted) {
+      if (m && op.attempt !== undefined && !halted) {
         const labels = { [attr.workflowName]: info.workflowName, [attr.stepName]: op.name }
         m.stepDuration.record((performance.now() - startedAt) / 1000, { ...labels, [attr.outcome]: outcome })
         if (outcome === "retry") m.stepRetries.add(1, labels)

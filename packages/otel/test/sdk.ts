@@ -21,6 +21,7 @@ export interface SpanView {
   readonly traceId: string
   readonly spanId: string
   readonly parentSpanId: string | undefined
+  readonly links: ReadonlyArray<{ readonly traceId: string; readonly spanId: string }>
   readonly attributes: Record<string, unknown>
   readonly status: number
   readonly statusMessage: string | undefined
@@ -36,6 +37,7 @@ export const view = (s: ReadableSpan): SpanView => ({
   traceId: s.spanContext().traceId,
   spanId: s.spanContext().spanId,
   parentSpanId: s.parentSpanContext?.spanId,
+  links: s.links.map((l) => ({ traceId: l.context.traceId, spanId: l.context.spanId })),
   attributes: { ...s.attributes },
   status: s.status.code,
   statusMessage: s.status.message,

@@ -245,4 +245,53 @@ describe("OpenTelemetry in the Effect flavour", () => {
     const execution = one(sdk.spans(), "workflow effectful")
     expect(seen).toEqual([{ traceId: execution.traceId, parentSpanId: execution.spanId }])
   })
+
+  it("Effect's own spans in a step body are under that step attempt's span, each attempt its own", async () => {
+    const sdk = testSdk()
+    const seen: Array<{ attempt: number; traceId: string; parentSpanId: string | undefined }> = []
+    const wf = EffectDurably.defineWorkflow("quoting", (ctx, n: number) =>
+      ctx.step(
+        "quote",
+        ({ attempt }) =>
+          Effect.gen(function* () {
+            const span = yield* Effect.currentSpan
+            seen.push({
+              attempt,
+              traceId: span.traceId,
+              parentSpanId: span.parent._tag === "Some" ? span.parent.value.spanId : undefined,
+            })
+            if (attempt === 1) return yield* Effect.fail("rate limited")
+            return n + 1
+          }).pipe(Effect.withSpan("pricing.lookup")),
+        { retry: { maxAttempts: 2, initialDelay: 5 } },
+      ),
+    )
+    const result = await Effect.runPromise(
+      Effect.gen(function* () {
+        const durably = yield* EffectDurably.Durably
+        return yield* durably.run(wf, 41)
+      }).pipe(
+        Effect.provide(
+          EffectDurably.Durably.layer({
+            store: memoryStore(),
+            workflows: [wf],
+            logger: false,
+            heartbeat: false,
+            observers: [openTelemetry({ tracerProvider: sdk.tracerProvider, meterProvider: sdk.meterProvider })],
+          }),
+        ),
+      ),
+    )
+    expect(result).toBe(42)
+    const spans = sdk.spans()
+    const execution = one(spans, "workflow quoting")
+    const attempts = byName(spans, "step quote").sort(
+      (a, b) => Number(a.attributes["durably.step.attempt"]) - Number(b.attributes["durably.step.attempt"]),
+    )
+    expect(attempts.map((a) => a.parentSpanId)).toEqual([execution.spanId, execution.spanId])
+    expect(seen).toEqual([
+      { attempt: 1, traceId: execution.traceId, parentSpanId: attempts[0]!.spanId },
+      { attempt: 2, traceId: execution.traceId, parentSpanId: attempts[1]!.spanId },
+    ])
+  })
 })

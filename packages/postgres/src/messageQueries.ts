@@ -33,24 +33,24 @@ export const makeMessageQueries = (schema: string, channel?: string) => {
     LEFT JOIN ${ownerRow} o ON true
     LEFT JOIN ${S} d ON d.workflow_id = $1 AND d.step_id = $3 AND d.state = 'done'`
   const insertMessage = (from: string, params: string) =>
-    `INSERT INTO ${M} (destination, topic, payload, idempotency_key, created_ms)
+    `INSERT INTO ${M} (destination, topic, payload, idempotency_key, created_ms, trace_context)
       SELECT id, ${params} ${from}
       ON CONFLICT (destination, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
       RETURNING ${notifySql(channel, "m", "destination", "topic")} AS notified`
 
   return {
-    /** `durably.send`. $1 destination, $2 topic, $3 payload, $4 idempotency key, $5 now */
+    /** `durably.send`. $1 destination, $2 topic, $3 payload, $4 idempotency key, $5 now, $6 trace context */
     sendMessage: `WITH dest AS MATERIALIZED (SELECT id FROM ${W} WHERE id = $1 FOR KEY SHARE),
-      sent AS (${insertMessage("FROM dest", "$2, $3, $4, $5")})
+      sent AS (${insertMessage("FROM dest", "$2, $3, $4, $5, $6")})
       SELECT (SELECT count(*) FROM dest)::int AS found, (SELECT count(*) FROM sent)::int AS sent`,
 
-    /** `ctx.send`. $15 destination, $16 topic, $17 payload, $18 idempotency key, $19 now */
+    /** `ctx.send`. $15 destination, $16 topic, $17 payload, $18 idempotency key, $19 now, $20 trace context */
     sendFromWorkflow: `WITH ${owner},
       dest AS MATERIALIZED (
         SELECT w.id FROM ${W} w WHERE w.id = $15 AND EXISTS (SELECT 1 FROM owner WHERE ${ownerOk})
         FOR KEY SHARE OF w
       ),
-      sent AS (${insertMessage("FROM dest", "$16, $17, $18, $19")}),
+      sent AS (${insertMessage("FROM dest", "$16, $17, $18, $19, $20")}),
       cp AS (${checkpointUpsert(S, "$1", "FROM dest")})
       ${outcome("(SELECT count(*) FROM dest)::int AS found, (SELECT count(*) FROM sent)::int AS sent")}`,
 
@@ -67,7 +67,7 @@ export const makeMessageQueries = (schema: string, channel?: string) => {
         SELECT id, epoch, status FROM ${W} WHERE id = $1 AND EXISTS (SELECT 1 FROM waiting) FOR SHARE
       ),
       msg AS MATERIALIZED (
-        SELECT m.destination, m.seq, m.payload FROM ${M} m
+        SELECT m.destination, m.seq, m.payload, m.trace_context FROM ${M} m
         WHERE m.destination = $1 AND m.topic = $15 AND m.consumed_step IS NULL
           AND EXISTS (SELECT 1 FROM owner WHERE ${ownerOk})
         ORDER BY m.seq
@@ -81,7 +81,7 @@ export const makeMessageQueries = (schema: string, channel?: string) => {
         RETURNING m.seq
       )
       ${outcome(
-        "(SELECT count(*) FROM msg)::int AS found, (SELECT payload FROM msg) AS payload",
+        "(SELECT count(*) FROM msg)::int AS found, (SELECT payload FROM msg) AS payload, (SELECT trace_context FROM msg) AS trace_context",
         `(SELECT id, epoch, status FROM owner
           UNION ALL SELECT id, epoch, status FROM ${W} WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM owner))`,
       )}`,

@@ -5,7 +5,7 @@
  */
 import type { Effect } from "effect"
 import { StreamClosedError } from "@durably/core"
-import type { Checkpoint, FencedError, SendResult, Store, StoreError, StreamEntry, Wake } from "@durably/core"
+import type { Checkpoint, FencedError, Received, SendResult, Store, StoreError, StreamEntry, Wake } from "@durably/core"
 import type { Row, SqlClient } from "./client.ts"
 import { doneIn, fencedBy } from "./fencing.ts"
 import type { MessageQueries } from "./messageQueries.ts"
@@ -96,6 +96,7 @@ export const makeMessageOps = (deps: MessageDeps): MessageOps => {
           m.payload,
           m.idempotencyKey ?? null,
           now,
+          m.traceContext ?? null,
         ])
         if (!(Number(row?.["found"]) > 0)) return notFound
         if (!(Number(row?.["sent"]) > 0)) return duplicate
@@ -114,6 +115,7 @@ export const makeMessageOps = (deps: MessageDeps): MessageOps => {
           m.payload,
           m.idempotencyKey,
           now,
+          m.traceContext ?? null,
         ])
         const added = Number(row?.["sent"]) > 0
         if (added) wrote({ kind: "message", workflowId: m.destination, topic: m.topic })
@@ -132,12 +134,17 @@ export const makeMessageOps = (deps: MessageDeps): MessageOps => {
     receiveMessage: (id, epoch, topic, cp) =>
       fencedOr("receiveMessage", async (now) => {
         const [row] = await client.query(q.receiveMessage, [id, epoch, ...checkpointParams(cp), topic, now])
-        return settle<Checkpoint | null>(
+        const carried = row?.["trace_context"]
+        return settle<Received | null>(
           row,
           id,
           epoch,
           cp,
-          () => ({ ...cp, output: row?.["payload"] as string }),
+          () => ({
+            ...cp,
+            output: row?.["payload"] as string,
+            ...(typeof carried === "string" ? { traceContext: carried } : {}),
+          }),
           (done) => done,
           () => (Number(row?.["found"]) > 0 ? undefined : null),
         ).then((c) => c ?? undefined)

@@ -10,6 +10,7 @@
  * On the memory store a step is engine work only, so this is the worst case; on the Postgres server a step
  * is a round trip, as in production. The SDK is registered only for its own rows, and unregistered after.
  */
+import { availableParallelism, loadavg } from "node:os"
 import { context, metrics, trace } from "@opentelemetry/api"
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks"
 import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics"
@@ -67,6 +68,13 @@ const compare = async (env: BenchEnv, storeLabel: string, makeStore: () => Store
     // CPU time of this process as well as wall time: on a loaded machine wall time swings with scheduling,
     // while the instrumentation's cost is CPU spent here (on the memory store, all of a step's work is).
     const cpu = { subject: { ms: 0 }, reference: { ms: 0 } }
+    // Per round too, so the CPU ratio has a spread like the wall-time one (rounds alternate which runs first).
+    const cpuRounds = { subject: [] as number[], reference: [] as number[] }
+    const measuredRound = (into: { ms: number }, rounds: number[], engine: Durably) => async () => {
+      const before = into.ms
+      await withCpu(into, () => runs(engine)(size.workflowsPerRound))
+      rounds.push(into.ms - before)
+    }
     const result = await interleaved({
       rounds: size.rounds,
       warmup: async () => {
@@ -76,12 +84,12 @@ const compare = async (env: BenchEnv, storeLabel: string, makeStore: () => Store
       subject: {
         label: `${variant.label}, per step`,
         opsPerRound,
-        run: () => withCpu(cpu.subject, () => runs(subject)(size.workflowsPerRound)),
+        run: measuredRound(cpu.subject, cpuRounds.subject, subject),
       },
       reference: {
         label: "no observer, per step",
         opsPerRound,
-        run: () => withCpu(cpu.reference, () => runs(base)(size.workflowsPerRound)),
+        run: measuredRound(cpu.reference, cpuRounds.reference, base),
       },
     })
     const cpuPerStep = {
@@ -89,18 +97,38 @@ const compare = async (env: BenchEnv, storeLabel: string, makeStore: () => Store
       referenceUs: (cpu.reference.ms / result.reference.ops) * 1000,
     }
     const cpuRatio = cpuPerStep.subjectUs / cpuPerStep.referenceUs
+    const perRound = cpuRounds.subject.map((s, i) => s / cpuRounds.reference[i]!).sort((a, b) => a - b)
+    const cpuRounds3 = {
+      min: perRound[0]!,
+      median: perRound[Math.floor(perRound.length / 2)]!,
+      max: perRound[perRound.length - 1]!,
+    }
+    const spread = (r: { min: number; median: number; max: number }) =>
+      `${r.min.toFixed(2)}–${r.median.toFixed(2)}–${r.max.toFixed(2)}`
+    const load = loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")
     env.log(
       `  ${storeLabel}, ${variant.label}: ${result.measured.perOpMs.toFixed(4)} vs ${result.reference.perOpMs.toFixed(4)} ms per step (${result.ratio.toFixed(3)}×); ` +
-        `CPU ${cpuPerStep.subjectUs.toFixed(1)} vs ${cpuPerStep.referenceUs.toFixed(1)} µs per step (${cpuRatio.toFixed(3)}×)`,
+        `CPU ${cpuPerStep.subjectUs.toFixed(1)} vs ${cpuPerStep.referenceUs.toFixed(1)} µs per step (${cpuRatio.toFixed(3)}×, rounds ${spread(cpuRounds3)}); ` +
+        `wall rounds ${spread(result.roundRatios)}; load ${load} on ${availableParallelism()} cores`,
     )
     return {
       scenario: name,
       store: `${storeLabel}: ${variant.label}`,
       status: "ok",
       ...result,
-      details: { workflows: size.rounds * size.workflowsPerRound, cpuPerStep, cpuRatio },
+      details: {
+        workflows: size.rounds * size.workflowsPerRound,
+        cpuPerStep,
+        cpuRatio,
+        cpuRoundRatios: cpuRounds3,
+        loadAverage: loadavg(),
+        cores: availableParallelism(),
+      },
       notes: [
-        `client CPU per step: ${cpuPerStep.subjectUs.toFixed(1)} µs vs ${cpuPerStep.referenceUs.toFixed(1)} µs with no observer (${cpuRatio.toFixed(3)}×)`,
+        `client CPU per step: ${cpuPerStep.subjectUs.toFixed(1)} µs vs ${cpuPerStep.referenceUs.toFixed(1)} µs with no observer (${cpuRatio.toFixed(3)}×; rounds min–med–max ${spread(cpuRounds3)})`,
+        `load average ${load} on ${availableParallelism()} cores (the machine is shared: wall ratios swing with it)`,
       ],
     }
   } finally {

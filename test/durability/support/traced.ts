@@ -1,7 +1,7 @@
 /**
  * The traced pipeline of the cross-process OpenTelemetry test: an order, enqueued by a web process, runs on
- * an "orders" worker; it prices the order (a step that fails once, then is retried) and enqueues its
- * shipment on the "shipping" queue, which only another worker serves, and awaits it.
+ * an "orders" worker; it prices the order (a step that fails once, then is retried), enqueues its shipment
+ * on the "shipping" queue, which only another worker serves, sends it the go-ahead (a message), and awaits it.
  */
 import { defineWorkflow } from "@durably/core"
 import { defineQueue } from "@durably/scheduler"
@@ -10,7 +10,10 @@ export const ordersQueue = (name: string) => defineQueue(name, {})
 export const shippingQueue = (name: string) => defineQueue(name, {})
 
 export const tracedWorkflows = (queues: { readonly orders: string; readonly shipping: string }) => {
-  const ship = defineWorkflow("ship", async (ctx, order: string) => ctx.step("label", () => `label-${order}`))
+  const ship = defineWorkflow("ship", async (ctx, order: string) => {
+    await ctx.recv("go")
+    return ctx.step("label", () => `label-${order}`)
+  })
   const order = defineWorkflow("order", async (ctx, id: string) => {
     await ctx.step(
       "price",
@@ -21,6 +24,7 @@ export const tracedWorkflows = (queues: { readonly orders: string; readonly ship
       { retry: { maxAttempts: 2, initialDelay: 10 } },
     )
     const shipment = await ctx.enqueue(shippingQueue(queues.shipping), ship, id)
+    await ctx.send(shipment.id, "go", true)
     return shipment.result()
   })
   return { order, ship }
@@ -32,6 +36,8 @@ export interface SpanLine {
   readonly traceId: string
   readonly spanId: string
   readonly parentSpanId?: string
+  /** The spans it links to (a recv: where its message was sent). */
+  readonly links: ReadonlyArray<{ readonly traceId: string; readonly spanId: string }>
   readonly attributes: Record<string, unknown>
   readonly status: number
   readonly pid: number

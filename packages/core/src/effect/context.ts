@@ -6,7 +6,7 @@
  * on this executor), anything else the engine throws (NonDeterminismError, InvalidContextUse,
  * InvalidArgument) is a defect.
  */
-import { Cause, Context, Data, Effect, Exit, Option, Result, Schedule, Schema } from "effect"
+import { Cause, Context, Data, Effect, Exit, Option, Result, Schedule, Schema, Tracer } from "effect"
 import {
   ConflictingWorkflowError,
   DuplicateEnqueue,
@@ -132,9 +132,12 @@ const runBody = async <A, E, R>(
 ): Promise<A> => {
   // Called synchronously inside the attempt's scope: hand it to the fiber.
   const scope = stepScope.getStore()
-  const effect = (Effect.isEffect(body) ? body : Effect.suspend(() => body(info))).pipe(
+  const own = (Effect.isEffect(body) ? body : Effect.suspend(() => body(info))).pipe(
     Effect.provideService(CurrentStepScope, scope),
   )
+  // Effect's own spans in the body (Effect.withSpan) are children of the attempt's span, in the same trace.
+  const parent = scope?.observed?.traceParent
+  const effect = parent ? Effect.withParentSpan(own, Tracer.externalSpan(parent)) : own
   const exit = await Effect.runPromiseExitWith(services)(effect, { signal: info.signal })
   if (Exit.isSuccess(exit)) return exit.value
   const failure = Cause.findError(exit.cause)

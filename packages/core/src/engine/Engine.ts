@@ -9,11 +9,11 @@ import type { Serializer } from "../serialization/Serializer.ts"
 import type { Checkpoint, Store, WorkflowRecord } from "../store/Store.ts"
 import { validateName, type AnyWorkflow, type InputOf, type OutputOf } from "../workflow.ts"
 import { uuidv7 } from "../ids.ts"
-import { Execution, type ExecutionMode } from "./Execution.ts"
+import { Execution } from "./Execution.ts"
 import { runToEnd, type ExecutionEnd } from "./runToEnd.ts"
 import { makeStoreCall, releaseStore, retainStore } from "./storeAccess.ts"
 import { makeHandle, type HandleHost, type WorkflowHandle } from "./handle.ts"
-import type { Activity, Host } from "./Host.ts"
+import type { Host } from "./Host.ts"
 import { Lease } from "./Lease.ts"
 import type { LogSink } from "./log.ts"
 import { getEventFromOutside, type GetEventOptions } from "./events.ts"
@@ -87,8 +87,6 @@ export class Engine {
     { readonly exec: Execution; readonly done: Promise<WorkflowRecord | undefined> }
   >()
   private state: "running" | "stopping" | "stopped" = "running"
-  private inFlight = 0
-  private bodiesInFlight = 0
   readonly host: Host
   readonly handles: HandleHost
   /** `workflows.*`, `queues.*`, `executors.*`: the management API (management/api.ts). */
@@ -107,6 +105,8 @@ export class Engine {
   private readonly claiming = new ClaimGuard()
   private readonly orphans: Orphans
   private stopRetention: (() => void) | undefined
+  /** What observers watching the launched engine (Observer.launched) stop with. */
+  private unobserve: (() => void) | undefined
   readonly schedules: EngineSchedules
 
   constructor(config: EngineConfig) {
@@ -125,12 +125,6 @@ export class Engine {
     }
     const runEffect = <A, E>(effect: Effect.Effect<A, E, any>, signal?: AbortSignal) =>
       Effect.runPromiseWith(config.services)(effect as Effect.Effect<A, E, never>, signal ? { signal } : undefined)
-    const activity: Activity = {
-      enter: () => void this.inFlight++,
-      exit: () => void this.inFlight--,
-      enterBody: () => void this.bodiesInFlight++,
-      exitBody: () => void this.bodiesInFlight--,
-    }
     this.host = {
       store: config.store,
       serializer: config.serializer,
@@ -141,10 +135,9 @@ export class Engine {
       carry: config.observer?.carry,
       services: config.services,
       runEffect,
-      activity,
       stopSignal: this.halt.signal,
       stepGate: (exec) => stepGate(this.host, this.lease, exec),
-      storeCall: makeStoreCall(runEffect, activity, () => this.state === "stopped"),
+      storeCall: makeStoreCall(runEffect, config.observer?.storeCall, () => this.state === "stopped"),
       parkUntil: (exec, until) => this.parked.parkUntil(exec, until),
       children: {
         start: async (workflow, input, options) => (await this.startWorkflow(workflow, input, options)).id,
@@ -221,14 +214,9 @@ export class Engine {
     }
   }
 
-  /** Work in flight on this engine (store calls, step bodies): zero means only timers can move it on. */
-  get busy(): number {
-    return this.state === "stopped" ? 0 : this.inFlight
-  }
-
-  /** Step bodies running now (user code). */
-  get bodiesRunning(): number {
-    return this.state === "stopped" ? 0 : this.bodiesInFlight
+  /** Shut down or crashed: nothing more happens here. */
+  get isStopped(): boolean {
+    return this.state === "stopped"
   }
 
   get running(): ReadonlyArray<string> {
@@ -375,6 +363,11 @@ export class Engine {
       this.debouncing = startDebounceDispatch(this)
       await this.schedules.launch()
     }
+    this.unobserve = this.config.observer?.launched?.({
+      executorId: this.executorId,
+      appVersion: this.appVersion,
+      queues: this.management.queues,
+    })
   }
 
   /** `durably.debounce`: join or start the key's waiting run; its handle. */
@@ -480,7 +473,7 @@ export class Engine {
     const current = this.executions.get(record.id)
     if (current && current.exec.epoch >= record.epoch) return
     current?.exec.stop("fenced")
-    const exec = this.createExecution(def, record, checkpoints, "run")
+    const exec = this.createExecution(def, record, checkpoints)
     exec.confirmedGeneration = initialConfirmation(this.lease)
     const observed = this.config.observer?.execution?.(executionInfo(this, record, checkpoints.length, origin))
     if (observed) exec.observed = observed
@@ -517,18 +510,20 @@ export class Engine {
     })
   }
 
+  /** An execution of `record` against `checkpoints`; on another store than the engine's when `store` is given. */
   createExecution(
     def: AnyWorkflow,
     record: WorkflowRecord,
     checkpoints: ReadonlyArray<Checkpoint>,
-    mode: ExecutionMode,
+    store: Store = this.store,
   ): Execution {
-    return new Execution(this.host, def, record, new Map(checkpoints.map((c) => [c.stepId, c])), mode)
+    const host = store === this.store ? this.host : { ...this.host, store }
+    return new Execution(host, def, record, new Map(checkpoints.map((c) => [c.stepId, c])))
   }
 
   /** Run the workflow function to its end and record the outcome (unless the execution stopped). */
   runExecution(exec: Execution): Promise<ExecutionEnd | undefined> {
-    return runToEnd(this.host, exec)
+    return runToEnd(exec.host, exec)
   }
 
   /** Resolve when the workflow is finished (or DEAD); waits on store notifications, polling slowly as a fallback. */
@@ -600,6 +595,8 @@ export class Engine {
 
   private stopped() {
     this.stopRetention?.()
+    this.unobserve?.()
+    this.unobserve = undefined
     this.state = "stopped"
     this.parked.clear()
     this.halt.abort(new EngineStopped({ reason: "the engine was shut down" }))

@@ -12,7 +12,7 @@ import { decodeError, decodeValue, encodeError, encodeValue, type Codec, type Pa
 import { LazyAbort } from "./LazyAbort.ts"
 import { Sequencer } from "./Sequencer.ts"
 import { stepScope } from "./stepScope.ts"
-import type { ExecutionObserver, OperationObserver } from "../observe/Observer.ts"
+import type { ExecutionObserver, OperationObserver, WaitKind } from "../observe/Observer.ts"
 
 export { stepScope, type StepScope, type StepStreamBuffer } from "./stepScope.ts"
 
@@ -46,6 +46,15 @@ export interface OperationResult {
   readonly attemptErrors?: string
 }
 
+/**
+ * An operation that wrote its own done checkpoint; `carried`: what came with what it consumed (a message's
+ * trace context), for observers.
+ */
+export interface Committed {
+  readonly committed: Checkpoint
+  readonly carried?: string | undefined
+}
+
 /** What workflow code gets back from an operation: never an engine problem, which is thrown instead. */
 export type Outcome<A> = { readonly ok: true; readonly value: A } | { readonly ok: false; readonly error: unknown }
 
@@ -59,8 +68,6 @@ export class OperationAbandoned extends Error {
     this.name = "OperationAbandoned"
   }
 }
-
-export type ExecutionMode = "run" | "verify"
 
 export class Execution {
   readonly id: string
@@ -93,22 +100,14 @@ export class Execution {
   readonly definition: AnyWorkflow
   readonly record: WorkflowRecord
   private readonly recorded: ReadonlyMap<number, Checkpoint>
-  readonly mode: ExecutionMode
   /** Watches this execution (logs, traces, metrics), when the engine has observers. */
   observed: ExecutionObserver | undefined
 
-  constructor(
-    host: Host,
-    definition: AnyWorkflow,
-    record: WorkflowRecord,
-    recorded: ReadonlyMap<number, Checkpoint>,
-    mode: ExecutionMode = "run",
-  ) {
+  constructor(host: Host, definition: AnyWorkflow, record: WorkflowRecord, recorded: ReadonlyMap<number, Checkpoint>) {
     this.host = host
     this.definition = definition
     this.record = record
     this.recorded = recorded
-    this.mode = mode
     this.id = record.id
     this.name = record.name
     this.epoch = record.epoch
@@ -120,7 +119,7 @@ export class Execution {
     }
     const seqs: number[] = []
     for (const cp of recorded.values()) if (cp.state === "done" && cp.seq !== undefined) seqs.push(cp.seq)
-    this.sequencer = new Sequencer(seqs, host.activity)
+    this.sequencer = new Sequencer(seqs)
     this.furthestRecorded = Math.max(-1, ...recorded.keys())
   }
 
@@ -231,7 +230,7 @@ export class Execution {
       prepare: (result: OperationResult) => Checkpoint,
       /** Gives the number back after a write that did not happen (nothing was there to receive, say). */
       retract: () => void,
-    ) => Promise<OperationResult | { readonly committed: Checkpoint }>,
+    ) => Promise<OperationResult | Committed>,
   ): Promise<Outcome<A>> {
     // A reaction, not an async frame: a waiting operation holds no suspended frame here.
     return this.runOperation<A>(kind, name, decode, live).catch((e: unknown) => {
@@ -257,72 +256,70 @@ export class Execution {
       )
     let done: Checkpoint
     if (cp?.state === "done" && cp.seq !== undefined) {
+      const watch = this.observed?.operation?.({ kind, name, stepId, replayed: true })
       this.watchForStall()
-      await this.sequencer.turn(cp.seq)
+      try {
+        await this.sequencer.turn(cp.seq)
+      } finally {
+        watch?.end({})
+      }
       done = cp
     } else {
-      if (this.mode === "verify")
-        throw this.diverge(
+      // Observed from here until the result is handed over. An observer may refuse a live operation by
+      // throwing (the test kit's verifyReplay does: the recorded run never reached it); nothing has run yet.
+      const watch: OperationObserver | undefined = this.observed?.operation?.({ kind, name, stepId })
+      this.liveRunning++
+      let seq: number | undefined
+      let carried: string | undefined
+      const startedAt = cp?.startedAt ?? this.host.clock.currentTimeMillisUnsafe()
+      const prepare = (result: OperationResult): Checkpoint => {
+        seq ??= this.sequencer.assign()
+        return {
           stepId,
-          `the history has no result for ${kind} ${JSON.stringify(name)}: the recorded run never reached it`,
-        )
-      // Live work counts as activity until its result is handed over (sleeps step out while they wait).
-      this.host.activity.enter()
-      // Steps are observed per attempt (operations.ts); recorded values are not worth a span.
-      const watch: OperationObserver | undefined =
-        kind === "step" || kind === "now" || kind === "random" || kind === "uuid"
-          ? undefined
-          : this.observed?.operation?.({ kind, name, stepId })
-      try {
-        this.liveRunning++
-        let seq: number | undefined
-        const startedAt = cp?.startedAt ?? this.host.clock.currentTimeMillisUnsafe()
-        const prepare = (result: OperationResult): Checkpoint => {
-          seq ??= this.sequencer.assign()
-          return {
-            stepId,
-            name,
-            kind,
-            state: "done",
-            seq,
-            attempts: result.attempts ?? 1,
-            ...(result.output === undefined ? {} : { output: result.output }),
-            ...(result.error === undefined ? {} : { error: result.error }),
-            ...(result.attemptErrors === undefined ? {} : { attemptErrors: result.attemptErrors }),
-            startedAt,
-            completedAt: this.host.clock.currentTimeMillisUnsafe(),
-          }
+          name,
+          kind,
+          state: "done",
+          seq,
+          attempts: result.attempts ?? 1,
+          ...(result.output === undefined ? {} : { output: result.output }),
+          ...(result.error === undefined ? {} : { error: result.error }),
+          ...(result.attemptErrors === undefined ? {} : { attemptErrors: result.attemptErrors }),
+          startedAt,
+          completedAt: this.host.clock.currentTimeMillisUnsafe(),
         }
-        const retract = () => {
-          if (seq !== undefined) this.sequencer.abandon(seq)
-          seq = undefined
-        }
-        try {
-          let result: OperationResult | { readonly committed: Checkpoint }
-          try {
-            const pendingCp = cp?.state === "pending" ? cp : undefined
-            // In the operation's scope: a child started or enqueued here carries it as its parent.
-            result = await (watch?.run
-              ? watch.run(() => live(stepId, pendingCp, prepare, retract))
-              : live(stepId, pendingCp, prepare, retract))
-          } finally {
-            this.liveRunning--
-          }
-          if ("committed" in result) done = result.committed
-          else {
-            this.checkWritable()
-            done = await this.write(prepare(result))
-          }
-        } catch (e) {
-          if (seq !== undefined) this.sequencer.abandon(seq)
-          watch?.end({ error: e })
-          throw e
-        }
-        watch?.end(done.error === undefined ? {} : { error: done.error })
-        await this.sequencer.turn(done.seq ?? seq!)
-      } finally {
-        this.host.activity.exit()
       }
+      const retract = () => {
+        if (seq !== undefined) this.sequencer.abandon(seq)
+        seq = undefined
+      }
+      try {
+        let result: OperationResult | Committed
+        try {
+          const pendingCp = cp?.state === "pending" ? cp : undefined
+          // In the operation's scope: a child started or enqueued here carries it as its parent.
+          result = await (watch?.run
+            ? watch.run(() => live(stepId, pendingCp, prepare, retract))
+            : live(stepId, pendingCp, prepare, retract))
+        } finally {
+          this.liveRunning--
+        }
+        if ("committed" in result) {
+          done = result.committed
+          carried = result.carried
+        } else {
+          this.checkWritable()
+          done = await this.write(prepare(result))
+        }
+      } catch (e) {
+        if (seq !== undefined) this.sequencer.abandon(seq)
+        watch?.end({ error: e })
+        throw e
+      }
+      await this.sequencer.turn(done.seq ?? seq!)
+      watch?.end({
+        ...(done.error === undefined ? {} : { error: done.error }),
+        ...(carried === undefined ? {} : { carried }),
+      })
     }
     this.checkAlive()
     const what = `${kind} "${name}"`
@@ -336,7 +333,6 @@ export class Execution {
   /** Write a checkpoint under this execution's epoch; a refusal stops the execution. */
   async write(checkpoint: Checkpoint): Promise<Checkpoint> {
     this.checkWritable()
-    if (this.mode === "verify") return checkpoint
     return this.commit((epoch) => this.host.store.writeCheckpoint(this.id, epoch, checkpoint))
   }
 
@@ -387,7 +383,7 @@ export class Execution {
    * (no step body, wait or write in flight beside it) of a live execution that has caught up with its history.
    */
   parkable(): boolean {
-    return this.mode === "run" && !this.replaying && !this.stopReason && this.liveRunning === 1
+    return !this.replaying && !this.stopReason && this.liveRunning === 1
   }
 
   /** Leave memory: stop here; the engine runs the workflow again from its history when it is woken. */
@@ -404,16 +400,21 @@ export class Execution {
     const remaining = instant - this.host.clock.currentTimeMillisUnsafe()
     if (parkable && this.parkable() && this.host.parkUntil(this, instant)) this.park()
     if (remaining > 0) {
-      this.host.activity.exit()
+      const resume = this.waiting("time")
       try {
         await this.host.runEffect(Effect.sleep(remaining), this.waits.signal)
       } catch {
         this.checkAlive()
       } finally {
-        this.host.activity.enter()
+        resume?.()
       }
     }
     this.checkAlive()
+  }
+
+  /** Tell observers this execution waits (on time, or on the outside world); call what it returns after. */
+  waiting(on: WaitKind): (() => void) | undefined {
+    return this.observed?.waiting?.(on)
   }
 
   encode(value: unknown, codec: Codec<unknown> | undefined, what: string): string {

@@ -30,8 +30,6 @@ export interface Host {
    * ownership was confirmed since the last lapse (else the execution is stopped: check it is alive after).
    */
   readonly stepGate: (exec?: Execution) => Promise<void>
-  /** Counts work in flight, so the test kit knows when nothing is runnable. */
-  readonly activity: Activity
   /** Aborted (with EngineStopped) when the engine stops: callers waiting outside workflows give up. */
   readonly stopSignal: AbortSignal
   /**
@@ -53,12 +51,4 @@ export interface ChildHost {
   ) => Promise<string>
   readonly enqueue: (request: EnqueueRequestOf) => Promise<string[]>
   readonly handles: HandleHost
-}
-
-export interface Activity {
-  readonly enter: () => void
-  readonly exit: () => void
-  /** A step body runs: user code that may wait on anything, so the test kit waits for it only so long. */
-  readonly enterBody: () => void
-  readonly exitBody: () => void
 }

@@ -9,8 +9,6 @@
  * interleave identically live and on replay.
  */
 
-import type { Activity } from "./Host.ts"
-
 /** Two macrotask hops: one for Promise continuations, one for Effect fibers (which resume via setImmediate). */
 export const afterContinuations = (f: () => void) => setImmediate(() => setImmediate(f))
 
@@ -24,10 +22,7 @@ export class Sequencer {
   private readonly waiting = new Map<number, () => void>()
   private busy = false
 
-  private readonly activity: Activity
-
-  constructor(recordedSeqs: ReadonlyArray<number>, activity: Activity) {
-    this.activity = activity
+  constructor(recordedSeqs: ReadonlyArray<number>) {
     this.replay = [...recordedSeqs].sort((a, b) => a - b)
     this.nextLive = this.replay.length === 0 ? 0 : this.replay[this.replay.length - 1]! + 1
   }
@@ -78,11 +73,9 @@ export class Sequencer {
     if (this.replayIndex < this.replay.length) this.replayIndex++
     else this.live.shift()
     this.busy = true
-    this.activity.enter()
     release()
     afterContinuations(() => {
       this.busy = false
-      this.activity.exit()
       this.pump()
     })
   }

@@ -153,7 +153,7 @@ const childHandle = <O>(exec: Execution, id: string): ChildHandle<O> => {
           return hasEnded(r.status) ? r : undefined
         },
         signal: exec.waitingSignal,
-        idle: exec.host.activity,
+        waiting: () => exec.waiting("outside"),
       })
       const end: RecordedEnd = {
         name: record!.name,

@@ -110,7 +110,7 @@ export const getEvent = async (
       },
       deadline,
       signal: exec.waitingSignal,
-      idle: host.activity,
+      waiting: () => exec.waiting("outside"),
       onFirstMiss,
     })
     if (look?._tag === "NotFound")

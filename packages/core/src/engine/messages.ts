@@ -58,12 +58,15 @@ export const sendMessage = async (
     workflowName: destination,
   }
   const payload = encodeArgument(message, t.codec, messageWhat(t.name), p, undefinedMessage("durably.send"))
+  // The caller's trace context goes with the message, to the recv that consumes it.
+  const carried = host.carry?.()
   const result = await host.storeCall(
     host.store.sendMessage({
       destination,
       topic: t.name,
       payload,
       ...(key === undefined ? {} : { idempotencyKey: userKey(key) }),
+      ...(carried === undefined ? {} : { traceContext: carried }),
     }),
   )
   if (result._tag === "NotFound") throw new WorkflowNotFound({ workflowId: destination })
@@ -77,7 +80,15 @@ export const send = async (exec: Execution, destination: string, topic: unknown,
   const payload = encodeArgument(message, t.codec, messageWhat(t.name), exec.payload, undefinedMessage("ctx.send"))
   const outcome = await exec.operation<void>("send", t.name, {}, async (stepId, _pending, prepare) => {
     const checkpoint = prepare({})
-    const message = { destination, topic: t.name, payload, idempotencyKey: sendKey(exec.id, stepId) }
+    // In the send operation's scope: its span (if any) is what the receiver links to.
+    const carried = exec.host.carry?.()
+    const message = {
+      destination,
+      topic: t.name,
+      payload,
+      idempotencyKey: sendKey(exec.id, stepId),
+      ...(carried === undefined ? {} : { traceContext: carried }),
+    }
     const result = await exec.commit((epoch) => exec.host.store.sendFromWorkflow(exec.id, epoch, message, checkpoint))
     if (result._tag !== "NotFound") return { committed: checkpoint }
     // Recorded, so that a replay fails the same way even if the workflow exists by then.
@@ -116,12 +127,14 @@ export const recv = async (exec: Execution, topic: unknown, options?: RecvOption
         },
         deadline,
         signal: exec.waitingSignal,
-        idle: host.activity,
+        waiting: () => exec.waiting("outside"),
         onFirstMiss,
       })
       // Timed out: a done checkpoint with no output.
       const timedOut: OperationResult = {}
-      return received ? { committed: received } : timedOut
+      if (!received) return timedOut
+      const { traceContext, ...committed } = received
+      return traceContext === undefined ? { committed } : { committed, carried: traceContext }
     },
   )
   if (!outcome.ok) throw outcome.error

@@ -16,6 +16,7 @@ import {
   type Outcome,
   type StepStreamBuffer,
 } from "./Execution.ts"
+import type { OperationObserver } from "../observe/Observer.ts"
 import { retryPlan } from "./retry.ts"
 import { revive } from "./revive.ts"
 import { publishStep } from "./streams.ts"
@@ -52,7 +53,7 @@ export const runStep = <A>(
       const watch = exec.observed?.operation?.({ kind: "step", name, stepId, attempt })
       let attempted: Awaited<ReturnType<typeof runAttempt<A>>>
       try {
-        attempted = await runAttempt(exec, name, fn, { attempt, idempotencyKey, timeoutMs }, watch?.run)
+        attempted = await runAttempt(exec, name, fn, { attempt, idempotencyKey, timeoutMs }, watch)
       } catch (e) {
         watch?.end({ error: e })
         throw e
@@ -127,16 +128,13 @@ const runAttempt = async <A>(
   step: string,
   fn: (info: StepInfo) => A | PromiseLike<A>,
   opts: { readonly attempt: number; readonly idempotencyKey: string; readonly timeoutMs: number | undefined },
-  /** Runs the body in an observer's scope (its span active), when one watches. */
-  within?: <B>(fn: () => B) => B,
+  /** The observers of this attempt: the body runs in their scope (a span active), when they give one. */
+  watch?: OperationObserver,
 ): Promise<{ readonly result: Outcome<A>; readonly streamed: ReadonlyArray<StreamEntry> }> => {
   const stream: StepStreamBuffer = { entries: [], open: true }
   const controller = new AbortController()
   const cleanups: Array<() => void> = []
   const host = exec.host
-  // While the body runs, the operation is the user's work, not the engine's (see the test kit's settle).
-  host.activity.exit()
-  host.activity.enterBody()
   try {
     const result = await new Promise<Outcome<A>>((resolve, reject) => {
       const killed = () => {
@@ -161,7 +159,8 @@ const runAttempt = async <A>(
       }
       const info: StepInfo = { signal: controller.signal, attempt: opts.attempt, idempotencyKey: opts.idempotencyKey }
       const body = async () => fn(info)
-      stepScope.run({ workflowId: exec.id, step, stream }, within ? () => within(body) : body).then(
+      const within = watch?.run
+      stepScope.run({ workflowId: exec.id, step, stream, observed: watch }, within ? () => within(body) : body).then(
         (value) => resolve({ ok: true, value }),
         (error: unknown) => resolve({ ok: false, error }),
       )
@@ -171,8 +170,6 @@ const runAttempt = async <A>(
     // The attempt is over: a body still running (timed out) can no longer add to what gets published.
     stream.open = false
     for (const c of cleanups) c()
-    host.activity.exitBody()
-    host.activity.enter()
   }
 }
 

@@ -9,7 +9,6 @@ import { makeContext } from "./context.ts"
 import type { Execution } from "./Execution.ts"
 import type { Host } from "./Host.ts"
 import { decodeValue, encodeError, encodeValue } from "./payload.ts"
-import { afterContinuations } from "./Sequencer.ts"
 
 export interface ExecutionEnd {
   readonly status: "SUCCESS" | "ERROR"
@@ -29,13 +28,10 @@ export const runToEnd = async (host: Host, exec: Execution): Promise<ExecutionEn
   const unwatch = store.watch(exec.id, (status) => {
     if (status === "CANCELLED") exec.stop(expiring ? "timeout" : "cancelled")
   })
-  const deadlineTimer = exec.record.deadline !== undefined && exec.mode === "run" ? new AbortController() : undefined
+  const deadlineTimer = exec.record.deadline !== undefined ? new AbortController() : undefined
   if (deadlineTimer) armDeadline(host, exec, exec.record.deadline!, deadlineTimer.signal, () => (expiring = true))
   try {
     const def = exec.definition
-    // Starting counts as activity until the function has had the chance to make its first ctx call.
-    host.activity.enter()
-    afterContinuations(host.activity.exit)
     const body = async () => {
       const input = decodeValue(exec.record.input, def.schemas.input, "input", exec.payload)
       return def.execute(
@@ -58,7 +54,6 @@ export const runToEnd = async (host: Host, exec: Execution): Promise<ExecutionEn
     } catch (e) {
       completion = { status: "ERROR", text: encodeError(e, undefined, "error", exec.payload), error: e }
     }
-    if (exec.mode === "verify") return completion
     const complete = (c: { readonly status: "SUCCESS" | "ERROR"; readonly text: string }) =>
       host.storeCall(
         store.completeWorkflow(

@@ -1,5 +1,6 @@
 /** Where step bodies run: the AsyncLocalStorage that tells `ctx` it is called from inside one. */
 import { AsyncLocalStorage } from "node:async_hooks"
+import type { OperationObserver } from "../observe/Observer.ts"
 import type { StreamEntry } from "../store/Store.ts"
 
 /** What one attempt of a step body writes to streams: published with the step's result if the attempt succeeds. */
@@ -21,4 +22,6 @@ export interface StepScope {
   readonly workflowId: string
   readonly step: string
   readonly stream?: StepStreamBuffer
+  /** The observers watching this attempt: the Effect flavour parents Effect's spans in the body on its span. */
+  readonly observed?: OperationObserver | undefined
 }

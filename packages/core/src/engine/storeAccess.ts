@@ -2,7 +2,6 @@
 import { Effect, Schedule } from "effect"
 import { EngineStopped, StoreError, type FencedError } from "../errors.ts"
 import type { Store } from "../store/Store.ts"
-import type { Activity } from "./Host.ts"
 
 /**
  * How many engines use each store: a store is closed when the last engine on it shuts down, so engines that
@@ -28,12 +27,13 @@ export const retainStore = (store: Store): void => {
 export const makeStoreCall =
   (
     runEffect: <A, E>(effect: Effect.Effect<A, E>, signal?: AbortSignal) => Promise<A>,
-    activity: Activity,
+    /** Observer.storeCall, when an observer watches store calls. */
+    observe: (() => (() => void) | undefined) | undefined,
     stopped: () => boolean,
   ) =>
   async <A>(effect: Effect.Effect<A, StoreError | FencedError>, signal?: AbortSignal): Promise<A> => {
     if (stopped()) throw new EngineStopped({ reason: "the engine was shut down" })
-    activity.enter()
+    const end = observe?.()
     try {
       try {
         return await runEffect(effect, signal)
@@ -43,6 +43,6 @@ export const makeStoreCall =
         return await runEffect(Effect.retry(effect, transientRetry), signal)
       }
     } finally {
-      activity.exit()
+      end?.()
     }
   }

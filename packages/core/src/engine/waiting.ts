@@ -38,8 +38,8 @@ export interface WaitOptions<A> {
   readonly signal?: AbortSignal | undefined
   /** Runs once, the first time the answer is not there, before waiting (e.g. to record the deadline). */
   readonly onFirstMiss?: (() => Promise<void>) | undefined
-  /** An execution steps out of the engine's activity count while it waits (see the test kit's settle). */
-  readonly idle?: { readonly exit: () => void; readonly enter: () => void } | undefined
+  /** Called before each wait; the function it returns after it (Execution.waiting: observers see waits). */
+  readonly waiting?: (() => (() => void) | undefined) | undefined
 }
 
 /** Resolves with the answer, or undefined when the deadline passed without one. */
@@ -65,7 +65,7 @@ export const waitFor = async <A>(o: WaitOptions<A>): Promise<A | undefined> => {
       }
       if (o.deadline !== undefined && o.host.clock.currentTimeMillisUnsafe() >= o.deadline) return undefined
       if (woken) continue
-      o.idle?.exit()
+      const resume = o.waiting?.()
       try {
         await new Promise<void>((resolve, reject) => {
           const timers = new AbortController()
@@ -91,7 +91,7 @@ export const waitFor = async <A>(o: WaitOptions<A>): Promise<A | undefined> => {
           else o.signal?.addEventListener("abort", onAbort, { once: true })
         })
       } finally {
-        o.idle?.enter()
+        resume?.()
       }
     }
   } finally {

@@ -1,9 +1,11 @@
 /**
- * The observer seam: the one place lifecycle logs, OpenTelemetry spans and metrics hang off. The engine calls
- * it where an execution begins and ends, around each live operation (each attempt of a step), and for
- * executor-wide events (recoveries, takeovers, DEAD workflows). An engine with no observer pays one
- * `undefined` check per operation.
+ * The observer seam: the one place lifecycle logs, OpenTelemetry spans and metrics hang off, and the test
+ * kit's knowledge of when an engine is quiet. The engine calls it where an execution begins and ends, around
+ * each operation (and each attempt of a step), where an execution waits on time or on the outside world,
+ * around store calls, and for executor-wide events (recoveries, takeovers, DEAD workflows). An engine with no
+ * observer pays one `undefined` check per operation.
  */
+import type { QueuesApi } from "../management/types.ts"
 import type { OperationKind } from "../store/Store.ts"
 
 /** Watches an engine. Every member is optional; `Durably.launch({ observers })` takes several. */
@@ -18,6 +20,19 @@ export interface Observer {
   readonly execution?: (execution: ExecutionInfo) => ExecutionObserver | undefined
   /** Something happened to the executor or to workflows not running here. */
   readonly event?: (event: EngineEvent) => void
+  /**
+   * The engine has launched: what an observer may read of it while it runs (its queues, for a depth gauge).
+   * The function returned is called when the engine stops.
+   */
+  readonly launched?: (engine: LaunchedEngine) => (() => void) | undefined
+  /** A store call begins (a claim, a checkpoint, a read …, retries included); the function returned ends it. */
+  readonly storeCall?: () => (() => void) | undefined
+}
+
+export interface LaunchedEngine {
+  readonly executorId: string
+  readonly appVersion: string
+  readonly queues: QueuesApi
 }
 
 /** How the execution came to run here. */
@@ -66,17 +81,30 @@ export interface ExecutionObserver {
   readonly run?: <A>(fn: () => A) => A
   /** The execution's span: the Effect flavour makes it the parent of Effect's own spans in the workflow. */
   readonly traceParent?: TraceParent
-  /** A live operation begins (a step's attempt, a sleep, a wait …); replayed ones are not observed. */
+  /**
+   * An operation begins: from the moment the workflow code calls it until its result is handed back to that
+   * code (a replayed one too, flagged). A step is observed once so, and then each of its attempts on its own
+   * (`attempt` set) around its body.
+   */
   readonly operation?: (operation: OperationInfo) => OperationObserver | undefined
+  /**
+   * The execution waits on time (a sleep, a step's retry delay) or on the outside world (a message, an event,
+   * a child's end) until the function returned is called. Concurrent branches may wait at once.
+   */
+  readonly waiting?: (on: WaitKind) => (() => void) | undefined
   readonly end: (end: ExecutionEndInfo) => void
 }
+
+export type WaitKind = "time" | "outside"
 
 export interface OperationInfo {
   readonly kind: OperationKind
   readonly name: string
   readonly stepId: number
-  /** Steps: which attempt (1, 2, …); each attempt is observed on its own. */
+  /** A step's attempt (1, 2, …), observed around its body. Absent for the operation as a whole. */
   readonly attempt?: number
+  /** Its result is taken from the history: nothing runs, the code is catching up. */
+  readonly replayed?: boolean
 }
 
 export interface OperationEndInfo {
@@ -84,11 +112,15 @@ export interface OperationEndInfo {
   readonly error?: unknown
   /** A failed step attempt that will be retried after this long. */
   readonly retryInMs?: number
+  /** What `Observer.carry` returned where the message a `recv` consumed was sent (`send` or `ctx.send`). */
+  readonly carried?: string
 }
 
 export interface OperationObserver {
-  /** Runs a step body, so that user code inside it happens in this scope. */
+  /** Runs a step body (for an attempt), or the operation's live part, so that what it does happens in this scope. */
   readonly run?: <A>(fn: () => A) => A
+  /** A step attempt's span: the Effect flavour makes it the parent of Effect's own spans in the step body. */
+  readonly traceParent?: TraceParent | undefined
   readonly end: (end: OperationEndInfo) => void
 }
 

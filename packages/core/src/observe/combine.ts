@@ -18,7 +18,14 @@ const present = <A>(xs: ReadonlyArray<A | undefined>): A[] => xs.filter((x): x i
 const combineOperations = (ops: ReadonlyArray<OperationObserver>): OperationObserver | undefined => {
   if (ops.length <= 1) return ops[0]
   const run = nest(present(ops.map((o) => o.run)))
-  return { ...(run ? { run } : {}), end: (end) => ops.forEach((o) => o.end(end)) }
+  return {
+    ...(run ? { run } : {}),
+    // Read when asked (the Effect flavour's step bodies only): the first observer that has a span gives it.
+    get traceParent() {
+      return ops.find((o) => o.traceParent !== undefined)?.traceParent
+    },
+    end: (end) => ops.forEach((o) => o.end(end)),
+  }
 }
 
 const combineExecutions = (execs: ReadonlyArray<ExecutionObserver>): ExecutionObserver | undefined => {
@@ -29,6 +36,10 @@ const combineExecutions = (execs: ReadonlyArray<ExecutionObserver>): ExecutionOb
     ...(run ? { run } : {}),
     ...(traceParent ? { traceParent } : {}),
     operation: (info) => combineOperations(present(execs.map((e) => e.operation?.(info)))),
+    waiting: (on) => {
+      const resumes = present(execs.map((e) => e.waiting?.(on)))
+      return resumes.length === 0 ? undefined : () => resumes.forEach((r) => r())
+    },
     end: (end) => execs.forEach((e) => e.end(end)),
   }
 }
@@ -38,6 +49,8 @@ export const combineObservers = (observers: ReadonlyArray<Observer>): Observer |
   const carriers = present(observers.map((o) => o.carry))
   const executions = present(observers.map((o) => o.execution))
   const events = present(observers.map((o) => o.event))
+  const storeCalls = present(observers.map((o) => o.storeCall))
+  const launches = present(observers.map((o) => o.launched))
   return {
     // Only one carrier is stored: the first observer that carries anything wins.
     ...(carriers.length === 0
@@ -55,5 +68,21 @@ export const combineObservers = (observers: ReadonlyArray<Observer>): Observer |
       ? {}
       : { execution: (info) => combineExecutions(present(executions.map((e) => e(info)))) }),
     ...(events.length === 0 ? {} : { event: (e) => events.forEach((f) => f(e)) }),
+    ...(launches.length === 0
+      ? {}
+      : {
+          launched: (engine) => {
+            const stops = present(launches.map((l) => l(engine)))
+            return stops.length === 0 ? undefined : () => stops.forEach((s) => s())
+          },
+        }),
+    ...(storeCalls.length === 0
+      ? {}
+      : {
+          storeCall: () => {
+            const ends = present(storeCalls.map((c) => c()))
+            return ends.length === 0 ? undefined : () => ends.forEach((e) => e())
+          },
+        }),
   }
 }

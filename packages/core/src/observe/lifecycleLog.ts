@@ -78,7 +78,8 @@ export const lifecycleLog = (sink: LogSink, options: LifecycleLogOptions = {}): 
       },
     )
     return {
-      operation: (op) => (op.kind === "step" ? attemptObserver(info, op.name, op.attempt ?? 1) : undefined),
+      // Step attempts only: a retry is logged where an attempt fails.
+      operation: (op) => (op.attempt !== undefined ? attemptObserver(info, op.name, op.attempt) : undefined),
       end: (end) => {
         switch (end.status) {
           case "SUCCESS":

@@ -229,7 +229,12 @@ export interface NewMessage {
   readonly payload: string
   /** Unique per destination: the same key sent twice delivers once. */
   readonly idempotencyKey?: string
+  /** What Observer.carry returned where it was sent (a trace context): handed back by the receive that consumes it. */
+  readonly traceContext?: string
 }
+
+/** The checkpoint a receive wrote, with the consumed message's trace context (when it carried one). */
+export type Received = Checkpoint & { readonly traceContext?: string }
 
 export type SendResult =
   | { readonly _tag: "Sent" }
@@ -340,15 +345,16 @@ export interface Store extends ScheduleStore, DebounceStore {
   /**
    * `ctx.recv`: consume the oldest unconsumed message of (workflow, topic) and write `checkpoint` with the
    * message's payload as its output, epoch-checked, in one go; the message is consumed only together with the
-   * checkpoint. Returns the checkpoint written, or undefined when no message is waiting (nothing written).
-   * A done checkpoint already at that step (a retried write whose reply was lost) is returned as it stands.
+   * checkpoint. Returns the checkpoint written (with the message's trace context, if it has one), or undefined
+   * when no message is waiting (nothing written). A done checkpoint already at that step (a retried write whose
+   * reply was lost) is returned as it stands.
    */
   readonly receiveMessage: (
     id: string,
     epoch: number,
     topic: string,
     checkpoint: Checkpoint,
-  ) => Effect.Effect<Checkpoint | undefined, FencedError | StoreError>
+  ) => Effect.Effect<Received | undefined, FencedError | StoreError>
   /**
    * `ctx.setEvent`: set the workflow's current value of `key` (last write wins), add a history row keyed by
    * the checkpoint's step (so a fork can restore events as of any step), and write the checkpoint; one go.

@@ -16,6 +16,7 @@ import {
   type ListFilter,
   type QueueConfig,
   type NewMessage,
+  type Received,
   type SendResult,
   type Store,
   type StreamEntry,
@@ -29,7 +30,7 @@ export interface Entry {
   /** Checkpoints counted at the last claim. */
   progressMark: number
   /** Unconsumed messages per topic, oldest first. */
-  readonly inbox: Map<string, string[]>
+  readonly inbox: Map<string, Array<{ readonly payload: string; readonly traceContext?: string | undefined }>>
   /** Idempotency keys of every message delivered to this workflow. */
   readonly delivered: Set<string>
   readonly events: Map<string, string>
@@ -176,7 +177,7 @@ export const memoryStore = (): Store => {
     }
     let queue = entry.inbox.get(message.topic)
     if (!queue) entry.inbox.set(message.topic, (queue = []))
-    queue.push(message.payload)
+    queue.push({ payload: message.payload, traceContext: message.traceContext })
     wake({ kind: "message", workflowId: entry.record.id, topic: message.topic })
     return { _tag: "Sent" }
   }
@@ -413,9 +414,17 @@ export const memoryStore = (): Store => {
         return Effect.map(write, () => result)
       }),
     receiveMessage: (id, epoch, topic, checkpoint) =>
-      fencedWrite(id, epoch, checkpoint.stepId, (entry) => {
-        const payload = entry.inbox.get(topic)?.shift()
-        return payload === undefined ? undefined : { ...checkpoint, output: payload }
+      Effect.suspend(() => {
+        let carried: string | undefined
+        const write = fencedWrite(id, epoch, checkpoint.stepId, (entry) => {
+          const message = entry.inbox.get(topic)?.shift()
+          carried = message?.traceContext
+          return message === undefined ? undefined : { ...checkpoint, output: message.payload }
+        })
+        // The checkpoint is stored as written; the trace context goes only to this receiver.
+        return Effect.map(write, (written): Received | undefined =>
+          written && carried !== undefined ? { ...written, traceContext: carried } : written,
+        )
       }),
     setEvent: (id, epoch, key, value, checkpoint) =>
       Effect.map(

@@ -168,6 +168,31 @@ export const messagesContract: Record<string, ContractTest> = {
     assert.equal(await receive(run, store, id("dest"), "t", 2), undefined)
   },
 
+  "a message's trace context goes to the receive that consumes it, not into the checkpoint": async ({
+    store,
+    id,
+    run,
+  }) => {
+    await run(store.createWorkflow(newWorkflow(id("sender"))))
+    await run(store.createWorkflow(newWorkflow(id("dest"))))
+    const outside = '{"traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}'
+    const inside = '{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}'
+    await run(store.sendMessage({ destination: id("dest"), topic: "t", payload: '"1"', traceContext: outside }))
+    await run(store.sendMessage({ destination: id("dest"), topic: "t", payload: '"2"' }))
+    const message = { destination: id("dest"), topic: "t", payload: '"3"', idempotencyKey: "send:s:0" }
+    await run(store.sendFromWorkflow(id("sender"), 1, { ...message, traceContext: inside }, done(0, "send")))
+    const first = await run(store.receiveMessage(id("dest"), 1, "t", done(0, "recv")))
+    assert.equal(first?.output, '"1"')
+    assert.equal(first?.traceContext, outside)
+    const second = await run(store.receiveMessage(id("dest"), 1, "t", done(1, "recv")))
+    assert.equal(second?.output, '"2"')
+    assert.equal(second?.traceContext, undefined)
+    const third = await run(store.receiveMessage(id("dest"), 1, "t", done(2, "recv")))
+    assert.equal(third?.traceContext, inside)
+    // The recorded checkpoints are the receives' own: the context is not part of the history.
+    for (const cp of await run(store.loadCheckpoints(id("dest")))) assert.equal("traceContext" in cp, false)
+  },
+
   "setEvent: last write wins, with its checkpoint; getEvent reads the current value": async ({ store, id, run }) => {
     await run(store.createWorkflow(newWorkflow(id())))
     assert.equal(await run(store.getEvent(id(), "status")), undefined)

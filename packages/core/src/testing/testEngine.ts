@@ -14,6 +14,7 @@ import { InvalidArgument, NonDeterminismError, WorkflowNotFound } from "../error
 import { memoryStore } from "../store/memory.ts"
 import type { Store } from "../store/Store.ts"
 import type { AnyWorkflow } from "../workflow.ts"
+import { quiescence, type Quiescence } from "./quiescence.ts"
 import { VirtualClock } from "./VirtualClock.ts"
 
 export interface TestEngineOptions<W extends AnyWorkflow> extends Omit<LaunchOptions<W>, "store"> {
@@ -32,7 +33,11 @@ export interface TestEngine extends Durably {
   readonly clock: VirtualClock
   /** Current virtual time. */
   readonly now: () => Date
-  /** Wait until nothing is runnable (every workflow waits on time or on the outside world). */
+  /**
+   * Wait until nothing is runnable: every workflow waits on time or on the outside world. A step body that
+   * waits on real time or I/O counts as the outside world: await the handle (or `settle` after it) to see
+   * what follows it.
+   */
   readonly settle: () => Promise<void>
   /** Settle, then move time forward by `duration`, firing due sleeps, retries and timeouts in order. */
   readonly advance: (duration: DurationInput) => Promise<void>
@@ -52,14 +57,19 @@ export const testEngine = async <W extends AnyWorkflow>(options: TestEngineOptio
   const clock = new VirtualClock(start)
   // No heartbeats unless asked for: a single test engine needs no failover, and its timers would make
   // every advance() step through them.
-  const launchOptions: LaunchOptions<W> = {
+  const launchOptions = (quiet: Quiescence): LaunchOptions<W> => ({
     ...options,
     store,
     logger: options.logger ?? false,
     heartbeat: options.heartbeat ?? false,
-  }
+    // The test kit watches the engine through the observer seam like any other observer.
+    observers: [quiet.observer, ...(options.observers ?? [])],
+  })
+  // Each engine built has its own counts: a crashed one's leftovers do not hold the next one's settle().
+  let quiet = quiescence()
   const build = async (recover: boolean) => {
-    const configured: Effect.Effect<EngineConfig, InvalidArgument> = resolveConfig(launchOptions).pipe(
+    quiet = quiescence()
+    const configured: Effect.Effect<EngineConfig, InvalidArgument> = resolveConfig(launchOptions(quiet)).pipe(
       Effect.provideService(Clock.Clock, clock),
       Effect.provideContext(options.services ?? Context.empty()),
     )
@@ -79,27 +89,15 @@ export const testEngine = async <W extends AnyWorkflow>(options: TestEngineOptio
     cancel: () => api.handle<O>(id).cancel(),
   })
 
-  // Engine work (store calls, handing results over) is waited for completely; step bodies are user code
-  // that may wait on something only the test provides, so they are waited for up to `bodyWaitMs` of real time.
-  const bodyWaitMs = 100
+  // Quiet for a few macrotasks in a row: work handed over through immediates is seen too, and so is a step
+  // body that finishes without waiting on real time or I/O (its end is engine work again). A body still
+  // running after that waits on something outside the engine, like a message would.
   const settle = async () => {
-    let quiet = 0
-    let bodiesSince = Date.now()
-    let lastBodies = -1
-    while (quiet < 4) {
+    let quietTurns = 0
+    while (quietTurns < 4) {
       await macrotask()
-      const bodies = engine.bodiesRunning
-      if (bodies !== lastBodies) {
-        lastBodies = bodies
-        bodiesSince = Date.now()
-      }
-      const engineIdle = engine.busy === 0
-      if (engineIdle && bodies > 0 && Date.now() - bodiesSince < bodyWaitMs) {
-        quiet = 0
-        await new Promise((r) => setTimeout(r, 1))
-        continue
-      }
-      quiet = engineIdle ? quiet + 1 : 0
+      if (engine.isStopped) return
+      quietTurns = quiet.busy() === 0 ? quietTurns + 1 : 0
     }
   }
 
@@ -116,7 +114,29 @@ export const testEngine = async <W extends AnyWorkflow>(options: TestEngineOptio
         reason: `verifyReplay: workflow ${record.name} is not registered in this test engine`,
       })
     const checkpoints = await Effect.runPromise(store.loadCheckpoints(id))
-    const exec = engine.createExecution(def, record, checkpoints, "verify")
+    // Replayed on a scratch store holding only a copy of the workflow (no deadline), so nothing reaches the
+    // real one; an observer refuses every live operation, so no step runs.
+    const scratch = memoryStore()
+    const copy = await Effect.runPromise(
+      scratch.createWorkflow({
+        id,
+        name: record.name,
+        input: record.input,
+        appVersion: record.appVersion,
+        executorId: engine.executorId,
+      }),
+    )
+    const exec = engine.createExecution(def, copy.record, checkpoints, scratch)
+    exec.observed = {
+      operation: (op) => {
+        if (op.replayed) return undefined
+        throw exec.diverge(
+          op.stepId,
+          `the history has no result for ${op.kind} ${JSON.stringify(op.name)}: the recorded run never reached it`,
+        )
+      },
+      end: () => undefined,
+    }
     const completion = await engine.runExecution(exec)
     if (exec.divergence) return { ok: false, error: exec.divergence }
     const recorded = record.status === "SUCCESS" ? record.output : record.error
