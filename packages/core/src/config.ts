@@ -76,6 +76,14 @@ export interface LaunchOptions<W extends AnyWorkflow = AnyWorkflow> {
    */
   readonly parkSleepsLongerThan?: DurationInput | false
   /**
+   * A workflow whose only pending work is waiting for something another party does (`ctx.recv`,
+   * `ctx.getEvent`, a child's result) is dropped from memory once it has waited this long, and replayed from
+   * its checkpoints when the message, event or end arrives (from any process), or its timeout passes. Not at
+   * once: a workflow receiving messages in quick succession would replay its history for each. Default
+   * "10 seconds"; `false` keeps every waiting workflow in memory.
+   */
+  readonly parkWaitsAfter?: DurationInput | false
+  /**
    * Delete finished workflows (and everything they stored) once they are older than `olderThan`, checking
    * every `interval` (default 1 hour) in batches of `batchSize` (default 1000). Statuses default to SUCCESS,
    * ERROR and CANCELLED. Every executor may have it: one prunes at a time. Default: off.
@@ -230,6 +238,8 @@ const validate = (options: LaunchOptions, services: Context.Context<never>, defa
       options.parkSleepsLongerThan === false
         ? undefined
         : toMillis(options.parkSleepsLongerThan ?? "1 minute", "parkSleepsLongerThan"),
+    parkWaitsMs:
+      options.parkWaitsAfter === false ? undefined : toMillis(options.parkWaitsAfter ?? "10 seconds", "parkWaitsAfter"),
     log,
     observer: combineObservers([
       ...(options.logger === false ? [] : [lifecycleLog(log, { payloads: options.logging?.payloads === true })]),

@@ -27,7 +27,8 @@ import { enqueueWorkflows, registerQueue, type EnqueueManyOptions, type EnqueueO
 import { validateUserId } from "./ids.ts"
 import { claimQueued, startDispatch, type QueueDispatch } from "./dispatch.ts"
 import { supersedes, Takeovers, type Runner } from "./takeovers.ts"
-import { ParkedSleeps } from "./parking.ts"
+import { Parking } from "./parking.ts"
+import { ParkWatch } from "./parkWatch.ts"
 import { ClaimGuard } from "./claimGuard.ts"
 import { initialConfirmation, stepGate } from "./ownership.ts"
 import { Orphans } from "./orphans.ts"
@@ -64,6 +65,8 @@ export interface EngineConfig {
   readonly schedules: ReadonlyArray<ScheduleDefinition>
   /** Sleeps at least this long park their workflow (see parking.ts); undefined: never. */
   readonly parkSleepsMs?: number | undefined
+  /** Waits (recv, getEvent, a child's result) park their workflow after this long; undefined: never. */
+  readonly parkWaitsMs?: number | undefined
   /** Periodic pruning of old finished workflows (the `retention` launch option). */
   readonly retention?: RetentionConfig | undefined
   /** False for a client: it runs no workflows (no recovery, no heartbeat, no queue dispatch). */
@@ -100,7 +103,8 @@ export class Engine {
   /** What the takeover and dispatch modules may see and do of this engine. */
   private readonly runner: Runner
   private readonly takeovers: Takeovers
-  private readonly parked: ParkedSleeps
+  private readonly parked: Parking
+  private readonly parkWatch: ParkWatch
   /** Workflows being created or claimed here, not running yet: recover() leaves them alone. */
   private readonly claiming = new ClaimGuard()
   private readonly orphans: Orphans
@@ -139,6 +143,10 @@ export class Engine {
       stepGate: (exec) => stepGate(this.host, this.lease, exec),
       storeCall: makeStoreCall(runEffect, config.observer?.storeCall, () => this.state === "stopped"),
       parkUntil: (exec, until) => this.parked.parkUntil(exec, until),
+      parkWaiting: (exec, wakes, deadline) =>
+        this.parkWatch.watch(() => {
+          if (exec.parkable() && this.parked.parkWaiting(exec, wakes, deadline)) exec.stop("parked")
+        }),
       children: {
         start: async (workflow, input, options) => (await this.startWorkflow(workflow, input, options)).id,
         enqueue: (request) => enqueueWorkflows(this.host, this.appVersion, request),
@@ -167,7 +175,8 @@ export class Engine {
     }
     this.schedules = engineSchedules(this, config.schedules)
     this.takeovers = new Takeovers(this.runner)
-    this.parked = new ParkedSleeps(this.runner)
+    this.parked = new Parking(this.runner)
+    this.parkWatch = new ParkWatch(this.host, config.parkWaitsMs)
     this.orphans = new Orphans(this.runner, (id) => this.parked.has(id))
     this.lease =
       config.heartbeat === false
@@ -599,6 +608,7 @@ export class Engine {
     this.unobserve = undefined
     this.state = "stopped"
     this.parked.clear()
+    this.parkWatch.clear()
     this.halt.abort(new EngineStopped({ reason: "the engine was shut down" }))
   }
 

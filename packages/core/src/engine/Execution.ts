@@ -25,7 +25,7 @@ export type StopReason =
   | "shutdown"
   | "store-failure"
   | "dead"
-  /** Dropped from memory during a long sleep; it runs again, from its history, when the sleep is due. */
+  /** Dropped from memory during a long sleep or wait (parking.ts); it runs again, from its history, when woken. */
   | "parked"
 
 /** Thrown into workflow code when its execution stops here; the workflow is left for whoever owns it. */

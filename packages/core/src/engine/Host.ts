@@ -2,7 +2,7 @@
 import type { Clock, Context, Effect } from "effect"
 import type { FencedError, StoreError } from "../errors.ts"
 import type { Serializer } from "../serialization/Serializer.ts"
-import type { ParentLink, Store } from "../store/Store.ts"
+import type { ParentLink, Store, Wake } from "../store/Store.ts"
 import type { AnyWorkflow } from "../workflow.ts"
 import type { DurationInput } from "../duration.ts"
 import type { EnqueueRequestOf } from "./enqueue.ts"
@@ -38,6 +38,17 @@ export interface Host {
    * comes first.
    */
   readonly parkUntil: (exec: Execution, until: number) => boolean
+  /**
+   * A wait of `exec` for `wakes` (until `deadline`, if any) begins: once it has lasted the engine's
+   * `parkWaitsMs` and is still all the workflow does, the execution parks (stops, and runs again from its
+   * history when a wake fires or the deadline passes). Returns what to call when the wait ends first;
+   * undefined when waits never park here.
+   */
+  readonly parkWaiting: (
+    exec: Execution,
+    wakes: ReadonlyArray<Wake>,
+    deadline: number | undefined,
+  ) => (() => void) | undefined
   /** Starting and enqueueing child workflows, and reading their outcomes. */
   readonly children: ChildHost
 }

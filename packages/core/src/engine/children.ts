@@ -25,7 +25,7 @@ import type { Execution } from "./Execution.ts"
 import { toOutcome, type WorkflowOutcome } from "./handle.ts"
 import { childId, validateUserId } from "./ids.ts"
 import { revive } from "./revive.ts"
-import { hasEnded, waitFor } from "./waiting.ts"
+import { hasEnded, parkWhenIdle, waitFor } from "./waiting.ts"
 
 export interface ChildOptions {
   /** Defaults to an id derived from the parent's id and this step (stable across replays). */
@@ -144,9 +144,10 @@ const childHandle = <O>(exec: Execution, id: string): ChildHandle<O> => {
   const ended = async (): Promise<{ readonly name: string; readonly outcome: WorkflowOutcome<O> }> => {
     exec.guard("result")
     const recorded = await exec.operation<RecordedEnd>("result", id, {}, async () => {
+      const wakes = [{ kind: "status", workflowId: id }] as const
       const record = await waitFor({
         host: exec.host,
-        wakes: [{ kind: "status", workflowId: id }],
+        wakes,
         check: async () => {
           const r = await exec.commit(() => exec.host.store.getWorkflow(id))
           if (!r) throw new WorkflowNotFound({ workflowId: id })
@@ -154,6 +155,7 @@ const childHandle = <O>(exec: Execution, id: string): ChildHandle<O> => {
         },
         signal: exec.waitingSignal,
         waiting: () => exec.waiting("outside"),
+        park: parkWhenIdle(exec, wakes, undefined),
       })
       const end: RecordedEnd = {
         name: record!.name,

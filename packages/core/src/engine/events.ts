@@ -11,7 +11,7 @@ import { OperationAbandoned, type Execution } from "./Execution.ts"
 import type { Host } from "./Host.ts"
 import { encodeArgument } from "./payload.ts"
 import { revive } from "./revive.ts"
-import { durableDeadline, hasEnded, timeoutOf, waitFor } from "./waiting.ts"
+import { durableDeadline, hasEnded, parkWhenIdle, timeoutOf, waitFor } from "./waiting.ts"
 
 /** Options of `getEvent`. */
 export interface GetEventOptions {
@@ -101,9 +101,10 @@ export const getEvent = async (
   const host = exec.host
   const outcome = await exec.operation<unknown>("getEvent", key, {}, async (stepId, pending) => {
     const { deadline, onFirstMiss } = durableDeadline(exec, { stepId, name: key, kind: "getEvent" }, pending, timeoutMs)
+    const wakes = wakesOf(workflowId, key)
     const look = await waitFor({
       host,
-      wakes: wakesOf(workflowId, key),
+      wakes,
       check: () => {
         if (exec.isSettled) throw new OperationAbandoned()
         return lookUp((e) => exec.commit(() => e), host, workflowId, key)
@@ -112,6 +113,7 @@ export const getEvent = async (
       signal: exec.waitingSignal,
       waiting: () => exec.waiting("outside"),
       onFirstMiss,
+      park: parkWhenIdle(exec, wakes, deadline),
     })
     if (look?._tag === "NotFound")
       return { error: exec.encodeError(new WorkflowNotFound({ workflowId }), undefined, `getEvent "${key}"`) }

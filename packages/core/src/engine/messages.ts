@@ -13,7 +13,7 @@ import { OperationAbandoned, type Execution, type OperationResult } from "./Exec
 import type { Host } from "./Host.ts"
 import { encodeArgument, type PayloadContext } from "./payload.ts"
 import { revive } from "./revive.ts"
-import { durableDeadline, timeoutOf, waitFor } from "./waiting.ts"
+import { durableDeadline, parkWhenIdle, timeoutOf, waitFor } from "./waiting.ts"
 
 /** Options of `durably.send`. */
 export interface SendOptions {
@@ -115,9 +115,10 @@ export const recv = async (exec: Execution, topic: unknown, options?: RecvOption
         pending,
         timeoutMs,
       )
+      const wakes = [{ kind: "message", workflowId: exec.id, topic: t.name }] as const
       const received = await waitFor({
         host,
-        wakes: [{ kind: "message", workflowId: exec.id, topic: t.name }],
+        wakes,
         check: async () => {
           // The workflow function returned (this recv lost a race): it must consume nothing.
           if (exec.isSettled) throw new OperationAbandoned()
@@ -129,6 +130,7 @@ export const recv = async (exec: Execution, topic: unknown, options?: RecvOption
         signal: exec.waitingSignal,
         waiting: () => exec.waiting("outside"),
         onFirstMiss,
+        park: parkWhenIdle(exec, wakes, deadline),
       })
       // Timed out: a done checkpoint with no output.
       const timedOut: OperationResult = {}

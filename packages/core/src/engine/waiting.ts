@@ -40,6 +40,11 @@ export interface WaitOptions<A> {
   readonly onFirstMiss?: (() => Promise<void>) | undefined
   /** Called before each wait; the function it returns after it (Execution.waiting: observers see waits). */
   readonly waiting?: (() => (() => void) | undefined) | undefined
+  /**
+   * Called as each wait (after a look that found nothing) begins, to let the execution park if the wait
+   * lasts (see parking.ts; parking stops the execution, which aborts `signal`); returns what ends that.
+   */
+  readonly park?: (() => (() => void) | undefined) | undefined
 }
 
 /** Resolves with the answer, or undefined when the deadline passed without one. */
@@ -68,11 +73,12 @@ export const waitFor = async <A>(o: WaitOptions<A>): Promise<A | undefined> => {
       const resume = o.waiting?.()
       try {
         await new Promise<void>((resolve, reject) => {
-          const timers = new AbortController()
+          const timers = o.deadline === undefined ? undefined : new AbortController()
           const finish = (settle: () => void) => {
             wake = undefined
             clearTimeout(poll)
-            timers.abort()
+            timers?.abort()
+            unpark?.()
             o.signal?.removeEventListener("abort", onAbort)
             settle()
           }
@@ -82,13 +88,15 @@ export const waitFor = async <A>(o: WaitOptions<A>): Promise<A | undefined> => {
           const poll = setTimeout(() => finish(resolve), fallbackPollMs).unref()
           if (o.deadline !== undefined)
             o.host
-              .runEffect(Effect.sleep(Math.max(0, o.deadline - o.host.clock.currentTimeMillisUnsafe())), timers.signal)
+              .runEffect(Effect.sleep(Math.max(0, o.deadline - o.host.clock.currentTimeMillisUnsafe())), timers!.signal)
               .then(
                 () => finish(resolve),
                 () => undefined,
               )
-          if (o.signal?.aborted) onAbort()
-          else o.signal?.addEventListener("abort", onAbort, { once: true })
+          let unpark: (() => void) | undefined
+          if (o.signal?.aborted) return onAbort()
+          o.signal?.addEventListener("abort", onAbort, { once: true })
+          unpark = o.park?.()
         })
       } finally {
         resume?.()
@@ -98,6 +106,11 @@ export const waitFor = async <A>(o: WaitOptions<A>): Promise<A | undefined> => {
     for (const unsubscribe of unsubscribes) unsubscribe()
   }
 }
+
+/** The `park` option of a wait of `exec` for `wakes` until `deadline`: parks it once the wait has lasted. */
+export const parkWhenIdle =
+  (exec: Execution, wakes: ReadonlyArray<Wake>, deadline: number | undefined) => (): (() => void) | undefined =>
+    exec.host.parkWaiting(exec, wakes, deadline)
 
 /** The workflow will not change any more by itself: finished, or DEAD (only an operator resumes it). */
 export const hasEnded = (status: WorkflowStatus): boolean => terminalStatuses.has(status) || status === "DEAD"

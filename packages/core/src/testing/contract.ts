@@ -9,7 +9,7 @@
  *
  * It covers every port method, races on one workflow, and engine scenarios on the store: replay after a
  * crash, two engines taking over from each other, attach on duplicate start, cancel from another engine,
- * messages, events and streams between engines, schedules (stored, and fired once by several engines), and a
+ * messages, events and streams between engines, waits that park and are woken through the store, schedules (stored, and fired once by several engines), and a
  * randomized race in which every runnable workflow must start within the documented bound.
  */
 import assert from "node:assert/strict"
@@ -30,6 +30,7 @@ import { managementContract } from "./contractManagement.ts"
 import { queuedHistoryContract } from "./contractQueuedHistory.ts"
 import { resumeContract } from "./contractResume.ts"
 import { observeContract } from "./contractObserve.ts"
+import { parkingScenarios } from "./contractParking.ts"
 
 export interface ContractOptions {
   /** Shown in test names. */
@@ -96,6 +97,7 @@ export const storeContract = (options: ContractOptions): void => {
       ["management: what resume refuses", resumeContract],
       ["management: queued resumes and forks", queuedHistoryContract],
       ["observers: stored trace context", observeContract],
+      ["parked waits, with engines", parkingScenarios],
     ] as const) {
       options.describe(group, () => {
         for (const [name, body] of Object.entries(tests)) options.it(name, caseOf(body))

@@ -1,13 +1,15 @@
 /**
  * One memory measurement. A worker process (./worker.ts, run with --expose-gc) launches an engine with the
  * store's and engine's defaults on a fresh schema, warms up, and reports its idle memory after a full GC:
- * the reference. It then starts `n` workflows (half `ctx.sleep("1 hour")`, half `ctx.recv("go")`); once the
- * database shows every sleep's pending checkpoint and the recv half has had time to look for its message
- * and settle, the bench takes a quiet window (the worker's CPU, and the statements the schema's tables saw,
+ * the reference. It then starts `n` workflows (half `ctx.sleep("1 hour")`, 40% `ctx.recv("go")`, 10% awaiting
+ * the result of a child that waits in `ctx.recv("go")`: see ./workflow.ts); once the database shows every
+ * sleep's pending checkpoint and the waiters have had time to look for their message and settle (and, where
+ * the engine parks waits, the workflows it holds in memory have stopped falling), the bench takes a quiet window (the worker's CPU, and the statements the schema's tables saw,
  * from pg_stat_user_tables) and then the worker's memory after a full GC: the subject.
  *
- * Then the recv half is woken: a client engine here sends "go" to each (100 sends in flight) and the time
- * until the worker has run all their last steps, and the database shows them SUCCESS, is reported. The
+ * Then the waiters are woken: a client engine here sends "go" to each recv waiter and to each awaited child
+ * (100 sends in flight), and the time until the worker has run all their last steps, and the database shows
+ * them (and the children) SUCCESS, is reported. The
  * sleepers are left sleeping; the worker shuts down and the schema is dropped.
  */
 import { rmSync } from "node:fs"
@@ -36,7 +38,7 @@ import {
 } from "../scaling/support.ts"
 import { summarizeHeapSnapshot, type HeapSummary } from "./heapSummary.ts"
 import type { MemorySample, MemoryWorkerConfig } from "./worker.ts"
-import { GO, idOf, waiting } from "./workflow.ts"
+import { GO, recipientsOf, waitOf, waiting, waitingChild } from "./workflow.ts"
 
 const workerScript = fileURLToPath(new URL("./worker.ts", import.meta.url))
 
@@ -49,7 +51,7 @@ export interface MemoryOptions {
   /** Over this RSS (projected to `goal.n` workflows), a heap snapshot of the holding worker is summarized. */
   readonly goal: { readonly mb: number; readonly n: number }
   /** "always" summarizes a snapshot whatever the RSS (quick runs: the summarizer must not rot). */
-  readonly snapshot: "over-goal" | "always"
+  readonly snapshot: "over-goal" | "always" | "never"
   readonly log: (line: string) => void
 }
 
@@ -79,6 +81,11 @@ export interface MemoryMeasure {
     readonly wal: WalUse | undefined
   }
   readonly wakeMs: number
+  /** The sends alone (100 in flight), and how many workflows the wake finished (waiters and children). */
+  readonly sendMs: number
+  readonly woken: number
+  /** Executions the worker held in memory while the workflows waited. */
+  readonly liveWhileWaiting: number
   /** RSS after a full GC, projected to `goal.n` workflows. */
   readonly projectedRss: number
   readonly heap: HeapSummary | undefined
@@ -133,7 +140,8 @@ export const measureMemory = async (url: string, o: MemoryOptions): Promise<Memo
     const sent = child.messages.length
     child.send({ type: "start" })
     const started = await child.next("started", 60_000 + n * 20, sent)
-    await pollUntil(60_000, 100, "every sleep to record its wake-up", async () => {
+    const children = Array.from({ length: n }, (_, i) => waitOf(i)).filter((w) => w === "child").length
+    await pollUntil(60_000 + n, 100, "every sleep to record its wake-up", async () => {
       const [row] = await sql.unsafe<{ n: number }[]>(
         `SELECT count(*)::int AS n FROM "${schema}".steps WHERE kind = 'sleep' AND state = 'pending'`,
       )
@@ -142,8 +150,24 @@ export const measureMemory = async (url: string, o: MemoryOptions): Promise<Memo
     // A recv without a timeout writes nothing while it waits: give every one time to have looked for its
     // message (one look at start, then the fallback poll's) before the quiet window.
     await pause(3_000)
+    // Parked waits leave memory once they have waited a while (10 s by default): wait until the count of
+    // executions held has not changed for longer than that.
+    const worker0 = child
+    const liveNow = () => Number(worker0.last("progress")?.["live"] ?? 0)
+    let lastLive = liveNow()
+    let changedAt = performance.now()
+    // At most this long: on a loaded machine, workflows taken back after a lapsed heartbeat keep it moving.
+    const settleBy = performance.now() + 60_000 + n
+    while (performance.now() - changedAt < 12_000 && performance.now() < settleBy) {
+      await pause(500)
+      const now = liveNow()
+      if (now !== lastLive) changedAt = performance.now()
+      lastLive = now
+    }
+    const liveWhileWaiting = liveNow()
     const statuses = await statusCounts(sql, schema)
-    if (statuses["PENDING"] !== n) throw new Error(`while waiting: ${JSON.stringify(statuses)}, not ${n} PENDING`)
+    if (statuses["PENDING"] !== n + children)
+      throw new Error(`while waiting: ${JSON.stringify(statuses)}, not ${n + children} PENDING`)
 
     // The quiet window: what holding them costs while nothing happens.
     const cpuAt = async () => {
@@ -199,7 +223,7 @@ export const measureMemory = async (url: string, o: MemoryOptions): Promise<Memo
     const projectedRss =
       asSample(baseline["memory"]).rss + ((holding.rss - asSample(baseline["memory"]).rss) * goal.n) / n
     let heap: HeapSummary | undefined
-    if (o.snapshot === "always" || projectedRss / 1024 / 1024 > goal.mb) {
+    if (o.snapshot === "always" || (o.snapshot === "over-goal" && projectedRss / 1024 / 1024 > goal.mb)) {
       from = child.messages.length
       const h0 = performance.now()
       child.send({ type: "snapshot" })
@@ -221,7 +245,7 @@ export const measureMemory = async (url: string, o: MemoryOptions): Promise<Memo
     // Wake the recv half: they are live.
     const client = await Durably.launch({
       store: postgresStore({ url, schema }),
-      workflows: [waiting],
+      workflows: [waiting, waitingChild],
       executorId: `bench-waker-${uuidv7()}`,
       appVersion: "bench",
       heartbeat: false,
@@ -229,10 +253,10 @@ export const measureMemory = async (url: string, o: MemoryOptions): Promise<Memo
       logger: quietLogger,
     })
     launched.push(client)
-    const recvIds = Array.from({ length: n / 2 }, (_, k) => 2 * k + 1)
+    const recipients = recipientsOf(n)
     const w0 = performance.now()
-    for (let k = 0; k < recvIds.length; k += 100)
-      await Promise.all(recvIds.slice(k, k + 100).map((i) => client.send(idOf(i), GO, i)))
+    for (let k = 0; k < recipients.length; k += 100)
+      await Promise.all(recipients.slice(k, k + 100).map((id) => client.send(id, GO, k)))
     const sendMs = performance.now() - w0
     const worker = child
     await pollUntil(60_000 + n * 10, 5, "the recv half to finish in the worker", async () => {
@@ -243,7 +267,7 @@ export const measureMemory = async (url: string, o: MemoryOptions): Promise<Memo
       const [row] = await sql.unsafe<{ n: number }[]>(
         `SELECT count(*)::int AS n FROM "${schema}".workflows WHERE status = 'SUCCESS'`,
       )
-      return row?.n === n / 2 + warmup ? true : `${row?.n} of ${n / 2 + warmup}`
+      return row?.n === n / 2 + children + warmup ? true : `${row?.n} of ${n / 2 + children + warmup}`
     })
     const wakeMs = performance.now() - w0
     launched.pop()
@@ -253,7 +277,7 @@ export const measureMemory = async (url: string, o: MemoryOptions): Promise<Memo
     const afterWake = asSample((await child.next("measured", 60_000, from))["memory"])
     const final = await statusCounts(sql, schema)
     log(
-      `  woke the ${n / 2} recv waiters: sends took ${sendMs.toFixed(0)} ms, all SUCCESS after ${wakeMs.toFixed(0)} ms; ` +
+      `  woke the ${n / 2} waiters (and ${children} children): sends took ${sendMs.toFixed(0)} ms, all SUCCESS after ${wakeMs.toFixed(0)} ms; ` +
         `then RSS ${mb(afterWake.rss)} MB, heap used ${mb(afterWake.heapUsed)} MB`,
     )
     await child.stop(20_000)
@@ -264,6 +288,9 @@ export const measureMemory = async (url: string, o: MemoryOptions): Promise<Memo
       startMs: Number(started["ms"]),
       quiet,
       wakeMs,
+      sendMs,
+      woken: n / 2 + children,
+      liveWhileWaiting,
       projectedRss,
       heap,
       details: {
@@ -271,7 +298,10 @@ export const measureMemory = async (url: string, o: MemoryOptions): Promise<Memo
         n,
         warmup,
         window,
-        workflow: 'half ctx.sleep("1 hour"), half ctx.recv("go"), each then one step; store and engine defaults',
+        workflow:
+          'half ctx.sleep("1 hour"), 40% ctx.recv("go"), 10% awaiting a child in ctx.recv("go"), each then one step; store and engine defaults',
+        children,
+        liveWhileWaiting,
         baseline: asSample(baseline["memory"]),
         holding,
         afterWake,

@@ -1,7 +1,7 @@
 /**
  * The worker whose memory is measured: one engine on the bench's schema (store and engine defaults). It
  * warms up (runs `warmup` workflows that wait for nothing), reports its idle memory, then on `start` starts
- * `n` workflows that wait (half sleep, half recv) and holds them. On `measure` it reports its memory after
+ * `n` workflows that wait (half sleep, half recv or awaiting a child that waits in recv) and holds them. On `measure` it reports its memory after
  * a full GC (run with --expose-gc), then after a last-resort one (which also compacts the heap and gives
  * V8's pooled free pages back); on `snapshot` it writes a heap snapshot; on `cpu` its CPU time so far; on
  * `exit` it shuts down.
@@ -15,7 +15,7 @@ import { getHeapStatistics, writeHeapSnapshot } from "node:v8"
 import { Durably } from "@durably/core"
 import { postgresStore } from "@durably/postgres"
 import { childSide, pause, quietLogger } from "../scaling/support.ts"
-import { hooks, idOf, waitOf, waiting } from "./workflow.ts"
+import { hooks, idOf, waitOf, waiting, waitingChild } from "./workflow.ts"
 
 export interface MemoryWorkerConfig {
   readonly url: string
@@ -92,13 +92,23 @@ const cpu = () => {
 
 let after = 0
 hooks.onAfter = () => void after++
+// Executions in memory now (a parked one has ended here): one shared watcher, so it costs nothing per workflow.
+let live = 0
+const watcher = { end: () => void live-- }
+const counting = {
+  execution: () => {
+    live++
+    return watcher
+  },
+}
 
 const durably = await Durably.launch({
   store: postgresStore({ url: config.url, schema: config.schema }),
-  workflows: [waiting],
+  workflows: [waiting, waitingChild],
   executorId: config.executorId,
   appVersion: "bench",
   logger: quietLogger,
+  observers: [counting],
 })
 for (let from = 0; from < config.warmup; from += config.window)
   await Promise.all(
@@ -133,4 +143,4 @@ on("exit", async () => {
   await durably.shutdown({ timeout: "5 seconds" })
   process.exit(0)
 })
-setInterval(() => say({ type: "progress", after }), 100)
+setInterval(() => say({ type: "progress", after, live }), 100)
