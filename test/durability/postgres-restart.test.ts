@@ -131,9 +131,11 @@ describe("postgres restart", () => {
       // 1. Commits in flight when Postgres restarts: they are durable, their answers are lost.
       const admin = open(c.adminUrl)
       await holdCommits(admin)
+      // A store has one checkpoint statement in flight at a time (group commit): the held one is a single
+      // checkpoint (WITH owner …) or several workflows' together (WITH c …), and the others queue behind it.
       await waitFor(
-        "checkpoint writes to wait on their commit",
-        async () => (await heldWrites(admin, "WITH owner AS%")) >= 3,
+        "a checkpoint write to wait on its commit",
+        async () => (await heldWrites(admin, "WITH owner AS%")) + (await heldWrites(admin, "WITH c AS%")) >= 1,
         {
           intervalMs: 10,
           detail: context,
@@ -145,7 +147,7 @@ describe("postgres restart", () => {
       await closeAll()
       await c.restart()
       expect(ambiguousCommits(c) - ambiguousBefore, "commits whose answer the restart cut off").toBeGreaterThanOrEqual(
-        3,
+        1,
       )
       db = open(c.url)
       const afterRestart = await recorded()

@@ -86,6 +86,8 @@ export const makeQueries = (schema: string, channel?: string) => {
       ON CONFLICT (id) DO NOTHING
       RETURNING ${workflowColumns}`,
     getWorkflow: `SELECT ${workflowColumns} FROM ${W} WHERE id = $1`,
+    /** Many at once (reads that arrive together, e.g. the result waiters woken by one group of completions). */
+    getWorkflows: `SELECT ${workflowColumns} FROM ${W} WHERE id = ANY($1::text[])`,
     /** $1 id, $2 executor, $3 count (0|1), $4 max attempts, $5 now */
     claimWorkflow: `UPDATE ${W} w SET ${claimSet("w", `(SELECT count(*)::int FROM ${S} st WHERE st.workflow_id = w.id)`, "$3", "$4", "$2", "$5")}
       WHERE w.id = $1 AND CASE WHEN w.status = 'PENDING' THEN true ELSE false END
@@ -128,6 +130,31 @@ export const makeQueries = (schema: string, channel?: string) => {
         SELECT id, epoch, status FROM ${W} WHERE id = $1 FOR SHARE
       )
       ${checkpointUpsert(S, "id", "FROM owner WHERE owner.epoch = $2 AND owner.status = 'PENDING'")}`,
+    /**
+     * Many workflows' checkpoints in one statement (group commit; see batcher.ts), each under its own
+     * workflow's epoch check as in writeCheckpoint, the rows locked in id order so that two such statements
+     * cannot deadlock. At most one checkpoint per (workflow, step) in a call. Returns the ones written.
+     * $1 workflow ids, $2 epochs, $3.. the checkpoints' columns, each an array in that order
+     */
+    writeCheckpoints: `WITH c AS (
+        SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::int[],
+          $8::text[], $9::text[], $10::int[], $11::text[], $12::bigint[], $13::bigint[], $14::bigint[])
+          AS c(workflow_id, epoch, step_id, name, kind, state, seq, output, error, attempts, attempt_errors,
+            wake_at_ms, started_ms, completed_ms)
+      ), owner AS MATERIALIZED (
+        SELECT id, epoch, status FROM ${W} WHERE id = ANY($1::text[]) ORDER BY id FOR SHARE
+      )
+      INSERT INTO ${S} (workflow_id, ${stepColumns})
+      SELECT c.workflow_id, c.step_id, c.name, c.kind, c.state, c.seq, c.output, c.error, c.attempts,
+        c.attempt_errors, c.wake_at_ms, c.started_ms, c.completed_ms
+      FROM c JOIN owner ON owner.id = c.workflow_id AND owner.epoch = c.epoch AND owner.status = 'PENDING'
+      ON CONFLICT (workflow_id, step_id) DO UPDATE SET
+        name = EXCLUDED.name, kind = EXCLUDED.kind, state = EXCLUDED.state, seq = EXCLUDED.seq,
+        output = EXCLUDED.output, error = EXCLUDED.error, attempts = EXCLUDED.attempts,
+        attempt_errors = EXCLUDED.attempt_errors, wake_at_ms = EXCLUDED.wake_at_ms,
+        started_ms = EXCLUDED.started_ms, completed_ms = EXCLUDED.completed_ms
+      WHERE ${S}.state = 'pending'
+      RETURNING workflow_id, step_id`,
     /** Why a checkpoint was not written: the workflow's state and the step already there, if any. */
     checkpointConflict: `SELECT w.status, w.epoch, st.step_id, st.name, st.kind, st.state, st.seq, st.output, st.error,
         st.attempts, st.attempt_errors, st.wake_at_ms, st.started_ms, st.completed_ms

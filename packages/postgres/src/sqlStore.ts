@@ -26,6 +26,7 @@ import { makeManagement } from "./management.ts"
 import { makeBatcher } from "./batcher.ts"
 import { cancelTree } from "./cancelTree.ts"
 import { checkpointParams, toCheckpoint, toWorkflow } from "./rows.ts"
+import { checkpointColumns, distinctSteps, stepKey, type PendingCheckpoint, type Settled } from "./checkpointBatch.ts"
 import { makeWakeups, type ListenSource } from "./wakeups.ts"
 
 /** What `ctx.transaction` needs from a SQL store; found on the store under this symbol. */
@@ -157,6 +158,67 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
     return explain(tx, id, epoch, cp.stepId)
   }
 
+  /**
+   * Reads of single workflows that arrive while one is in flight go together in one statement: result
+   * waiters (a handle's `result()`) read once when they start and once when woken, and the wake-ups of one
+   * group of completions come together. Alone, a read is the single-row statement.
+   */
+  const reads = makeBatcher(async (ids: ReadonlyArray<string>): Promise<Array<WorkflowRecord | undefined>> => {
+    if (ids.length === 1) {
+      const [row] = await client.query(q.getWorkflow, [ids[0]])
+      return [row ? toWorkflow(row) : undefined]
+    }
+    const rows = await client.query(q.getWorkflows, [[...new Set(ids)]])
+    const byId = new Map(rows.map((r) => [r["id"] as string, r]))
+    // A record per caller: callers may keep what they get.
+    return ids.map((id) => {
+      const row = byId.get(id)
+      return row ? toWorkflow(row) : undefined
+    })
+  })
+
+  /** One checkpoint alone, settled as a result (a batch's items fail one by one, not together). */
+  const writeAlone = (w: PendingCheckpoint): Promise<Settled<Checkpoint>> =>
+    writeCheckpointIn(client, w.id, w.epoch, w.cp).then(
+      (value) => ({ ok: true, value }),
+      (error: unknown) => ({ ok: false, error }),
+    )
+
+  /**
+   * Group commit for checkpoints: those of different workflows that arrive while one write is in flight go
+   * together in one statement (one commit), each epoch-checked on its own; alone, a checkpoint is the
+   * single-row statement. Each caller still has its checkpoint committed before its promise resolves.
+   */
+  const checkpoints = makeBatcher(async (items: ReadonlyArray<PendingCheckpoint>): Promise<Settled<Checkpoint>[]> => {
+    if (items.length === 1) return [await writeAlone(items[0]!)]
+    const results: Settled<Checkpoint>[] = []
+    for (const chunk of distinctSteps(items)) {
+      let rows: Row[]
+      try {
+        rows = await client.query(q.writeCheckpoints, checkpointColumns(chunk))
+      } catch {
+        // One statement for many: a value the database refuses in one of them, or a lock conflict, fails
+        // them all. Each goes alone instead, so that only its own failure reaches it.
+        results.push(...(await Promise.all(chunk.map(writeAlone))))
+        continue
+      }
+      const written = new Set(rows.map((r) => stepKey(r["workflow_id"] as string, Number(r["step_id"]))))
+      results.push(
+        ...(await Promise.all(
+          chunk.map(async (w): Promise<Settled<Checkpoint>> =>
+            written.has(stepKey(w.id, w.cp.stepId))
+              ? { ok: true, value: w.cp }
+              : explain(client, w.id, w.epoch, w.cp.stepId).then(
+                  (value) => ({ ok: true, value }),
+                  (error: unknown) => ({ ok: false, error }),
+                ),
+          ),
+        )),
+      )
+    }
+    return results
+  })
+
   return {
     kind: options.kind,
     [sqlStoreInternals]: { client, queries: q, writeCheckpointIn },
@@ -217,7 +279,12 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
       }),
     loadCheckpoints: (id) =>
       op("loadCheckpoints", async () => (await client.query(q.loadCheckpoints, [id])).map(toCheckpoint)),
-    writeCheckpoint: (id, epoch, cp) => fencedOr("writeCheckpoint", () => writeCheckpointIn(client, id, epoch, cp)),
+    writeCheckpoint: (id, epoch, cp) =>
+      fencedOr("writeCheckpoint", async () => {
+        const settled = await checkpoints.submit({ id, epoch, cp })
+        if (settled.ok) return settled.value
+        throw settled.error
+      }),
     completeWorkflow: (id, epoch, c) =>
       fencedOr("completeWorkflow", async (now) => {
         const done = await completions.submit({ id, epoch, c, now })
@@ -245,11 +312,7 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
         const [current] = await client.query(q.getWorkflow, [id])
         return current ? toWorkflow(current) : undefined
       }),
-    getWorkflow: (id) =>
-      op("getWorkflow", async () => {
-        const [row] = await client.query(q.getWorkflow, [id])
-        return row ? toWorkflow(row) : undefined
-      }),
+    getWorkflow: (id) => op("getWorkflow", () => reads.submit(id)),
     listWorkflows: (f) =>
       op("listWorkflows", async () => {
         const owner = f.executorId === undefined ? null : f.executorId === null ? "none" : "one"

@@ -89,7 +89,9 @@ const waitFor = async (ok: () => boolean) => {
   }
 }
 
-describe("embedded store: one process per directory", () => {
+// Each case starts PGlite in child processes, seconds each on a quiet machine and tens of seconds on a
+// loaded one: a budget for that, not the default 30 s.
+describe("embedded store: one process per directory", { timeout: 120_000 }, () => {
   it("a second process is refused with an error naming the owner's pid", async () => {
     const dir = freshDir()
     const owner = start(dir, "first")

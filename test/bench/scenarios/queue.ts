@@ -25,6 +25,7 @@ import { guarded, median, type BenchEnv, type Row, type Scenario, type Series, t
 import { measureDurably, measureEmbedded, type EmbeddedMeasure } from "./queue/durably.ts"
 import { describeWaits, type Waits } from "./scaling/support.ts"
 import { measureGraphile, type QueueMeasure } from "./queue/graphile.ts"
+import { liveRows } from "./queue/liveRows.ts"
 import { measureDbosQueue, dbosVersion, type DbosQueueMeasure } from "./dbos/parent.ts"
 
 const name = "queue"
@@ -267,11 +268,15 @@ export const queue: Scenario = {
         `queue drain, concurrency ${size.concurrency}`,
         `queue enqueue, one per call, vs DBOS ${dbosVersion()}`,
         `queue drain, concurrency ${size.concurrency}, vs DBOS ${dbosVersion()}`,
+        `queue drain while enqueuing, concurrency ${size.concurrency}`,
+        `queue drain while enqueuing, every result awaited, concurrency ${size.concurrency}`,
       ])
         rows.push({ scenario, store: "postgres (server)", status: "skipped", note: env.serverNote ?? "" })
     } else {
       try {
         rows.push(...(await serverRows(env, server, size)))
+        env.log(`${name}, drain while enqueuing (against graphile-worker the same way):`)
+        rows.push(...(await liveRows(env, server, size)))
       } catch (e) {
         env.log(`  FAILED: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`)
         rows.push({
