@@ -45,6 +45,8 @@ const cp = (workflowId: string, stepId: number, name: string, row: number, kind 
 /** A clean history: a two-step workflow, a transaction workflow, a receiver, a publisher and two queue tasks. */
 const clean = (): History & {
   runs: Run[]
+  planned: Planned[]
+  workflows: WorkflowRow[]
   steps: StepRow[]
   faults: Fault[]
   tx: Array<{ workflowId: string; step: string }>
@@ -67,7 +69,7 @@ const clean = (): History & {
   return {
     planned,
     workflows: [
-      wf("a", "chaos-steps"),
+      wf("a", "chaos-steps", "SUCCESS", { output: JSON.stringify([a0.id, a1.id]) }),
       wf("x", "chaos-tx"),
       wf("m", "chaos-receiver", "SUCCESS", {
         output: JSON.stringify({
@@ -103,6 +105,9 @@ const clean = (): History & {
 
 const invariants = (h: History) => check(h).violations.map((v) => v.invariant)
 
+/** The row the source's s0 was not: any other run's id. */
+const a0Of = (h: History) => h.runs.find((r) => r.workflowId === "a")!.id
+
 describe("the chaos soak's history checker", () => {
   it("passes a clean history", () => {
     expect(check(clean()).violations).toEqual([])
@@ -137,13 +142,13 @@ describe("the chaos soak's history checker", () => {
     h.faults.push({ kind: "freeze", atMs: 0, endMs: 3_000, detail: "" })
     h.runs.push(run("a", "s0", 1_200, { outcome: "threw" }))
     expect(invariants(h)).toContain("no run after checkpoint")
-    // In a process frozen before it: the zombie bug the correctness issue tracks, reported as known.
+    // In a process frozen before it (a zombie) too: issue 10's fix is in, nothing is exempt any more.
     const zombie = {
       ...h,
       lives: new Map([[100, { pid: 100, executor: "w0", frozen: [{ fromMs: 1_150, toMs: 1_190 }] }]]),
     }
-    expect(invariants(zombie)).not.toContain("no run after checkpoint")
-    expect(check(zombie).known.map((k) => k.issue)).toEqual([expect.stringContaining("issue 10 #3")])
+    expect(invariants(zombie)).toContain("no run after checkpoint")
+    expect(check(zombie).known).toEqual([])
   })
 
   it("a transaction row twice, or one without its checkpoint", () => {
@@ -221,6 +226,41 @@ describe("the chaos soak's history checker", () => {
     expect(check({ ...killed, lives }).violations).toEqual([])
   })
 
+  it("a process that takes a task back (its taker died) holds it again only from then on", () => {
+    const h = clean()
+    // t.0: q0 cut off in pid 100 by a dropped connection, run by pid 300 (killed at 2 021 after its checkpoint),
+    // and q1 run by pid 100 again, after t.1 of the same partition ran there.
+    const at = (step: string) => h.runs.findIndex((r) => r.workflowId === "t.0" && r.step === step)
+    h.runs[at("q0")] = { ...h.runs[at("q0")]!, finishedMs: undefined, outcome: undefined }
+    h.runs.splice(at("q1"), 1)
+    const taken = run("t.0", "q0", 2_015, { pid: 300, executor: "w2", finishedMs: 2_020 })
+    const back = run("t.0", "q1", 2_080, { finishedMs: 2_090 })
+    h.runs.push(taken, back)
+    h.steps = h.steps.filter((x) => x.workflowId !== "t.0")
+    h.steps.push(cp("t.0", 0, "q0", taken.id), cp("t.0", 1, "q1", back.id))
+    h.faults.push(
+      { kind: "drop-connections", atMs: 2_005, endMs: 2_006, detail: "" },
+      { kind: "kill-same-id", atMs: 2_021, endMs: 2_022, detail: "" },
+    )
+    const lives = new Map([[300, { pid: 300, executor: "w2", diedMs: 2_021, frozen: [] }]])
+    expect(check({ ...h, lives }).violations).toEqual([])
+  })
+
+  it("a body cut off by a fault ended, for the limits, no later than its retry in the same process", () => {
+    const h = clean()
+    // t.0's q0: a first attempt whose end was never stamped (the database restarted under it), then its retry.
+    const at = h.runs.findIndex((r) => r.workflowId === "t.0" && r.step === "q0")
+    h.runs[at] = { ...h.runs[at]!, finishedMs: undefined, outcome: undefined }
+    const retry = run("t.0", "q0", 2_005, { attempt: 2, finishedMs: 2_010 })
+    h.runs.push(retry)
+    h.steps = h.steps.map((x) => (x.workflowId === "t.0" && x.name === "q0" ? cp("t.0", 0, "q0", retry.id) : x))
+    h.faults.push(
+      { kind: "crash-db", atMs: 1_990, endMs: 1_995, detail: "" },
+      { kind: "pause-db", atMs: 5_000, endMs: 5_100, detail: "" },
+    )
+    expect(check(h).violations).toEqual([])
+  })
+
   it("a workflow stuck, lost, or ended otherwise than expected", () => {
     const stuck = clean()
     expect(
@@ -251,5 +291,128 @@ describe("the chaos soak's history checker", () => {
     expect(check(ticks([1_000, 2_000, 3_000])).violations).toEqual([])
     expect(invariants(ticks([1_000, 3_000]))).toContain("schedule ticks once")
     expect(invariants(ticks([1_000, 2_000, 2_000]))).toContain("schedule ticks once")
+  })
+
+  it("a result that names a run its checkpoint does not keep (a fenced execution's completion accepted)", () => {
+    const h = clean()
+    const stale = run("a", "s1", 1_050, { executor: "w1", pid: 200 })
+    h.runs.push(stale)
+    h.faults.push({ kind: "freeze", atMs: 1_000, endMs: 3_000, detail: "" })
+    const workflows = h.workflows.map((w) => (w.id === "a" ? { ...w, output: JSON.stringify([1, stale.id]) } : w))
+    expect(check({ ...h, workflows }).violations).toContainEqual(
+      expect.objectContaining({ invariant: "no fenced write accepted", message: expect.stringContaining("result") }),
+    )
+  })
+
+  /** A source "f" of three steps and its fork "f.fork" from s1: s0 reused, s1 and s2 its own. */
+  const forked = () => {
+    const h = clean()
+    const f = [run("f", "s0", 5_000), run("f", "s1", 5_100), run("f", "s2", 5_200)]
+    const g = [run("f.fork", "s1", 6_100), run("f.fork", "s2", 6_200)]
+    h.runs.push(...f, ...g)
+    h.steps.push(...f.map((r, i) => cp("f", i, r.step, r.id)))
+    h.steps.push(cp("f.fork", 0, "s0", f[0]!.id), ...g.map((r, i) => cp("f.fork", i + 1, r.step, r.id)))
+    const output = (rows: number[]) => ({ output: JSON.stringify(rows) })
+    h.planned.push(
+      { id: "f", kind: "fork", expect: "SUCCESS", steps: ["s0", "s1", "s2"] },
+      {
+        id: "f.fork",
+        kind: "forked",
+        expect: "SUCCESS",
+        steps: ["s1", "s2"],
+        fork: { sourceId: "f", from: 1, forkedAtMs: 6_000 },
+      },
+    )
+    h.workflows.push(
+      wf("f", "chaos-steps", "SUCCESS", output(f.map((r) => r.id))),
+      wf("f.fork", "chaos-steps", "SUCCESS", output([f[0]!.id, g[0]!.id, g[1]!.id])),
+    )
+    return h
+  }
+
+  it("a fork that ran a step before its fork point, or whose result is not the source's up to it", () => {
+    expect(check(forked()).violations).toEqual([])
+    const again = forked()
+    again.runs.push(run("f.fork", "s0", 6_050))
+    expect(invariants(again)).toContain("forks")
+    const wrong = forked()
+    const workflows = wrong.workflows.map((w) =>
+      w.id === "f.fork" ? { ...w, output: JSON.stringify([a0Of(wrong), ...JSON.parse(w.output!).slice(1)]) } : w,
+    )
+    expect(invariants({ ...wrong, workflows })).toContain("forks")
+  })
+
+  /** "r", cancelled while it waited and resumed at 4000: r0 before, r1 after. */
+  const resumed = () => {
+    const h = clean()
+    const r0 = run("r", "r0", 1_000)
+    const r1 = run("r", "r1", 5_000)
+    h.runs.push(r0, r1)
+    h.steps.push(cp("r", 0, "r0", r0.id), cp("r", 2, "r1", r1.id))
+    h.planned.push({
+      id: "r",
+      kind: "resume",
+      expect: "SUCCESS",
+      steps: ["r0", "r1"],
+      resume: { how: "cancel", resumedAtMs: 4_000 },
+    })
+    h.workflows.push(
+      wf("r", "chaos-resumable", "SUCCESS", { output: JSON.stringify({ rows: [r0.id, r1.id], go: "go" }) }),
+    )
+    return h
+  }
+
+  it("a resumed workflow: completes once through the resume; a body its cancellation cut off may run again once", () => {
+    expect(check(resumed()).violations).toEqual([])
+    const early = resumed()
+    early.runs.push(run("r", "r1", 1_500, { outcome: "threw" }))
+    expect(invariants(early)).toContain("resumes")
+    const cut = resumed()
+    cut.runs.push(run("r", "r0", 900, { finishedMs: undefined, outcome: undefined }))
+    expect(check(cut).violations).toEqual([])
+    cut.runs.push(run("r", "r0", 950, { finishedMs: undefined, outcome: undefined }))
+    expect(invariants(cut)).toContain("steps once")
+    // A step checkpointed before the resume run again after it: the resumed execution did not replay it.
+    const again = resumed()
+    again.runs.push(run("r", "r0", 4_500))
+    expect(invariants(again)).toContain("resumes")
+  })
+
+  /** Key "d": calls answered with `returned`, each run's d0 once, its result the last call that joined it. */
+  const debounced = (returned: string[], results: Record<string, number> = {}) => {
+    const h = clean()
+    const ids = [...new Set(returned)]
+    for (const [i, id] of ids.entries()) {
+      const d0 = run(id, "d0", 10_000 + 1_000 * i)
+      h.runs.push(d0)
+      h.steps.push(cp(id, 0, "d0", d0.id))
+      const last = returned.lastIndexOf(id)
+      h.workflows.push(
+        wf(id, "chaos-debounced", "SUCCESS", {
+          output: JSON.stringify({ key: "d", call: results[id] ?? last }),
+          startedMs: 10_000 + 1_000 * i,
+        }),
+      )
+      h.planned.push({
+        id,
+        kind: "debounce",
+        expect: "SUCCESS",
+        steps: ["d0"],
+        debounce: { key: "d", returned, answeredAtMs: returned.map((_, j) => 8_000 + 1_000 * j), last, retried: false },
+      })
+    }
+    return h
+  }
+  const X = "@debounce:chaos-debounced:d:x"
+  const Y = "@debounce:chaos-debounced:d:y"
+
+  it("a debounced key: one run per burst with its last input, none that no call was given", () => {
+    expect(check(debounced([X, X, X])).violations).toEqual([])
+    expect(invariants(debounced([X, X, X], { [X]: 1 }))).toContain("debounce")
+    expect(invariants(debounced([X, Y, X]))).toContain("debounce")
+    expect(check(debounced([X, X, Y])).violations).toEqual([])
+    const unheard = debounced([X, X])
+    unheard.workflows.push(wf(Y, "chaos-debounced", "SUCCESS", { output: JSON.stringify({ key: "d", call: 0 }) }))
+    expect(invariants(unheard)).toContain("debounce")
   })
 })

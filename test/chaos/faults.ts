@@ -67,7 +67,12 @@ const signalCluster = async (cluster: Cluster, signal: "SIGSTOP" | "SIGCONT") =>
 }
 
 const terminateWorkerConnections = async (cluster: Cluster): Promise<number> => {
-  const admin = postgres(cluster.adminUrl, { max: 1, onnotice: () => undefined, connect_timeout: 5 })
+  const admin = postgres(cluster.adminUrl, {
+    max: 1,
+    onnotice: () => undefined,
+    connect_timeout: 5,
+    fetch_types: false,
+  })
   try {
     const rows = await admin`SELECT count(*)::int AS n FROM (
       SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'chaos-worker') t`
@@ -144,7 +149,7 @@ export const faultLoop = async (options: FaultLoopOptions, until: () => boolean)
     }
     const fault = { kind, atMs, endMs: Date.now(), detail }
     faults.push(fault)
-    log(`fault ${faults.length}: ${kind} ${detail}`)
+    log(`fault ${faults.length} at ${atMs} (+${fault.endMs - atMs} ms): ${kind} ${detail}`)
   }
   return faults
 }

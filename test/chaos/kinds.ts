@@ -7,16 +7,29 @@
 import type { Durably } from "@durably/core"
 import { between } from "../durability/support/prng.ts"
 import { limitedQueueNames, limitedQueues, type LimitedQueue } from "./limits.ts"
+import { startDebounce, startFork, startResume } from "./operations.ts"
 import { STREAM, TOPIC, type ChaosWorkflows, type Received } from "./workflows.ts"
 
-export type KindName = "steps" | "tx" | "messages" | "publisher" | "parent" | "cancel-waiter" | "cancel-race" | "task"
+export type KindName =
+  | "steps"
+  | "tx"
+  | "messages"
+  | "publisher"
+  | "parent"
+  | "cancel-waiter"
+  | "cancel-race"
+  | "task"
+  | "fork"
+  | "resume"
+  | "debounce"
 
 /** What the end state must be: the status of the workflow and of everything it started. */
 export type Expect = "SUCCESS" | "CANCELLED" | "SUCCESS_OR_CANCELLED"
 
 export interface Planned {
   readonly id: string
-  readonly kind: KindName
+  /** The kind that planned it ("forked": the fork a "fork" made of its workflow). */
+  readonly kind: KindName | "forked"
   readonly expect: Expect
   /** Steps of its ledger: each must have run and be checkpointed when it succeeds. */
   readonly steps?: ReadonlyArray<string>
@@ -28,6 +41,22 @@ export interface Planned {
   /** Streams: what the driver's reader saw, and how often it had to resume after an error. */
   readonly read?: { values: unknown[]; resumes: number; done: boolean }
   readonly values?: number
+  /** A fork: of which workflow, from which step index (s_from), and when the driver's fork call returned. */
+  readonly fork?: { readonly sourceId: string; readonly from: number; readonly forkedAtMs: number | undefined }
+  /** Resumed after a cancellation by the driver or a timeout; when the resume call returned. */
+  readonly resume?: { readonly how: "cancel" | "timeout"; readonly resumedAtMs: number | undefined }
+  /**
+   * A debounced run: its key, the run id each call of the burst was given (in call order), the last call that
+   * joined this run, and whether a call was retried (its first attempt may have started a run nobody heard of).
+   */
+  readonly debounce?: {
+    readonly key: string
+    readonly returned: ReadonlyArray<string>
+    /** When each call's answer came (driver clock). */
+    readonly answeredAtMs: ReadonlyArray<number>
+    readonly last: number
+    readonly retried: boolean
+  }
 }
 
 export interface KindContext {
@@ -53,6 +82,9 @@ const weights: ReadonlyArray<readonly [KindName, number]> = [
   ["cancel-waiter", 1],
   ["cancel-race", 1],
   ["task", 5],
+  ["fork", 1],
+  ["resume", 1],
+  ["debounce", 1],
 ]
 const totalWeight = weights.reduce((a, [, w]) => a + w, 0)
 
@@ -161,6 +193,12 @@ export const startKind = async (c: KindContext, kind: KindName, id: string): Pro
       c.track(pause(after).then(() => persist(`cancel ${id}`, () => durably.cancel(id))))
       return { id, kind, expect: "SUCCESS_OR_CANCELLED", steps: Array.from({ length: n }, (_, i) => `s${i}`) }
     }
+    case "fork":
+      return startFork(c, id)
+    case "resume":
+      return startResume(c, id)
+    case "debounce":
+      return startDebounce(c, id)
     case "task": {
       // A burst on one queue, so that its limit is actually pressed.
       const queue = limitedQueueNames[Math.floor(random() * limitedQueueNames.length)]!

@@ -37,62 +37,72 @@ export interface LimitFigure {
   readonly where: string
 }
 
-/** Each task's executions as intervals; a row that never ended ends at the first fault after it started. */
+/**
+ * Each task's executions as intervals. A process holds a task from a body's start until another process takes
+ * it over (that one's first body after it), the process is killed or frozen, or its last body there ends; a
+ * process that takes the task back later (the other one died) holds it again from then on: one interval per
+ * stretch. A row that never ended ends at the first fault after it started, or where the process's next body
+ * of the task started (its retry), whichever is first.
+ */
 export const taskSpans = (
   runs: ReadonlyArray<Run>,
   tasks: ReadonlyMap<string, { readonly queue: LimitedQueue; readonly partition?: string }>,
   lives: ReadonlyMap<number, ProcessLife>,
   faultTimes: ReadonlyArray<number>,
 ): Map<LimitedQueue, Span[]> => {
-  const groups = new Map<string, Run[]>()
-  for (const r of runs) {
-    if (!tasks.has(r.workflowId)) continue
-    const key = `${r.workflowId}\u0000${r.pid}`
-    groups.set(key, [...(groups.get(key) ?? []), r])
-  }
-  // A process's execution of a task ends, for the limits, when another process took the task over (its first
-  // body there): from then on the store counts the task against the taker. A body the old process still runs
-  // is a zombie's, which the step invariants judge.
-  const takenOverAt = new Map<string, number[]>()
-  for (const group of groups.values()) {
-    const first = group[0]!
-    takenOverAt.set(first.workflowId, [
-      ...(takenOverAt.get(first.workflowId) ?? []),
-      Math.min(...group.map((r) => r.startedMs)),
-    ])
-  }
+  const byTask = new Map<string, Run[]>()
+  for (const r of runs) if (tasks.has(r.workflowId)) byTask.set(r.workflowId, [...(byTask.get(r.workflowId) ?? []), r])
   const out = new Map<LimitedQueue, Span[]>()
-  for (const group of groups.values()) {
-    const first = group[0]!
-    const task = tasks.get(first.workflowId)!
-    const life = lives.get(first.pid)
-    const ownStart = Math.min(...group.map((r) => r.startedMs))
-    const next = (takenOverAt.get(first.workflowId) ?? []).filter((t) => t > ownStart)
-    const cut = (startedMs: number, endMs: number) => {
-      let end = Math.min(endMs, ...next)
-      if (life?.diedMs !== undefined) end = Math.min(end, life.diedMs)
-      for (const f of life?.frozen ?? []) if (f.fromMs >= startedMs && f.fromMs < end) end = f.fromMs
-      return Math.max(end, startedMs)
+  for (const [taskId, all] of byTask) {
+    const task = tasks.get(taskId)!
+    const sorted = [...all].sort((a, b) => a.startedMs - b.startedMs || a.id - b.id)
+    // Stretches: consecutive runs of one process, none of another process between them.
+    const stretches: Run[][] = []
+    for (const r of sorted) {
+      const last = stretches.at(-1)
+      if (last && last[0]!.pid === r.pid) last.push(r)
+      else stretches.push([r])
     }
-    let endMs = -Infinity
-    for (const r of group) {
-      const nextFault = faultTimes.find((t) => t >= r.startedMs) ?? r.startedMs
-      endMs = Math.max(endMs, cut(r.startedMs, r.finishedMs ?? nextFault))
+    // Each stretch ends, for the limits, where a later stretch of another process began (a takeover); a body
+    // the old process still runs then is a zombie's, which the step invariants judge.
+    const merged = new Map<number, Array<{ runs: Run[]; cutAt: number }>>()
+    for (const [i, stretch] of stretches.entries()) {
+      const later = stretches.slice(i + 1).find((x) => x[0]!.pid !== stretch[0]!.pid)
+      const own = merged.get(stretch[0]!.pid) ?? []
+      own.push({ runs: stretch, cutAt: later ? later[0]!.startedMs : Infinity })
+      merged.set(stretch[0]!.pid, own)
     }
-    const startMs = Math.min(...group.map((r) => r.startedMs))
-    // A process frozen before the task's first body and never thawed holds nothing.
-    out.set(task.queue, [
-      ...(out.get(task.queue) ?? []),
-      {
-        task: first.workflowId,
-        seq: 0,
-        executor: first.executor,
-        partition: task.partition,
-        priority: undefined,
-        startMs,
-        endMs,
-      },
-    ])
+    for (const [pid, own] of merged) {
+      const life = lives.get(pid)
+      for (const [seq, { runs: stretch, cutAt }] of own.entries()) {
+        const startMs = stretch[0]!.startedMs
+        const cut = (startedMs: number, endMs: number) => {
+          let end = Math.min(endMs, cutAt)
+          if (life?.diedMs !== undefined) end = Math.min(end, life.diedMs)
+          for (const f of life?.frozen ?? []) if (f.fromMs >= startedMs && f.fromMs < end) end = f.fromMs
+          return Math.max(end, startedMs)
+        }
+        let endMs = -Infinity
+        for (const [k, r] of stretch.entries()) {
+          // A body that never ended was cut off by a fault, and before the process's next body of it began.
+          const nextFault = faultTimes.find((t) => t >= r.startedMs) ?? r.startedMs
+          const unfinished = Math.min(nextFault, stretch[k + 1]?.startedMs ?? Infinity)
+          endMs = Math.max(endMs, cut(r.startedMs, r.finishedMs ?? unfinished))
+        }
+        out.set(task.queue, [
+          ...(out.get(task.queue) ?? []),
+          {
+            task: taskId,
+            seq,
+            executor: stretch[0]!.executor,
+            partition: task.partition,
+            priority: undefined,
+            startMs,
+            endMs,
+          },
+        ])
+      }
+    }
   }
   return out
 }
@@ -111,6 +121,11 @@ export const limitFigures = (
       .filter((x) => x.startMs <= t && t < x.endMs)
       .map((x) => `${x.task}@${x.executor} ${x.startMs}..${x.endMs}`)
       .join(", ")
+  /** Where a group's worst overlap is, and what was open then (for the report). */
+  const worstAt = (group: ReadonlyArray<Span>, label: string) => {
+    const at = maxOverlap(group).atMs
+    return `${label} at ${at}: ${openAt(group, at)}`
+  }
   const w = worst(maxOverlapBy(get("perWorker"), (s) => s.executor))
   const p = worst(maxOverlapBy(get("partitioned"), (s) => s.partition ?? "-"))
   // Rate: the database's own start stamps (its clock, read under the claim's lock), a task's latest claim each;
@@ -125,7 +140,16 @@ export const limitFigures = (
       observed: g.max,
       where: `at ${g.atMs}: ${openAt(get("global"), g.atMs)}`,
     },
-    { queue: "chaos-per-worker", limit: "workerConcurrency", allowed: 2, observed: w[1], where: `in ${w[0]}` },
+    {
+      queue: "chaos-per-worker",
+      limit: "workerConcurrency",
+      allowed: 2,
+      observed: w[1],
+      where: worstAt(
+        get("perWorker").filter((x) => x.executor === w[0]),
+        `in ${w[0]}`,
+      ),
+    },
     {
       queue: "chaos-rate",
       limit: `rateLimit (claims per ${period} ms, database clock)`,
@@ -133,6 +157,15 @@ export const limitFigures = (
       observed: r.max,
       where: `from ${r.fromMs}`,
     },
-    { queue: "chaos-partitioned", limit: "partition concurrency", allowed: 1, observed: p[1], where: `in ${p[0]}` },
+    {
+      queue: "chaos-partitioned",
+      limit: "partition concurrency",
+      allowed: 1,
+      observed: p[1],
+      where: worstAt(
+        get("partitioned").filter((x) => (x.partition ?? "-") === p[0]),
+        `in ${p[0]}`,
+      ),
+    },
   ]
 }

@@ -119,13 +119,15 @@ export const runSoak = async (options: SoakOptions): Promise<SoakResult> => {
   let durably: Durably | undefined
   let workers: ReturnType<typeof startWorkers> | undefined
   try {
-    sql = postgres(cluster.url, { max: 2, onnotice: () => undefined })
+    // No array-type fetch on connect (see packages/postgres/src/arrayTypes.ts): a DB crash then would kill us.
+    sql = postgres(cluster.url, { max: 2, onnotice: () => undefined, fetch_types: false })
     await createLedger(sql)
     workers = startWorkers(options.workers ?? 3, { url: cluster.url, heartbeat: HEARTBEAT }, log)
     await workers.ready()
     const wf = chaosWorkflows(unusedLedger)
-    // Without the tick workflow: a process that has it fires the schedule's ticks, and the driver runs nothing.
-    const { tick: _ticksRunOnWorkers, ...driven } = wf
+    // Without the tick workflow (a process that has it fires the schedule's ticks) and the debounced one (a
+    // process that has it claims the due runs from `@debounce`): the driver runs nothing.
+    const { tick: _ticksRunOnWorkers, debounced: _debouncedRunOnWorkers, ...driven } = wf
     durably = await Durably.launch({
       store: postgresStore({ url: `${cluster.url}?application_name=chaos-driver`, max: 4, pollInterval: 500 }),
       workflows: Object.values(driven),

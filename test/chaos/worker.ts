@@ -19,7 +19,9 @@ const config = readConfig<WorkerConfig>()
 const emit = <T extends keyof WorkerEvents>(tag: T, data: WorkerEvents[T]) => say<WorkerEvents, T>(tag, data)
 
 const named = `${config.url}?application_name=chaos-worker`
-const sql = postgres(named, { max: 3, onnotice: () => undefined })
+// The ledger sends no arrays: no array-type fetch on connect, whose failure (a connection the fault loop kills
+// then) the driver leaves unhandled, which would kill this worker (see packages/postgres/src/arrayTypes.ts).
+const sql = postgres(named, { max: 3, onnotice: () => undefined, fetch_types: false })
 const workflows = chaosWorkflows(workerLedger(sql, config.executorId))
 
 const durably = await Durably.launch({

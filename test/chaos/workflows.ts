@@ -39,6 +39,12 @@ export interface ParentInput {
   readonly bodyMs: number
 }
 
+export interface DebouncedInput {
+  readonly key: string
+  /** Which call of the burst gave it. */
+  readonly call: number
+}
+
 export interface TaskInput {
   readonly partition?: string
   readonly bodyMs: number
@@ -166,13 +172,30 @@ export const chaosWorkflows = (ledger: Ledger) => {
     (await ledgerStep(ctx, "q1", input.bodyMs)).row,
   ])
 
+  /**
+   * Resumed after a cancellation or a timeout: a step, then a wait for "go" (sent only once it was resumed), then
+   * another step. It succeeds only through the resume; the steps before the cancellation do not run again.
+   */
+  const resumable = defineWorkflow("chaos-resumable", async (ctx, input: ParentInput) => {
+    const r0 = (await ledgerStep(ctx, "r0", input.bodyMs)).row
+    const go = await ctx.recv<string>("go", { timeout: "10 minutes" })
+    const r1 = (await ledgerStep(ctx, "r1", input.bodyMs)).row
+    return { rows: [r0, r1], go }
+  })
+
+  /** Started by durably.debounce (on the workers' `@debounce` dispatch): its input is the burst's last call. */
+  const debounced = defineWorkflow("chaos-debounced", async (ctx, input: DebouncedInput) => {
+    await ledgerStep(ctx, "d0", 5)
+    return input
+  })
+
   /** A schedule's tick: one step, and its instant as its result (each instant must run once, none missed). */
   const tick = defineWorkflow("chaos-tick", async (ctx, run: ScheduledRun) => {
     await ledgerStep(ctx, "k0", 5)
     return run.scheduledAt.getTime()
   })
 
-  return { steps, tx, sender, receiver, publisher, child, parent, idle, waiter, task, tick }
+  return { steps, tx, sender, receiver, publisher, child, parent, idle, waiter, task, resumable, debounced, tick }
 }
 
 export type ChaosWorkflows = ReturnType<typeof chaosWorkflows>

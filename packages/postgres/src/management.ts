@@ -12,6 +12,7 @@ import type {
 import type { Row, SqlClient } from "./client.ts"
 import { filterSql, makeManagementQueries, managementColumns } from "./managementQueries.ts"
 import { toQueueConfig } from "./queueStore.ts"
+import { cancelTree } from "./cancelTree.ts"
 import { failureKind } from "./errors.ts"
 import { toCheckpoint, toWorkflow } from "./rows.ts"
 
@@ -117,7 +118,10 @@ export const makeManagement = (deps: ManagementDeps): Management => {
       }),
     cancel: (ids, options) =>
       op("workflows.cancel", async (now) => {
-        const rows = await client.query(q.cancel, [[...ids], options.children, now])
+        const params = [[...ids], options.children, now]
+        const rows = options.children
+          ? await cancelTree(client, q.cancel, params)
+          : await client.query(q.cancel, params)
         return rows.map((r) => changed(toWorkflow(r), true))
       }),
     resume: (id, options) =>

@@ -91,6 +91,8 @@ export const makeManagementQueries = (schema: string, channel?: string) => {
         progress_mark = (SELECT count(*)::int FROM ${s}.steps st WHERE st.workflow_id = w.id),
         output = NULL, error = NULL, cancel_reason = NULL, completed_ms = NULL,
         deadline_ms = CASE WHEN w.cancel_reason = 'timeout' THEN NULL ELSE w.deadline_ms END,
+        -- and its timeout: back on its queue, the next claim would set a new deadline from it
+        timeout_ms = CASE WHEN w.cancel_reason = 'timeout' THEN NULL ELSE w.timeout_ms END,
         app_version = coalesce($2, w.app_version), updated_ms = $3
       WHERE w.id = $1 AND (w.status IN ('CANCELLED', 'ERROR', 'DEAD')
         OR (w.status = 'PENDING' AND $2::text IS NOT NULL AND $2::text <> w.app_version))

@@ -7,10 +7,11 @@
  *   it; its later queries may even run on the connection reopened for someone else, outside the
  *   transaction. `guardedBegin` keeps every query of a lost transaction off the driver.
  * - a connection that opens fetches the server's array types, and a failure of that fetch is an unhandled
- *   rejection. The types are the same for every connection, so once one connection fetched them the pool
- *   stops fetching (`stopTypeFetches`).
+ *   rejection. Our pools never let the driver fetch them: the pool's first query reads them itself
+ *   (arrayTypes.ts), so a connection lost then fails only that query.
  */
 import postgres from "postgres"
+import { arrayTypesSql, registerArrayTypes } from "./arrayTypes.ts"
 import type { Row, SqlClient } from "./client.ts"
 import { failureKind } from "./errors.ts"
 
@@ -33,10 +34,20 @@ export const describeUrl = (url: string | undefined): string => {
   }
 }
 
-/** Once a connection of the pool has fetched the array types (they are shared by the pool), fetch no more. */
-const stopTypeFetches = (sql: Sql) => {
-  const options = sql.options as { fetch_types?: boolean; shared?: { typeArrayMap?: object } }
-  if (options.fetch_types && Object.keys(options.shared?.typeArrayMap ?? {}).length > 0) options.fetch_types = false
+/**
+ * Before the pool's first query: read and register the array types (once; a failed read is tried again by the
+ * next query). Registered before any statement is prepared, so every statement's columns get their parsers.
+ */
+const arrayTypesLoader = (sql: Sql) => {
+  let loaded: Promise<void> | undefined
+  return (): Promise<void> =>
+    (loaded ??= sql.unsafe(arrayTypesSql).then(
+      (rows) => registerArrayTypes(sql, rows as unknown as Array<{ oid: number; typarray: number }>),
+      (e: unknown) => {
+        loaded = undefined
+        throw e
+      },
+    ))
 }
 
 const isConnectionLoss = (e: unknown) => {
@@ -106,20 +117,23 @@ const wrap = (
   describe: string,
   owned: boolean,
   root: Sql | undefined,
+  /** What must be done before the first statement (the array types of a pool we own). */
+  ready?: () => Promise<void>,
 ): SqlClient => ({
   describe,
   query: async <R extends Row>(text: string, params: ReadonlyArray<unknown> = []) => {
-    const rows = (await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], {
+    if (ready) await ready()
+    return (await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], {
       prepare: true,
     })) as unknown as R[]
-    if (owned && root) stopTypeFetches(root)
-    return rows
   },
   exec: async (text) => {
+    if (ready) await ready()
     await sql.unsafe(text)
   },
   transaction: async <A>(fn: (tx: SqlClient) => Promise<A>) => {
     if (!root) throw new Error("nested transactions are not supported")
+    if (ready) await ready()
     return guardedBegin(root, describe, fn)
   },
   close: async () => {
@@ -132,9 +146,9 @@ export interface PgClientOptions {
   readonly sql?: Sql
   readonly max?: number
   /**
-   * Fetch the server's array types on the first connection (needed to send arrays as parameters). False for
-   * pools that never do (heartbeats, migrations): a connection killed while fetching them would be an
-   * unhandled rejection in the driver.
+   * Register the server's array types before the pool's first query (needed to send arrays as parameters and
+   * read them in results). False for pools that never use arrays (heartbeats, migrations). The driver's own
+   * fetch is never used (see arrayTypes.ts).
    */
   readonly fetchTypes?: boolean
 }
@@ -151,9 +165,10 @@ export const pgClient = (options: PgClientOptions): PgClient => {
     backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 0.5),
     // Checkpoints are small and many: keep the connections' prepared statements.
     prepare: true,
-    fetch_types: options.fetchTypes ?? true,
+    fetch_types: false,
   })
-  return { ...wrap(sql, describeUrl(options.url), true, sql), sql }
+  const ready = (options.fetchTypes ?? true) ? arrayTypesLoader(sql) : undefined
+  return { ...wrap(sql, describeUrl(options.url), true, sql, ready), sql }
 }
 
 /**

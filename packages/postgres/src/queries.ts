@@ -76,11 +76,13 @@ export const makeQueries = (schema: string, channel?: string) => {
     /** $1 id, $2 name, $3 input, $4 executor, $5 app version, $6 deadline, $7 now, $8 parent, $9 parent step, $10 detached, $11 trace context */
     createWorkflow: `INSERT INTO ${W} (id, name, status, input, executor_id, app_version, deadline_ms, created_ms, updated_ms,
         parent_id, parent_step, detached, cancel_reason, completed_ms, trace_context)
-      -- a child whose parent was cancelled before it was created is created cancelled (the cascade missed it)
+      -- a child whose parent was cancelled before it was created is created cancelled (the cascade missed it).
+      -- The parent's row is held (FOR SHARE) until the child is committed: a cancellation running meanwhile
+      -- waits for it and its next round sees the child (cancelTree), or this waits and reads CANCELLED.
       SELECT $1, $2, CASE WHEN p.reason IS NULL THEN 'PENDING' ELSE 'CANCELLED' END, $3, $4, $5, $6, $7, $7, $8, $9, $10,
         p.reason, CASE WHEN p.reason IS NOT NULL THEN $7::bigint END, $11
-      FROM (SELECT (SELECT coalesce(cancel_reason, 'cancelled') FROM ${W}
-        WHERE id = $8::text AND status = 'CANCELLED' AND NOT $10::boolean) AS reason) p
+      FROM (SELECT (SELECT CASE WHEN status = 'CANCELLED' THEN coalesce(cancel_reason, 'cancelled') END FROM ${W}
+        WHERE id = $8::text AND NOT $10::boolean FOR SHARE) AS reason) p
       ON CONFLICT (id) DO NOTHING
       RETURNING ${workflowColumns}`,
     getWorkflow: `SELECT ${workflowColumns} FROM ${W} WHERE id = $1`,

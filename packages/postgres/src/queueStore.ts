@@ -67,10 +67,13 @@ export const makeQueueOps = (deps: QueueOpsDeps): QueueOps => {
         partition_rate_period_ms = EXCLUDED.partition_rate_period_ms, priority_enabled = EXCLUDED.priority_enabled,
         max_length = EXCLUDED.max_length, app_version = EXCLUDED.app_version, updated_ms = EXCLUDED.updated_ms
       RETURNING (SELECT row_to_json(prev)::text FROM prev) AS previous`
-  // With the parent's cancellation as this statement sees it: a child enqueued under a parent that was already
-  // cancelled (its execution had not yet seen it) is cancelled at once, since the cascade could not reach it.
+  // With the parent's cancellation: a child enqueued under a parent that was already cancelled (its execution had
+  // not yet seen it) is cancelled at once, since the cascade could not reach it. The parent's row is held (FOR
+  // SHARE, to the commit): a cancellation running meanwhile either waits for the child to be committed, and its
+  // next round cancels it (cancelTree.ts), or holds the row first, and this reads it cancelled once it commits.
   const enqueueSql = `SELECT ${s}.enqueue($1, $2::text::jsonb, $3, $4, $5, $6)::text AS r,
-    (SELECT coalesce(cancel_reason, 'cancelled') FROM ${s}.workflows WHERE id = $4 AND status = 'CANCELLED') AS parent_cancelled`
+    (SELECT CASE WHEN status = 'CANCELLED' THEN coalesce(cancel_reason, 'cancelled') END
+      FROM ${s}.workflows WHERE id = $4 FOR SHARE) AS parent_cancelled`
   const maxLengthSql = `SELECT max_length FROM ${s}.queues WHERE name = $1`
   const claimSql = `SELECT ${s}.claim_queue($1, $2, $3, $4::text[], $5, $6)::text AS r`
 
@@ -177,7 +180,11 @@ export const makeQueueOps = (deps: QueueOpsDeps): QueueOps => {
           retry_at?: number | null
           waiting?: boolean | null
         }
-        const claimed: WorkflowRecord[] = r.claimed.map(toWorkflow)
+        // progress_mark: the checkpoints counted when it was resumed or forked (0 for a fresh one).
+        const claimed: WorkflowRecord[] = r.claimed.map((w) => {
+          const prior = Number(w["progress_mark"] ?? 0)
+          return prior > 0 ? { ...toWorkflow(w), priorCheckpoints: prior } : toWorkflow(w)
+        })
         return {
           claimed,
           ...(r.retry_at === null || r.retry_at === undefined ? {} : { retryAt: Number(r.retry_at) }),

@@ -24,6 +24,7 @@ import { makeScheduleOps } from "./scheduleStore.ts"
 import { makeDebounceOps } from "./debounceStore.ts"
 import { makeManagement } from "./management.ts"
 import { makeBatcher } from "./batcher.ts"
+import { cancelTree } from "./cancelTree.ts"
 import { checkpointParams, toCheckpoint, toWorkflow } from "./rows.ts"
 import { checkpointColumns, distinctSteps, stepKey, type PendingCheckpoint, type Settled } from "./checkpointBatch.ts"
 import { makeWakeups, type ListenSource } from "./wakeups.ts"
@@ -301,7 +302,7 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
       }),
     cancelWorkflow: (id, reason) =>
       op("cancelWorkflow", async (now) => {
-        const rows = await client.query(q.cancelWorkflow, [id, reason, now])
+        const rows = await cancelTree(client, q.cancelWorkflow, [id, reason, now])
         let root: WorkflowRecord | undefined
         for (const row of rows) {
           const record = changed(toWorkflow(row), true)!

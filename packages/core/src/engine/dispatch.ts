@@ -43,7 +43,8 @@ export const startDispatch = (engine: Engine, queues: ReadonlyArray<QueueDefinit
 
 /**
  * Claim up to `max` workflows of a queue (the store enforces its limits) and run them. A fresh workflow has
- * no history; one put back on its queue by a takeover (a recovery) may, and it is loaded.
+ * no history; one put back on its queue by a takeover (a recovery), resumed onto it or forked onto it has,
+ * and it is loaded.
  */
 export const claimQueued = async (runner: Runner, queue: string, max: number): Promise<QueueClaimOutcome> => {
   const { host, config, definitions } = runner
@@ -68,7 +69,10 @@ export const claimQueued = async (runner: Runner, queue: string, max: number): P
         claim.claimed.map(async (record) => {
           const def = definitions.get(record.name)
           if (!def || !supersedes(runner, record)) return
-          const history = record.recoveryAttempts > 0 ? await host.storeCall(host.store.loadCheckpoints(record.id)) : []
+          const history =
+            record.recoveryAttempts > 0 || (record.priorCheckpoints ?? 0) > 0
+              ? await host.storeCall(host.store.loadCheckpoints(record.id))
+              : []
           if (runner.running) runner.execute(def, record, history, "queue")
         }),
       ),

@@ -66,6 +66,11 @@ export interface WorkflowRecord {
   readonly parentStep?: number
   /** Opaque text an observer asked to store where the workflow was created (a trace context): see Observer.carry. */
   readonly traceContext?: string
+  /**
+   * On the records a queue claim returns: how many checkpoints it had before this claim (a workflow resumed onto
+   * its queue, or forked onto one, has some). Absent or 0: none, so the engine loads no history.
+   */
+  readonly priorCheckpoints?: number
 }
 
 /** A child's link to the workflow that started it. */

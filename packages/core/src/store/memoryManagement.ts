@@ -149,6 +149,11 @@ export const memoryManagement = (state: ManagementState): Management => {
               existingId: holder.record.id,
             }
         }
+        // A timed-out workflow loses its timeout too: back on its queue, its next claim would set a new deadline.
+        if (r.cancelReason === "timeout" && e.queued?.timeoutMs !== undefined) {
+          const { timeoutMs: _t, ...facts } = e.queued
+          e.queued = facts
+        }
         e.record = {
           ...withoutOutcome(r),
           status: queued ? "ENQUEUED" : "PENDING",

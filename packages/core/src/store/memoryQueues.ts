@@ -179,7 +179,8 @@ export const queueClaim = (state: QueueState, request: QueueClaimRequest, now: n
     e.queued!.startOrder = ++state.order.value
     e.progressMark = 0
     const timeoutMs = e.queued?.timeoutMs
-    return state.update(
+    const prior = e.checkpoints.size
+    const record = state.update(
       e,
       {
         status: "PENDING",
@@ -190,6 +191,8 @@ export const queueClaim = (state: QueueState, request: QueueClaimRequest, now: n
       },
       now,
     )
+    // A resumed or forked workflow has checkpoints already: the engine loads them (see WorkflowRecord).
+    return prior > 0 ? { ...record, priorCheckpoints: prior } : record
   })
   if (q.rateLimit && claimed.length >= allowed && recentStarts.length + claimed.length >= q.rateLimit.limit)
     retryAt = earliest(retryAt, Math.min(...recentStarts, now) + q.rateLimit.periodMs)

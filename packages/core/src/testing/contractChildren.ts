@@ -12,7 +12,7 @@ import type { Store } from "../store/Store.ts"
 import { defineWorkflow } from "../workflow.ts"
 import type { ContractTest } from "./contract.ts"
 
-const greedy: DispatcherFactory = (host, queues) => {
+export const greedy: DispatcherFactory = (host, queues) => {
   const claim = (q: string) => void host.claim(q, host.room()).catch(() => undefined)
   const offs = queues.map((q) => host.subscribe(q.name, () => claim(q.name)))
   const off = host.onFreed((q) => q !== undefined && claim(q))
@@ -25,7 +25,7 @@ const greedy: DispatcherFactory = (host, queues) => {
   }
 }
 
-const testQueue = (name: string, settings: QueueSettings = {}): QueueDefinition => ({
+export const testQueue = (name: string, settings: QueueSettings = {}): QueueDefinition => ({
   _tag: "QueueDefinition",
   name,
   config: queueConfig(name, settings),
