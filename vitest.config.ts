@@ -6,6 +6,8 @@ export default defineConfig({
   test: {
     include: ["packages/*/test/**/*.test.ts", "test/**/*.test.ts", "examples/**/*.test.ts"],
     testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // Hooks start stores and worker processes: PGlite's start and migrations alone took over 60 s at a load of
+    // 20 on 2 cores.
+    hookTimeout: 120_000,
   },
 })
