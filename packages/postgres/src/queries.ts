@@ -104,9 +104,15 @@ export const makeQueries = (schema: string, channel?: string) => {
           AND ($9::text[] IS NULL OR NOT (w.id = ANY($9::text[])))
           AND (w.executor_id IS NULL
             OR ($4::boolean AND w.executor_id = $1)
-            OR ($5::boolean AND w.executor_id <> $1 AND NOT EXISTS (
-                SELECT 1 FROM ${E} e
-                WHERE e.id = w.executor_id AND e.heartbeat_at >= now() - e.lease_ms * interval '1 millisecond')))
+            OR ($5::boolean AND w.executor_id <> $1 AND (
+              NOT EXISTS (SELECT 1 FROM ${E} e WHERE e.id = w.executor_id)
+              -- The expired executor's row is locked until this commits: its next heartbeat waits for the
+              -- takeover, so once it hears its lease is back it reads the takeover when it re-checks its
+              -- workflows (a snapshot alone let it re-check before this committed, then start a step body).
+              -- A heartbeat that committed first is seen when the lock re-reads the row: no takeover.
+              OR EXISTS (SELECT 1 FROM ${E} e
+                WHERE e.id = w.executor_id AND e.heartbeat_at < now() - e.lease_ms * interval '1 millisecond'
+                FOR SHARE))))
         ORDER BY w.created_ms
         LIMIT $6
         -- NO KEY: a send to the workflow (FOR KEY SHARE) must not make the taker pass it over. The skip stays:
