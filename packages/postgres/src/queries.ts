@@ -45,15 +45,18 @@ const requeued = (w: string, executor: string) =>
  * lets through only writers that pass the epoch check); a pending checkpoint is replaced, a done one is
  * kept. `output` replaces the output parameter.
  */
-export const checkpointUpsert = (S: string, id: string, from: string, output = "$8") =>
-  `INSERT INTO ${S} (workflow_id, ${stepColumns})
-      SELECT ${id}, $3, $4, $5, $6, $7, ${output}, $9, $10, $11, $12, $13, $14 ${from}
-      ON CONFLICT (workflow_id, step_id) DO UPDATE SET
+/** A checkpoint already at that step: a pending one is replaced, a done one is kept. */
+const keepingDone = (S: string) => `ON CONFLICT (workflow_id, step_id) DO UPDATE SET
         name = EXCLUDED.name, kind = EXCLUDED.kind, state = EXCLUDED.state, seq = EXCLUDED.seq,
         output = EXCLUDED.output, error = EXCLUDED.error, attempts = EXCLUDED.attempts,
         attempt_errors = EXCLUDED.attempt_errors, wake_at_ms = EXCLUDED.wake_at_ms,
         started_ms = EXCLUDED.started_ms, completed_ms = EXCLUDED.completed_ms
-      WHERE ${S}.state = 'pending'
+      WHERE ${S}.state = 'pending'`
+
+export const checkpointUpsert = (S: string, id: string, from: string, output = "$8") =>
+  `INSERT INTO ${S} (workflow_id, ${stepColumns})
+      SELECT ${id}, $3, $4, $5, $6, $7, ${output}, $9, $10, $11, $12, $13, $14 ${from}
+      ${keepingDone(S)}
       RETURNING step_id`
 
 /**
@@ -154,12 +157,7 @@ export const makeQueries = (schema: string, channel?: string) => {
       SELECT c.workflow_id, c.step_id, c.name, c.kind, c.state, c.seq, c.output, c.error, c.attempts,
         c.attempt_errors, c.wake_at_ms, c.started_ms, c.completed_ms
       FROM c JOIN owner ON owner.id = c.workflow_id AND owner.epoch = c.epoch AND owner.status = 'PENDING'
-      ON CONFLICT (workflow_id, step_id) DO UPDATE SET
-        name = EXCLUDED.name, kind = EXCLUDED.kind, state = EXCLUDED.state, seq = EXCLUDED.seq,
-        output = EXCLUDED.output, error = EXCLUDED.error, attempts = EXCLUDED.attempts,
-        attempt_errors = EXCLUDED.attempt_errors, wake_at_ms = EXCLUDED.wake_at_ms,
-        started_ms = EXCLUDED.started_ms, completed_ms = EXCLUDED.completed_ms
-      WHERE ${S}.state = 'pending'
+      ${keepingDone(S)}
       RETURNING workflow_id, step_id`,
     /** Why a checkpoint was not written: the workflow's state and the step already there, if any. */
     checkpointConflict: `SELECT w.status, w.epoch, st.step_id, st.name, st.kind, st.state, st.seq, st.output, st.error,
