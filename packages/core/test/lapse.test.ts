@@ -88,4 +88,55 @@ describe("a lapse of the lease", () => {
       await eb.shutdown()
     }
   })
+
+  it("a process stalled after the gate opened and before the body began waits for a new heartbeat", async () => {
+    const shared = memoryStore()
+    // When the last heartbeat that succeeded was sent: the store counts the lease from about then.
+    let lastBeatSent = Date.now()
+    const store: Store = {
+      ...shared,
+      heartbeat: (beat) => {
+        const sent = Date.now()
+        return Effect.tap(shared.heartbeat(beat), () => Effect.sync(() => void (lastBeatSent = sent)))
+      },
+      close: () => Effect.void,
+    }
+    const sinceBeat: number[] = []
+    const wf = defineWorkflow("stalled-before-body", async (ctx) => {
+      await ctx.step("side effect", () => void sinceBeat.push(Date.now() - lastBeatSent))
+      return "done"
+    })
+    // The observer of the attempt runs after the gate opened and before the body: blocking the event loop
+    // there past the lease is a process stopped in that window (SIGSTOP, a long GC pause).
+    const stall = heartbeat.lease + 100
+    const engine = await Durably.launch({
+      store,
+      workflows: [wf],
+      executorId: "stalled",
+      heartbeat,
+      logger: false,
+      observers: [
+        {
+          execution: () => ({
+            operation: (op) => {
+              if (op.attempt === 1) {
+                const end = Date.now() + stall
+                while (Date.now() < end);
+              }
+              return undefined
+            },
+            end: () => undefined,
+          }),
+        },
+      ],
+    })
+    try {
+      expect(await (await engine.start(wf, undefined)).result()).toBe("done")
+      // Before the fix the body began at once, a whole stall after the last beat, with the lease lapsed.
+      expect(sinceBeat).toHaveLength(1)
+      expect(sinceBeat[0]!).toBeLessThanOrEqual(heartbeat.lease)
+    } finally {
+      await engine.shutdown()
+    }
+  })
 })

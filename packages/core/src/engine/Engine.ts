@@ -30,7 +30,7 @@ import { supersedes, Takeovers, type Runner } from "./takeovers.ts"
 import { Parking } from "./parking.ts"
 import { ParkWatch } from "./parkWatch.ts"
 import { ClaimGuard } from "./claimGuard.ts"
-import { initialConfirmation, stepGate } from "./ownership.ts"
+import { initialConfirmation, stepGate, stepMayStart } from "./ownership.ts"
 import { Orphans } from "./orphans.ts"
 import type { ScheduleDefinition } from "../schedules/define.ts"
 import { engineSchedules, type EngineSchedules } from "../schedules/engine.ts"
@@ -141,6 +141,7 @@ export class Engine {
       runEffect,
       stopSignal: this.halt.signal,
       stepGate: (exec) => stepGate(this.host, this.lease, exec),
+      stepMayStart: (exec) => stepMayStart(this.lease, exec),
       storeCall: makeStoreCall(runEffect, config.observer?.storeCall, () => this.state === "stopped"),
       parkUntil: (exec, until) => this.parked.parkUntil(exec, until),
       parkWaiting: (exec, wakes, deadline) =>

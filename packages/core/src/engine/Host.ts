@@ -30,6 +30,8 @@ export interface Host {
    * ownership was confirmed since the last lapse (else the execution is stopped: check it is alive after).
    */
   readonly stepGate: (exec?: Execution) => Promise<void>
+  /** The step gate, checked synchronously: false when `stepGate` would wait (call it, then check again). */
+  readonly stepMayStart: (exec: Execution) => boolean
   /** Aborted (with EngineStopped) when the engine stops: callers waiting outside workflows give up. */
   readonly stopSignal: AbortSignal
   /**

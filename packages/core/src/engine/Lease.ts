@@ -119,9 +119,14 @@ export class Lease {
     }
   }
 
-  /** Resolves when step bodies may start: the last successful heartbeat is within the lease. */
+  /** Whether step bodies may start right now: the last successful heartbeat is within the lease. */
+  held(): boolean {
+    return this.lastOk !== undefined && this.config.now() - this.lastOk <= this.config.leaseMs
+  }
+
+  /** Resolves when step bodies may start. */
   gate(): Promise<void> {
-    if (this.lastOk !== undefined && this.config.now() - this.lastOk <= this.config.leaseMs) return Promise.resolve()
+    if (this.held()) return Promise.resolve()
     return new Promise((resolve) => this.waiting.push(resolve))
   }
 

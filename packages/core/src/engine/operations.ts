@@ -53,6 +53,12 @@ export const runStep = <A>(
       const watch = exec.observed?.operation?.({ kind: "step", name, stepId, attempt })
       let attempted: Awaited<ReturnType<typeof runAttempt<A>>>
       try {
+        // The gate resolved turns ago: a process stopped since may have woken past its lease. From this check
+        // to the body's first line, only synchronous code runs.
+        while (!host.stepMayStart(exec)) {
+          await gateOrStop(exec)
+          exec.checkAlive()
+        }
         attempted = await runAttempt(exec, name, fn, { attempt, idempotencyKey, timeoutMs }, watch)
       } catch (e) {
         watch?.end({ error: e })

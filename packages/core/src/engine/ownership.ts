@@ -13,6 +13,14 @@ import type { Lease } from "./Lease.ts"
 export const initialConfirmation = (lease: Lease | undefined): number =>
   lease === undefined || lease.generation === 0 ? 0 : -1
 
+/**
+ * The gate, checked again synchronously right before a step body is called: the gate resolved some turns
+ * earlier, and a process stopped in between (SIGSTOP, a long GC, a blocked event loop) may wake past its
+ * lease. Only synchronous code then separates this check from the body.
+ */
+export const stepMayStart = (lease: Lease | undefined, exec: Execution): boolean =>
+  lease === undefined || (lease.held() && exec.confirmedGeneration >= lease.generation)
+
 export const stepGate = async (
   host: Pick<Host, "store" | "storeCall" | "executorId">,
   lease: Lease | undefined,
