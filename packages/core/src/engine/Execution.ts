@@ -64,7 +64,11 @@ export type Outcome<A> = { readonly ok: true; readonly value: A } | { readonly o
  */
 export class OperationAbandoned extends Error {
   constructor() {
+    // Made at every workflow's end and never shown to anyone: a stack trace would be most of its cost.
+    const limit = Error.stackTraceLimit
+    Error.stackTraceLimit = 0
     super("the workflow function returned while this operation was still waiting")
+    Error.stackTraceLimit = limit
     this.name = "OperationAbandoned"
   }
 }
