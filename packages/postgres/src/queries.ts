@@ -88,6 +88,16 @@ export const makeQueries = (schema: string, channel?: string) => {
         WHERE id = $8::text AND NOT $10::boolean FOR SHARE) AS reason) p
       ON CONFLICT (id) DO NOTHING
       RETURNING ${workflowColumns}`,
+    /**
+     * createWorkflow without a parent, the common case: no parent to read or hold, so a plain VALUES insert
+     * (PGlite plans every statement afresh, and the parent's subquery doubled the create's cost there).
+     * $1 id, $2 name, $3 input, $4 executor, $5 app version, $6 deadline, $7 now, $8 trace context
+     */
+    createRootWorkflow: `INSERT INTO ${W} (id, name, status, input, executor_id, app_version, deadline_ms, created_ms, updated_ms,
+        detached, trace_context)
+      VALUES ($1, $2, 'PENDING', $3, $4, $5, $6, $7, $7, false, $8)
+      ON CONFLICT (id) DO NOTHING
+      RETURNING ${workflowColumns}`,
     getWorkflow: `SELECT ${workflowColumns} FROM ${W} WHERE id = $1`,
     /** Many at once (reads that arrive together, e.g. the result waiters woken by one group of completions). */
     getWorkflows: `SELECT ${workflowColumns} FROM ${W} WHERE id = ANY($1::text[])`,

@@ -224,20 +224,16 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
     [sqlStoreInternals]: { client, queries: q, writeCheckpointIn },
     createWorkflow: (init) =>
       op("createWorkflow", async (now) => {
-        const params = [
-          init.id,
-          init.name,
-          init.input,
-          init.executorId,
-          init.appVersion,
-          init.deadline ?? null,
-          now,
-          init.parent?.id ?? null,
-          init.parent?.step ?? null,
-          init.parent?.detached ?? false,
-          init.traceContext ?? null,
-        ]
-        const [created] = await client.query(q.createWorkflow, params)
+        const common = [init.id, init.name, init.input, init.executorId, init.appVersion, init.deadline ?? null, now]
+        const [created] = init.parent
+          ? await client.query(q.createWorkflow, [
+              ...common,
+              init.parent.id,
+              init.parent.step,
+              init.parent.detached,
+              init.traceContext ?? null,
+            ])
+          : await client.query(q.createRootWorkflow, [...common, init.traceContext ?? null])
         if (created) return { _tag: "Created" as const, record: changed(toWorkflow(created))! }
         const [existing] = await client.query(q.getWorkflow, [init.id])
         if (!existing) throw new Error(`workflow ${init.id} was neither created nor found`)

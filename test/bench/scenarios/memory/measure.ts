@@ -52,7 +52,20 @@ export interface MemoryOptions {
   readonly goal: { readonly mb: number; readonly n: number }
   /** "always" summarizes a snapshot whatever the RSS (quick runs: the summarizer must not rot). */
   readonly snapshot: "over-goal" | "always" | "never"
+  /** How long to wait for V8 to collect on its own before the steady-state sample (see the worker's `steady`). */
+  readonly steadyMaxMs: number
   readonly log: (line: string) => void
+}
+
+export interface SteadySample {
+  readonly collected: boolean
+  readonly collectedAfterMs: number
+  readonly waitedMs: number
+  readonly rssAtStart: number
+  readonly heapUsedAtStart: number
+  readonly rss: number
+  readonly heapUsed: number
+  readonly heapTotal: number
 }
 
 export interface TableActivity {
@@ -65,6 +78,8 @@ export interface TableActivity {
 export interface MemoryMeasure {
   readonly baseline: MemorySample
   readonly holding: MemorySample
+  /** With no GC forced, once V8 collected on its own (or when the wait ran out: `collected` false). */
+  readonly steady: SteadySample
   readonly afterWake: MemorySample
   readonly startMs: number
   readonly quiet: {
@@ -206,7 +221,18 @@ export const measureMemory = async (url: string, o: MemoryOptions): Promise<Memo
       wal: walUse,
     }
 
+    // Before any forced GC (which would change what V8 does next): the steady state.
     let from = child.messages.length
+    child.send({ type: "steady", maxMs: o.steadyMaxMs })
+    const steady = (await child.next("steady", o.steadyMaxMs + 30_000, from)) as unknown as SteadySample
+    log(
+      `  steady state (no GC forced): RSS ${mb(steady.rssAtStart)} → ${mb(steady.rss)} MB, heap used ${mb(steady.heapUsedAtStart)} → ${mb(steady.heapUsed)} MB; ` +
+        (steady.collected
+          ? `V8 collected on its own ${(steady.collectedAfterMs / 1000).toFixed(0)} s into the wait`
+          : `V8 did not collect on its own within ${(steady.waitedMs / 1000).toFixed(0)} s`),
+    )
+
+    from = child.messages.length
     child.send({ type: "measure" })
     const holding = asSample((await child.next("measured", 60_000, from))["memory"])
     log(
@@ -284,6 +310,7 @@ export const measureMemory = async (url: string, o: MemoryOptions): Promise<Memo
     return {
       baseline: asSample(baseline["memory"]),
       holding,
+      steady,
       afterWake,
       startMs: Number(started["ms"]),
       quiet,
@@ -304,6 +331,7 @@ export const measureMemory = async (url: string, o: MemoryOptions): Promise<Memo
         liveWhileWaiting,
         baseline: asSample(baseline["memory"]),
         holding,
+        steady,
         afterWake,
         startMs: Number(started["ms"]),
         quiet,

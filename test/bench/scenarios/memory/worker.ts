@@ -3,7 +3,7 @@
  * warms up (runs `warmup` workflows that wait for nothing), reports its idle memory, then on `start` starts
  * `n` workflows that wait (half sleep, half recv or awaiting a child that waits in recv) and holds them. On `measure` it reports its memory after
  * a full GC (run with --expose-gc), then after a last-resort one (which also compacts the heap and gives
- * V8's pooled free pages back); on `snapshot` it writes a heap snapshot; on `cpu` its CPU time so far; on
+ * V8's pooled free pages back); on `steady`, once V8 has collected on its own (no GC forced); on `snapshot` it writes a heap snapshot; on `cpu` its CPU time so far; on
  * `exit` it shuts down.
  *
  *   node --conditions=@durably/source --expose-gc worker.ts '{"url":…,"schema":…,"n":…,"warmup":…,"window":…}'
@@ -134,6 +134,42 @@ on("start", async () => {
   say({ type: "started", ms: performance.now() - start })
 })
 on("measure", async () => say({ type: "measured", memory: await memory(), ...cpu() }))
+/**
+ * The steady state, with no collection forced: wait until V8 collects on its own (the heap in use falls by a
+ * third: its memory reducer, or a GC an allocation triggered) and the RSS has been still for 5 s, then sample.
+ * The forced full GC of `measure` does not give back the pages V8 pooled while the workflows started; V8 does
+ * once the process has been quiet for a while, as a worker holding waiting workflows for hours is.
+ */
+on("steady", async (message) => {
+  const maxMs = Number(message["maxMs"])
+  const t0 = performance.now()
+  const start = process.memoryUsage()
+  let collectedAt: number | undefined
+  let lastRss = start.rss
+  let stillSince = performance.now()
+  for (;;) {
+    await pause(1000)
+    const m = process.memoryUsage()
+    if (collectedAt === undefined && m.heapUsed < (start.heapUsed * 2) / 3) collectedAt = performance.now() - t0
+    if (Math.abs(m.rss - lastRss) > 1024 * 1024) stillSince = performance.now()
+    lastRss = m.rss
+    const done = collectedAt !== undefined && performance.now() - stillSince >= 5000
+    if (done || performance.now() - t0 > maxMs) {
+      say({
+        type: "steady",
+        collected: collectedAt !== undefined,
+        collectedAfterMs: collectedAt ?? -1,
+        waitedMs: performance.now() - t0,
+        rssAtStart: start.rss,
+        heapUsedAtStart: start.heapUsed,
+        rss: m.rss,
+        heapUsed: m.heapUsed,
+        heapTotal: m.heapTotal,
+      })
+      return
+    }
+  }
+})
 on("cpu", () => say({ type: "cpu", ...cpu() }))
 on("snapshot", () => {
   const file = writeHeapSnapshot(join(tmpdir(), `durably-bench-${process.pid}-${Date.now()}.heapsnapshot`))
