@@ -74,6 +74,8 @@ export const makeQueueOps = (deps: QueueOpsDeps): QueueOps => {
   const enqueueSql = `SELECT ${s}.enqueue($1, $2::text::jsonb, $3, $4, $5, $6)::text AS r,
     (SELECT CASE WHEN status = 'CANCELLED' THEN coalesce(cancel_reason, 'cancelled') END
       FROM ${s}.workflows WHERE id = $4 FOR SHARE) AS parent_cancelled`
+  // Without a parent (the common case) there is no parent's row to read or hold.
+  const enqueueRootSql = `SELECT ${s}.enqueue($1, $2::text::jsonb, $3, $4, $5, $6)::text AS r`
   const maxLengthSql = `SELECT max_length FROM ${s}.queues WHERE name = $1`
   const claimSql = `SELECT ${s}.claim_queue($1, $2, $3, $4::text[], $5, $6)::text AS r`
 
@@ -125,7 +127,7 @@ export const makeQueueOps = (deps: QueueOpsDeps): QueueOps => {
         let text: string
         let announce: (() => void) | undefined
         try {
-          if (request.parentId === undefined) text = (await client.query<Row>(enqueueSql, params))[0]!.r
+          if (request.parentId === undefined) text = (await client.query<Row>(enqueueRootSql, params))[0]!.r
           else {
             // A child enqueued under a parent already cancelled (its execution had not yet seen it) is cancelled in
             // the same transaction: the cascade could not reach it, and once committed a worker may claim it.
