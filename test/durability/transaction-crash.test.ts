@@ -105,6 +105,9 @@ describe("transactions, crash anywhere", () => {
 
     const last = spawnWorker(config())
     await waitAllSucceeded(db.sql, db.schema, ids, { context: () => last.tail() })
+    // Its own starts (each attaching to a workflow that exists) may still be running when all have succeeded:
+    // stopping it then would make them fail with EngineStopped.
+    await last.waitForEvent("STARTED")
     expect((await last.stop()).code, last.tail()).toBe(0)
 
     const workflows = await readWorkflows(db.sql, db.schema)
