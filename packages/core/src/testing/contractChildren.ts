@@ -11,6 +11,7 @@ import { queueConfig, type DispatcherFactory, type QueueDefinition, type QueueSe
 import type { Store } from "../store/Store.ts"
 import { defineWorkflow } from "../workflow.ts"
 import type { ContractTest } from "./contract.ts"
+import { until } from "./until.ts"
 
 export const greedy: DispatcherFactory = (host, queues) => {
   const claim = (q: string) => void host.claim(q, host.room()).catch(() => undefined)
@@ -32,20 +33,12 @@ export const testQueue = (name: string, settings: QueueSettings = {}): QueueDefi
   dispatcher: greedy,
 })
 
-const launch = (
+export const launch = (
   store: Store,
   executorId: string,
   workflows: Parameters<typeof Durably.launch>[0]["workflows"],
   queues: ReadonlyArray<QueueDefinition> = [],
 ) => Durably.launch({ store, workflows, executorId, queues, logger: false })
-
-const until = async (check: () => Promise<boolean> | boolean, what: string, ms = 10_000) => {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 5))
-  }
-}
 
 export const childrenScenarios: Record<string, ContractTest> = {
   "ctx.run starts a child with a derived id and returns its result": async ({ store, id, run }) => {

@@ -4,6 +4,7 @@ import { Durably } from "../Durably.ts"
 import type { Store } from "../store/Store.ts"
 import { defineWorkflow } from "../workflow.ts"
 import type { ContractTest } from "./contract.ts"
+import { until } from "./until.ts"
 
 const launch = (store: Store, executorId: string, workflows: Parameters<typeof Durably.launch>[0]["workflows"]) =>
   Durably.launch({ store, workflows, executorId, logger: false })
@@ -14,14 +15,6 @@ const ledger = () => {
   return {
     run: (name: string) => runs.set(name, (runs.get(name) ?? 0) + 1),
     count: (name: string) => runs.get(name) ?? 0,
-  }
-}
-
-const until = async (check: () => Promise<boolean> | boolean, what: string, ms = 10_000) => {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 5))
   }
 }
 

@@ -11,17 +11,10 @@ import { defineWorkflow, type WorkflowDefinition } from "../workflow.ts"
 
 type Wf = WorkflowDefinition<any, any, any, never>
 import type { ContractCase, ContractTest } from "./contract.ts"
+import { until } from "./until.ts"
 
 const launch = (store: Store, executorId: string, workflows: ReadonlyArray<Wf>, appVersion = "v1") =>
   Durably.launch({ store, workflows, executorId, appVersion, logger: false })
-
-const until = async (check: () => Promise<boolean> | boolean, what: string, ms = 20_000) => {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
 
 const rejectsWith = async (p: Promise<unknown>, cls: abstract new (...a: any) => unknown, text?: RegExp) =>
   assert.rejects(p, (e: unknown) => {

@@ -11,6 +11,7 @@ import type { Store } from "../store/Store.ts"
 import { defineWorkflow } from "../workflow.ts"
 import type { ExecutionEndInfo, Observer } from "../observe/Observer.ts"
 import type { ContractTest } from "./contract.ts"
+import { until } from "./until.ts"
 
 /** Counts, per workflow id, the executions here that ended parked. */
 const parkedCounter = () => {
@@ -32,15 +33,6 @@ const launchParking = (
   workflows: Parameters<typeof Durably.launch>[0]["workflows"],
   observer: Observer,
 ) => Durably.launch({ store, workflows, executorId, logger: false, parkWaitsAfter: 30, observers: [observer] })
-
-/** Resolves once `check` holds, polling; fails after `ms` saying what it waited for. */
-const until = async (what: string, check: () => boolean, ms = 15_000) => {
-  const end = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
 
 /** The workflow's result within a bound: a lost wake-up fails here instead of hanging the suite. */
 const within = async <A>(what: string, p: Promise<A>, ms = 15_000): Promise<A> => {
@@ -93,8 +85,8 @@ export const parkingScenarios: Record<string, ContractTest> = {
       const e = await a.start(reader, p.id)
       const childId = id("kid")
       const c = await a.start(parent, childId)
-      await until("the four waiters to park", () => [r.id, p.id, e.id, c.id].every((x) => (parked.get(x) ?? 0) >= 1))
-      await until("the child to park", () => (parked.get(childId) ?? 0) >= 1)
+      await until(() => [r.id, p.id, e.id, c.id].every((x) => (parked.get(x) ?? 0) >= 1), "the four waiters to park")
+      await until(() => (parked.get(childId) ?? 0) >= 1, "the child to park")
       assert.deepEqual(runs, { receiver: 1, reader: 1, parent: 1 })
 
       await b.send(r.id, "go", "hello")
@@ -125,7 +117,7 @@ export const parkingScenarios: Record<string, ContractTest> = {
     try {
       const late = await a.start(wf, 400)
       const early = await a.start(wf, 60_000)
-      await until("both to park", () => (parked.get(late.id) ?? 0) >= 1 && (parked.get(early.id) ?? 0) >= 1)
+      await until(() => (parked.get(late.id) ?? 0) >= 1 && (parked.get(early.id) ?? 0) >= 1, "both to park")
       assert.equal(await within("the parked timeout", late.result()), "timed out")
       await a.send(early.id, "go", "in time")
       assert.equal(await within("the parked recv", early.result()), "in time")
@@ -150,7 +142,7 @@ export const parkingScenarios: Record<string, ContractTest> = {
     const b = await Durably.launch({ store: await another(), workflows: [], executorId: id("b"), logger: false })
     try {
       const h = await a.start(wf, undefined)
-      await until("it to park", () => (parked.get(h.id) ?? 0) >= 1)
+      await until(() => (parked.get(h.id) ?? 0) >= 1, "it to park")
       await b.cancel(h.id)
       await b.send(h.id, "go", 1).catch(() => undefined)
       const o = await within("the cancelled outcome", b.handle(h.id).outcome())

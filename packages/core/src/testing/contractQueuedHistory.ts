@@ -6,18 +6,10 @@
  * a resumed timed-out workflow timed out again, since its claim set a new deadline from its timeout.)
  */
 import assert from "node:assert/strict"
-import { Durably } from "../Durably.ts"
 import { defineWorkflow } from "../workflow.ts"
 import type { ContractTest } from "./contract.ts"
-import { testQueue } from "./contractChildren.ts"
-
-const until = async (check: () => Promise<boolean>, what: string, ms = 10_000) => {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
+import { launch, testQueue } from "./contractChildren.ts"
+import { until } from "./until.ts"
 
 export const queuedHistoryContract: Record<string, ContractTest> = {
   "a queued workflow resumed, and a fork put on a queue, replay their checkpoints instead of running them again":
@@ -30,13 +22,7 @@ export const queuedHistoryContract: Record<string, ContractTest> = {
         return [a, go, b]
       })
       const q = testQueue(c.id("q"))
-      const durably = await Durably.launch({
-        store: c.store,
-        workflows: [wf],
-        queues: [q],
-        executorId: c.id("exec"),
-        logger: false,
-      })
+      const durably = await launch(c.store, c.id("exec"), [wf], [q])
       try {
         const h = await durably.enqueue(q, wf, undefined, { id: c.id("w") })
         await until(async () => (await durably.workflows.steps(h.id)).some((s) => s.name === "a"), "step a")
@@ -65,13 +51,7 @@ export const queuedHistoryContract: Record<string, ContractTest> = {
       return go
     })
     const q = testQueue(c.id("q"))
-    const durably = await Durably.launch({
-      store: c.store,
-      workflows: [wf],
-      queues: [q],
-      executorId: c.id("exec"),
-      logger: false,
-    })
+    const durably = await launch(c.store, c.id("exec"), [wf], [q])
     try {
       const h = await durably.enqueue(q, wf, undefined, { id: c.id("w"), timeout: "200 millis" })
       assert.equal((await h.outcome()).status, "CANCELLED")

@@ -9,6 +9,7 @@ import type { ScheduledRun } from "../schedules/define.ts"
 import type { ScheduleSpec } from "../store/Store.ts"
 import { defineWorkflow } from "../workflow.ts"
 import type { ContractCase, ContractTest } from "./contract.ts"
+import { until } from "./until.ts"
 
 const spec = (name: string, over: Partial<ScheduleSpec> = {}): ScheduleSpec => ({
   name,
@@ -19,14 +20,6 @@ const spec = (name: string, over: Partial<ScheduleSpec> = {}): ScheduleSpec => (
   maxCatchUp: 100,
   ...over,
 })
-
-const until = async (check: () => Promise<boolean> | boolean, what: string, ms = 20_000) => {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
 
 const mine = async (c: ContractCase) =>
   (await c.run(c.store.listSchedules())).filter((s) => s.name.startsWith(c.id("")))
