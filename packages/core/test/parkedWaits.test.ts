@@ -4,7 +4,7 @@
  * An observer counts the executions that ended parked, and the workflow functions count their invocations.
  */
 import { describe, expect, it } from "vitest"
-import { defineWorkflow, type Observer } from "../src/index.ts"
+import { defineWorkflow, Durably, InvalidArgument, memoryStore, type Observer } from "../src/index.ts"
 import { testEngine } from "../src/testing.ts"
 
 const parkedCounter = () => {
@@ -127,6 +127,19 @@ describe("parking waits", () => {
     await t.send("the-child", "go", "done")
     expect(await c.result()).toBe("done")
     await t.shutdown()
+  })
+
+  it("a parkWaitsAfter that is not a duration is refused at launch, naming the option", async () => {
+    for (const bad of [-1, Number.NaN, "soon"] as const) {
+      const launched = Durably.launch({
+        store: memoryStore(),
+        workflows: [],
+        logger: false,
+        parkWaitsAfter: bad as never,
+      })
+      await expect(launched).rejects.toBeInstanceOf(InvalidArgument)
+      await expect(launched).rejects.toThrow(/parkWaitsAfter/)
+    }
   })
 
   it("parkWaitsAfter: false keeps waiting workflows in memory", async () => {
