@@ -39,15 +39,22 @@ export const describeUrl = (url: string | undefined): string => {
  * next query). Registered before any statement is prepared, so every statement's columns get their parsers.
  */
 const arrayTypesLoader = (sql: Sql) => {
-  let loaded: Promise<void> | undefined
-  return (): Promise<void> =>
-    (loaded ??= sql.unsafe(arrayTypesSql).then(
-      (rows) => registerArrayTypes(sql, rows as unknown as Array<{ oid: number; typarray: number }>),
-      (e: unknown) => {
-        loaded = undefined
-        throw e
-      },
-    ))
+  let loading: Promise<void> | undefined
+  let loaded = false
+  // Undefined once loaded: every statement asks, and awaiting a settled promise would still cost it a turn.
+  return (): Promise<void> | undefined =>
+    loaded
+      ? undefined
+      : (loading ??= sql.unsafe(arrayTypesSql).then(
+          (rows) => {
+            registerArrayTypes(sql, rows as unknown as Array<{ oid: number; typarray: number }>)
+            loaded = true
+          },
+          (e: unknown) => {
+            loading = undefined
+            throw e
+          },
+        ))
 }
 
 const isConnectionLoss = (e: unknown) => {
@@ -117,23 +124,26 @@ const wrap = (
   describe: string,
   owned: boolean,
   root: Sql | undefined,
-  /** What must be done before the first statement (the array types of a pool we own). */
-  ready?: () => Promise<void>,
+  /** What must be done before the first statement (the array types of a pool we own); undefined once done. */
+  ready?: () => Promise<void> | undefined,
 ): SqlClient => ({
   describe,
   query: async <R extends Row>(text: string, params: ReadonlyArray<unknown> = []) => {
-    if (ready) await ready()
+    const pending = ready?.()
+    if (pending) await pending
     return (await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], {
       prepare: true,
     })) as unknown as R[]
   },
   exec: async (text) => {
-    if (ready) await ready()
+    const pending = ready?.()
+    if (pending) await pending
     await sql.unsafe(text)
   },
   transaction: async <A>(fn: (tx: SqlClient) => Promise<A>) => {
     if (!root) throw new Error("nested transactions are not supported")
-    if (ready) await ready()
+    const pending = ready?.()
+    if (pending) await pending
     return guardedBegin(root, describe, fn)
   },
   close: async () => {
