@@ -11,12 +11,12 @@
  */
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
-import { defineWorkflow, Durably } from "@durably/core"
+import { defineWorkflow } from "@durably/core"
 import { dashboardHandler } from "@durably/dashboard"
 import { defineQueue } from "@durably/scheduler"
 import { setUpExample } from "../shared/setup.ts"
 
-const { store, run, say, logger } = setUpExample("dashboard", "the dashboard mounted in an app's own server")
+const { run, say, launch } = setUpExample("dashboard", "the dashboard mounted in an app's own server")
 
 const provider = { up: false }
 const checkout = defineWorkflow("checkout", async (ctx, order: { id: string; cents: bigint }) => {
@@ -34,7 +34,7 @@ const exportJob = defineWorkflow("export", async (ctx, n: number) => {
   return n
 })
 
-const durably = await Durably.launch({ store, workflows: [checkout, exportJob], queues: [exports], logger })
+const durably = await launch({ workflows: [checkout, exportJob], queues: [exports] })
 for (const id of ["a1", "a2"])
   await durably.start(checkout, { id, cents: 1999n }, { id: `checkout-${id}${run}` }).then((h) => h.outcome())
 say("two checkouts failed while the payment provider was down")

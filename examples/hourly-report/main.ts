@@ -16,11 +16,11 @@
  * DATABASE_URL is set.
  */
 import { setTimeout as sleep } from "node:timers/promises"
-import { Durably, defineWorkflow, type ScheduledRun } from "@durably/core"
+import { defineWorkflow, type ScheduledRun } from "@durably/core"
 import { defineSchedule } from "@durably/scheduler"
 import { setUpExample } from "../shared/setup.ts"
 
-const { store, run, say, logger } = setUpExample("hourly-report", "an hourly report, Paris time")
+const { run, say, launch } = setUpExample("hourly-report", "an hourly report, Paris time")
 
 // ---- The job: a report of one hour of (simulated) orders -------------------------------------------------
 
@@ -80,7 +80,7 @@ const check = (ok: boolean, what: string) => {
   say(`${ok ? "ok" : "FAILED"}: ${what}`)
 }
 
-const durably = await Durably.launch({ store, workflows: [hourlyReport, pulse], schedules: [hourly], logger })
+const durably = await launch({ workflows: [hourlyReport, pulse], schedules: [hourly] })
 try {
   const info = await durably.schedules.get(hourly.name)
   say(`schedule ${hourly.name}: "${info?.cron}" in ${info?.timezone}; next tick ${info?.nextTick?.toISOString()}`)

@@ -7,7 +7,7 @@
 import { defineWorkflow, Durably, type WorkflowSummary } from "@durably/core"
 import { setUpExample } from "../shared/setup.ts"
 
-const { store, run, say, logger } = setUpExample("recovery", "recovering checkouts that failed during an outage")
+const { store, run, say, launch } = setUpExample("recovery", "recovering checkouts that failed during an outage")
 
 interface Order {
   readonly id: string
@@ -41,7 +41,7 @@ const checkout = defineWorkflow("checkout", async (ctx, order: Order) => {
   return charge
 })
 
-const durably = await Durably.launch({ store, workflows: [checkout], logger })
+const durably = await launch({ workflows: [checkout] })
 const ops = await Durably.client({ store }) // the operator's script: no workflow code
 
 const orders = (from: number, n: number): Order[] =>

@@ -21,15 +21,12 @@ import {
   type ReadableSpan,
   type SpanProcessor,
 } from "@opentelemetry/sdk-trace"
-import { Durably, defineWorkflow } from "@durably/core"
+import { defineWorkflow } from "@durably/core"
 import { openTelemetry } from "@durably/otel"
 import { defineQueue } from "@durably/scheduler"
 import { setUpExample } from "../shared/setup.ts"
 
-const { store, run, say, logger } = setUpExample(
-  "tracing",
-  "OpenTelemetry: one trace from a request into its workflows",
-)
+const { run, say, launch } = setUpExample("tracing", "OpenTelemetry: one trace from a request into its workflows")
 
 // ---- The application's OpenTelemetry SDK (what @opentelemetry/sdk-node sets up for you) ---------------------
 
@@ -81,13 +78,7 @@ const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 // ---- The service: an HTTP endpoint that enqueues, and a worker serving the queue ---------------------------
 
-const durably = await Durably.launch({
-  store,
-  workflows: [checkout, ship],
-  queues: [orders],
-  logger,
-  observers: [openTelemetry()],
-})
+const durably = await launch({ workflows: [checkout, ship], queues: [orders], observers: [openTelemetry()] })
 
 const server = createServer((req, res) => {
   // Without HTTP auto-instrumentation, the request span is made by hand; with it, it exists already.
