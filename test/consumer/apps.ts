@@ -1,11 +1,12 @@
 /**
- * One fresh app outside the repository per scenario: it installs the tarballs the way the README's Install
- * section says, with the scenario's package manager, Node and versions of the peer dependencies, then
+ * One fresh app outside the repository per scenario: it installs the tarballs with the scenario's package
+ * manager, Node and versions of the peer dependencies (all at once, or the README's Install lines one by one), then
  * type-checks and runs the programs in app/ and the README's Effect-flavour example.
  */
 import { execFileSync, type ExecFileSyncOptions } from "node:child_process"
 import { copyFileSync, existsSync, lstatSync, readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs"
 import { delimiter, dirname, join } from "node:path"
+import { installAsReadmeSays } from "./readmeInstall.ts"
 import { repoRoot, type Tarball } from "./tarballs.ts"
 
 export interface Scenario {
@@ -19,6 +20,8 @@ export interface Scenario {
   readonly typesNode: string
   /** Also type-check the shipped sources against the installed Effect: our own use of it fits its range's bottom. */
   readonly checkSources?: boolean
+  /** Install as the README's Install section says, line by line, newest releases (npm only; `peers` is ignored). */
+  readonly readmeInstall?: boolean
 }
 
 /** The peers a user installs (README: Install), with the ranges the packed manifests state. */
@@ -107,6 +110,18 @@ export const installedCopies = (app: string, pkg: string): ReadonlyArray<string>
   return [...found]
 }
 
+const expectOneEffect = (app: string): void => {
+  const effects = installedCopies(app, "effect")
+  if (effects.length !== 1)
+    throw new Error(`expected one copy of effect, found ${effects.length}: ${effects.join(", ")}`)
+}
+
+/** app/first.ts, compiled as a NodeNext project would (our .d.ts checked too). */
+const firstProgramFlags = [
+  ...["--target", "ES2022", "--module", "NodeNext", "--moduleResolution", "NodeNext", "--strict"],
+  ...["--skipLibCheck", "false", "--types", "node", "--outDir", "out"],
+]
+
 /** Builds the app in `app` (an empty directory), installs, checks and runs it; throws on the first failure. */
 export const runScenario = (
   scenario: Scenario,
@@ -122,22 +137,46 @@ export const runScenario = (
       throw new Error(`${[file, ...args].join(" ")} failed\n${err.stdout ?? ""}${err.stderr ?? err.message}`)
     }
   }
-  writeFileSync(join(app, "package.json"), JSON.stringify({ name: "durably-consumer", private: true, type: "module" }))
-  const specs = [...peerRanges(tarballs)].map(([name, range]) =>
-    scenario.peers === "lowest" ? `${name}@${lowest(name, range)}` : `${name}@${range}`,
-  )
-  specs.push(`typescript@${scenario.typescript}`, `@types/node@${scenario.typesNode}`)
-  if (scenario.node) specs.push(`node@${scenario.node}`)
-  const paths = tarballs.map((t) => t.path)
-  if (scenario.packageManager === "npm") {
-    exec("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", ...paths, ...specs])
-  } else {
-    // Until they are on the registry, our packages' dependencies on each other must come from the tarballs.
-    const overrides = tarballs.map((t) => `  "@durably/${t.name}": "file:${t.path}"\n`).join("")
-    writeFileSync(join(app, "pnpm-workspace.yaml"), `overrides:\n${overrides}`)
-    exec("pnpm", ["add", "--reporter=append-only", ...paths, ...specs])
-  }
+  const toolchain = [`typescript@${scenario.typescript}`, `@types/node@${scenario.typesNode}`]
+  if (scenario.node) toolchain.push(`node@${scenario.node}`)
   const node = scenario.node ? join(app, "node_modules", ".bin", "node") : process.execPath
+  const tsc = join(app, "node_modules", "typescript", "bin", "tsc")
+  const manifest = JSON.stringify({ name: "durably-consumer", private: true, type: "module" })
+  if (scenario.readmeInstall) {
+    writeFileSync(join(app, "package.json"), manifest)
+    exec("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", "-D", ...toolchain])
+    installAsReadmeSays(app, tarballs, {
+      exec: (file, args) => exec(file, args),
+      say,
+      afterFirstLine: () => {
+        expectOneEffect(app)
+        copyFileSync(new URL("./app/first.ts", import.meta.url), join(app, "first.ts"))
+        exec(node, [tsc, ...firstProgramFlags, "first.ts"])
+        const schema = `durably_first_${process.pid}_${Date.now().toString(36)}`
+        try {
+          const env = { ...process.env, DURABLY_SCHEMA: schema }
+          exec(node, ["out/first.js"], { timeout: 180_000, env }).trim().split("\n").forEach(say)
+        } finally {
+          exec(node, ["--input-type=module", "-e", dropSchema(schema)])
+        }
+      },
+    })
+  } else {
+    writeFileSync(join(app, "package.json"), manifest)
+    const specs = [...peerRanges(tarballs)].map(([name, range]) =>
+      scenario.peers === "lowest" ? `${name}@${lowest(name, range)}` : `${name}@${range}`,
+    )
+    specs.push(...toolchain)
+    const paths = tarballs.map((t) => t.path)
+    if (scenario.packageManager === "npm") {
+      exec("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", ...paths, ...specs])
+    } else {
+      // Until they are on the registry, our packages' dependencies on each other must come from the tarballs.
+      const overrides = tarballs.map((t) => `  "@durably/${t.name}": "file:${t.path}"\n`).join("")
+      writeFileSync(join(app, "pnpm-workspace.yaml"), `overrides:\n${overrides}`)
+      exec("pnpm", ["add", "--reporter=append-only", ...paths, ...specs])
+    }
+  }
   const version = exec(node, ["--version"]).trim()
   if (scenario.node && !version.startsWith(`v${scenario.node}`))
     throw new Error(`the app runs on Node ${version}, not ${scenario.node}`)
@@ -147,14 +186,11 @@ export const runScenario = (
     `Node ${version}; ${["effect", "postgres", "@electric-sql/pglite", "typescript"].map((n) => `${n} ${installed(n)}`).join(", ")}`,
   )
 
-  const effects = installedCopies(app, "effect")
-  if (effects.length !== 1)
-    throw new Error(`expected one copy of effect, found ${effects.length}: ${effects.join(", ")}`)
+  expectOneEffect(app)
   say("one copy of effect")
 
   for (const f of ["main.ts"]) copyFileSync(new URL(`./app/${f}`, import.meta.url), join(app, f))
   writeFileSync(join(app, "readme-effect.ts"), readmeEffectExample())
-  const tsc = join(app, "node_modules", "typescript", "bin", "tsc")
   for (const resolution of ["NodeNext", "Bundler"] as const) {
     writeFileSync(join(app, `tsconfig.${resolution}.json`), JSON.stringify(tsconfig(resolution), null, 2))
     exec(node, [tsc, "-p", `tsconfig.${resolution}.json`])

@@ -5,7 +5,7 @@
  * DATABASE_URL name the server), once per scenario:
  *
  * - npm, the lowest version of every peer dependency our ranges allow, on Node 22.12 (the oldest we support);
- * - npm, the newest versions our ranges allow, on Node 24;
+ * - npm on Node 24, installing as the README's Install section says, line by line (the newest releases);
  * - pnpm, the newest versions, on the Node running this script.
  *
  * `--tarballs DIR` tests tarballs packed elsewhere instead (e.g. an older commit's); `--only N` runs one
@@ -29,8 +29,9 @@ const scenarios: ReadonlyArray<Scenario> = [
     checkSources: true,
   },
   {
-    name: "npm, newest versions, Node 24",
+    name: "npm, the README's Install lines one by one (newest versions), Node 24",
     packageManager: "npm",
+    readmeInstall: true,
     node: "24",
     peers: "newest",
     typescript: "latest",
