@@ -100,4 +100,43 @@ describe("durably", { timeout: 180_000 }, () => {
     expect([5]).toContain(wrong.code)
     expect(wrong.stdout + wrong.stderr).not.toContain(secret)
   })
+
+  it("never prints PGPASSWORD or a ?password= parameter in an error", async () => {
+    const secret = "pgpass-Sup3r-secret"
+    const fromEnv = await durably(["workflows", "list"], {
+      ...noDb,
+      PGHOST: "127.0.0.1",
+      PGPORT: "1",
+      PGUSER: "someone",
+      PGDATABASE: "nowhere",
+      PGPASSWORD: secret,
+    })
+    expect(fromEnv.code).toBe(5)
+    expect(fromEnv.stderr).toMatch(
+      /^durably: postgres:\/\/someone@127\.0\.0\.1:1\/nowhere \(schema durably\): .*ECONNREFUSED/,
+    )
+    expect(fromEnv.stdout + fromEnv.stderr).not.toContain(secret)
+    const inQuery = await durably([
+      "workflows",
+      "list",
+      "--url",
+      `postgres://someone@127.0.0.1:1/nowhere?password=${secret}`,
+    ])
+    expect(inQuery.code).toBe(5)
+    expect(inQuery.stderr).toMatch(/^durably: postgres:\/\/someone@127\.0\.0\.1:1\/nowhere \(schema durably\): /)
+    expect(inQuery.stdout + inQuery.stderr).not.toContain(secret)
+  })
+
+  it("reports a schema that was never migrated with exit code 5 and the command that migrates it", async () => {
+    const never = freshSchema("never")
+    const ran = await durably(["workflows", "list", "--url", url, "--schema", never])
+    expect(ran.code).toBe(5)
+    expect(ran.stdout).toBe("")
+    expect(ran.stderr).toMatch(
+      new RegExp(`^durably: .*\\(schema ${never}\\): .*\\(is the schema migrated\\? run: durably migrate\\)\\n$`),
+    )
+    // Nothing was created on the way.
+    expect((await durably(["migrate", "--url", url, "--schema", never, "--json"])).stdout).toContain('"from":0')
+    await dropSchema(url, never)
+  })
 })

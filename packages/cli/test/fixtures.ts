@@ -30,3 +30,14 @@ export const sleeper = defineWorkflow("sleeper", async (ctx, _: null) => {
   await ctx.sleep("1 hour")
   return "slept"
 })
+
+/**
+ * Fails in its body, outside any step, until `state.healed` is set: a failed workflow that a resume
+ * completes (a failed step would fail again on replay; that is what fork is for).
+ */
+export const makeFlaky = (state: { healed: boolean }) =>
+  defineWorkflow("flaky", async (ctx, label: string) => {
+    const loaded = await ctx.step("load", () => `loaded-${label}`)
+    if (!state.healed) throw new Error("settings missing: not healed yet")
+    return loaded
+  })

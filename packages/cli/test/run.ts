@@ -39,7 +39,13 @@ export const durablyServing = (
   args: ReadonlyArray<string>,
   env: Record<string, string | undefined>,
   ready: RegExp,
-): Promise<{ child: ReturnType<typeof spawn>; match: RegExpExecArray; exited: Promise<number | null> }> =>
+): Promise<{
+  child: ReturnType<typeof spawn>
+  match: RegExpExecArray
+  exited: Promise<number | null>
+  /** Everything it printed so far. */
+  output: () => { stdout: string; stderr: string }
+}> =>
   new Promise((resolve, reject) => {
     const merged: NodeJS.ProcessEnv = { ...process.env, ...env }
     for (const [k, v] of Object.entries(env)) if (v === undefined) delete merged[k]
@@ -54,7 +60,7 @@ export const durablyServing = (
     child.stdout.setEncoding("utf8").on("data", (d: string) => {
       stdout += d
       const match = ready.exec(stdout)
-      if (match) resolve({ child, match, exited })
+      if (match) resolve({ child, match, exited, output: () => ({ stdout, stderr }) })
     })
     void exited.then((code) => reject(new Error(`durably exited (${code}) before it was ready: ${stderr}`)))
   })

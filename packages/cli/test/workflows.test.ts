@@ -5,13 +5,15 @@ import { Durably } from "@durably/core"
 import { postgresStore } from "@durably/postgres"
 import { defineQueue } from "@durably/scheduler"
 import { databaseUrl, dropSchema, freshSchema } from "../../postgres/test/pg.ts"
-import { makeCheckout, sleeper, valuesWorkflow } from "./fixtures.ts"
+import { makeCheckout, makeFlaky, sleeper, valuesWorkflow } from "./fixtures.ts"
 import { durably as run, ndjson } from "./run.ts"
 
 const url = await databaseUrl()
 const schema = freshSchema("cliwf")
 const provider = { fixed: false }
 const checkout = makeCheckout(provider)
+const settings = { healed: false }
+const flaky = makeFlaky(settings)
 let engine: Durably
 const ids = { values: "", failed: "", sleeping: "", queued: "" }
 
@@ -20,7 +22,7 @@ const durably = (args: ReadonlyArray<string>) => run([...args, "--schema", schem
 beforeAll(async () => {
   engine = await Durably.launch({
     store: postgresStore({ url, schema, max: 4 }),
-    workflows: [valuesWorkflow, checkout, sleeper],
+    workflows: [valuesWorkflow, checkout, sleeper, flaky],
     executorId: "cli-test-worker",
     logger: false,
   })
@@ -141,6 +143,33 @@ describe("durably workflows", { timeout: 180_000 }, () => {
     expect(await engine.handle(id).result()).toEqual({ hold: "hold-o1", receipt: "receipt-o1" })
     const bad = await durably(["workflows", "fork", ids.failed, "--from-step", "no-such-step"])
     expect(bad.code).toBe(4)
+  })
+
+  it("resumes a failed workflow, which then completes; bulk cancel and resume with --yes", async () => {
+    for (const n of [1, 2])
+      expect((await (await engine.start(flaky, `f${n}`, { id: `flaky-${n}` })).outcome()).status).toBe("ERROR")
+    settings.healed = true
+    const resumed = await durably(["workflows", "resume", "flaky-1"])
+    expect(resumed.stderr).toBe("")
+    expect(resumed.code).toBe(0)
+    expect(resumed.stdout).toBe("Resumed: flaky-1\n")
+    // The client only marks it PENDING; the worker takes it at its next heartbeat and runs it from "load".
+    expect(await engine.handle("flaky-1").result()).toBe("loaded-f1")
+
+    for (const n of [1, 2]) await engine.start(sleeper, null, { id: `sleeper-bulk-${n}` })
+    const cancelled = await durably(["workflows", "cancel", "--status", "PENDING", "--name", "sleeper", "--yes"])
+    expect(cancelled.stderr).toBe("")
+    expect(cancelled.code).toBe(0)
+    const lines = cancelled.stdout.trimEnd().split("\n")
+    expect(lines[0]).toBe("Cancelled: 2 workflows")
+    expect(lines.slice(1).sort()).toEqual(["sleeper-bulk-1", "sleeper-bulk-2"])
+    for (const n of [1, 2]) expect((await engine.handle(`sleeper-bulk-${n}`).status()).status).toBe("CANCELLED")
+
+    const bulk = await durably(["workflows", "resume", "--status", "ERROR", "--name", "flaky", "--yes", "--json"])
+    expect(bulk.stderr).toBe("")
+    expect(bulk.code).toBe(0)
+    expect(JSON.parse(bulk.stdout)).toEqual({ ids: ["flaky-2"] })
+    expect(await engine.handle("flaky-2").result()).toBe("loaded-f2")
   })
 
   it("queues and executors", async () => {

@@ -17,6 +17,10 @@ const bar = (step, start, end) => {
   return h("div", { class: "timeline" }, h("span", { class: kind, style: `left:${left}%;width:${width}%` }))
 }
 
+// What a pending operation's wakeAt means: a sleep's end, a wait's timeout (recv, getEvent), a retry's attempt.
+const waitLabel = (kind) =>
+  kind === "sleep" ? "wakes " : kind === "step" || kind === "transaction" ? "next attempt " : "times out "
+
 const stepState = (s) => (s.state === "done" && s.errorText !== undefined ? "failed" : s.state)
 
 const details = (s) => {
@@ -31,9 +35,7 @@ const details = (s) => {
           earlier.map((t, i) => h("pre", { class: "error" }, `#${i + 1} ${t}`)),
         )
       : null,
-    s.wakeAt && s.state === "pending"
-      ? h("div", { class: "muted" }, s.kind === "sleep" ? "wakes " : "next attempt ", time(s.wakeAt))
-      : null,
+    s.wakeAt && s.state === "pending" ? h("div", { class: "muted" }, waitLabel(s.kind), time(s.wakeAt)) : null,
     s.errorText !== undefined
       ? h("pre", { class: "error" }, s.errorText)
       : s.outputText !== undefined

@@ -104,6 +104,8 @@ export const apiRoute = async (request: Request, path: string, ctx: ApiContext):
     }
     if (get && parts[0] === "workflows" && parts.length === 3 && parts[2] === "children") {
       const page = await client.workflows.list({ parentId: parts[1]!, order: "asc", limit: 200 })
+      // No children may mean no such workflow: answer that with a 404 (WorkflowNotFound), as its other routes do.
+      if (page.workflows.length === 0) await client.workflows.get(parts[1]!)
       return json({ workflows: page.workflows })
     }
     if (post && parts[0] === "workflows" && parts.length === 2 && (parts[1] === "cancel" || parts[1] === "resume")) {

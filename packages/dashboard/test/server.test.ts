@@ -1,5 +1,6 @@
-// The dashboard's server: its guards (loopback only, token, the action header), read-only mode, the Web and
-// Node forms of the handler, and the page itself loading in a real headless Chromium.
+// The dashboard's server: its guards (loopback only, token, the action header), read-only mode, JSON 404s for
+// unknown ids, the Web and Node forms of the handler (each mounted under a prefix), and the page itself
+// loading in a real headless Chromium.
 import { createServer, request } from "node:http"
 import type { AddressInfo } from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -92,6 +93,37 @@ describe("dashboard server", () => {
     expect(badBody.status).toBe(400)
     const info = await handle(new Request("http://localhost/api/info"))
     expect(info.headers.get("content-security-policy")).toContain("default-src 'self'")
+  })
+
+  it("an unknown workflow id is a JSON 404 on every route that names one", async () => {
+    const handle = dashboardFetchHandler({ client })
+    for (const tail of ["", "/steps", "/children"]) {
+      const missing = await handle(new Request(`http://localhost/api/workflows/no-such-workflow${tail}`))
+      expect({ tail, status: missing.status }).toEqual({ tail, status: 404 })
+      expect(((await missing.json()) as { error: string }).error).toContain("no-such-workflow")
+    }
+  })
+
+  it("mounts its Web handler under a prefix", async () => {
+    const handle = dashboardFetchHandler({ client, readOnly: true, title: "mounted" })
+    // As an app's router passes it on: the full URL, prefix included.
+    const mounted = (path: string, init?: RequestInit) =>
+      handle(new Request(`http://127.0.0.1:8080/ops/durably/${path}`, init))
+    expect(await (await mounted("api/info")).json()).toEqual({ readOnly: true, title: "mounted" })
+    const page = await mounted("")
+    expect(page.status).toBe(200)
+    expect(page.headers.get("content-type")).toContain("text/html")
+    // Its page loads everything by relative URLs, so they resolve under the prefix.
+    const html = await page.text()
+    expect(html).not.toMatch(/(src|href)="\//)
+    const script = await mounted("app.js")
+    expect(script.status).toBe(200)
+    expect(script.headers.get("content-type")).toContain("javascript")
+    const list = await mounted("api/workflows?status=ERROR")
+    expect(list.status).toBe(200)
+    expect(await list.json()).toMatchObject({ workflows: [], counts: { ERROR: 0 } })
+    expect((await mounted("api/workflows/no-such-workflow/steps")).status).toBe(404)
+    expect((await mounted("no-such-file.js")).status).toBe(404)
   })
 
   it("mounts in a user's own Node server under a prefix", async () => {
