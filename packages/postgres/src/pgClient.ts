@@ -14,6 +14,7 @@ import postgres from "postgres"
 import { arrayTypesSql, registerArrayTypes } from "./arrayTypes.ts"
 import type { Row, SqlClient } from "./client.ts"
 import { failureKind } from "./errors.ts"
+import { libpqQueryParameters } from "./urlParameters.ts"
 
 export type Sql = postgres.Sql<Record<string, postgres.PostgresType>>
 
@@ -27,8 +28,10 @@ export const describeUrl = (url: string | undefined): string => {
     return `${env["PGHOST"] ?? "localhost"}:${env["PGPORT"] ?? "5432"}/${env["PGDATABASE"] ?? env["PGUSER"] ?? env["USER"] ?? ""} (from PG* environment defaults)`
   }
   try {
-    const u = new URL(url)
-    return `${u.hostname || "localhost"}:${u.port || "5432"}${u.pathname || "/"}`
+    const { url: rest, options } = libpqQueryParameters(url)
+    const u = new URL(rest)
+    const database = options.database === undefined ? u.pathname || "/" : `/${options.database}`
+    return `${options.host ?? (u.hostname || "localhost")}:${options.port ?? (u.port || "5432")}${database}`
   } catch {
     return "(an unparsable connection URL)"
   }
@@ -166,7 +169,9 @@ export interface PgClientOptions {
 /** A client on the user's postgres.js instance (never closed by us), or on a pool we open and own. */
 export const pgClient = (options: PgClientOptions): PgClient => {
   if (options.sql) return { ...wrap(options.sql, "(your postgres.js instance)", false, options.sql), sql: options.sql }
-  const sql = postgres(options.url ?? "", {
+  const { url, options: fromQuery } = libpqQueryParameters(options.url ?? "")
+  const sql = postgres(url, {
+    ...fromQuery,
     max: options.max ?? 10,
     onnotice: () => undefined,
     connect_timeout: 10,
