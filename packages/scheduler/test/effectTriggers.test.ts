@@ -2,6 +2,7 @@
 import { Effect, Layer } from "effect"
 import { describe, expect, it } from "vitest"
 import { Durably, ScheduleNotFound, defineWorkflow, memoryStore, type ScheduledRun } from "@durably/core/effect"
+import { testEngine } from "@durably/core/testing"
 import { defineSchedule } from "../src/index.ts"
 
 const report = defineWorkflow("effect-report", (ctx, run: ScheduledRun<string>) =>
@@ -50,15 +51,22 @@ describe("Effect flavour: schedules and debounce", () => {
     expect(out.missing).toBeInstanceOf(ScheduleNotFound)
   })
 
-  it("debounce collapses calls into one run whose handle's result is an Effect", async () => {
-    const out = await Effect.runPromise(
-      Effect.gen(function* () {
-        const durably = yield* Durably
-        const a = yield* durably.debounce(echo, "k", "first", { delay: "200 millis" })
-        const b = yield* durably.debounce(echo, "k", "last", { delay: "200 millis" })
-        return { same: a.id === b.id, result: yield* b.result }
-      }).pipe(Effect.provide(layer)),
+  it("debounce collapses calls into one run whose handle's result is an Effect (virtual clock)", async () => {
+    // On the test kit's virtual clock: no time passes between the two calls, so the run cannot start before
+    // the second one arrives, however loaded the machine is.
+    const t = await testEngine({ workflows: [echo], startAt: new Date("2026-01-01T00:00:00Z") })
+    const durably = Durably.fromPromise(t)
+    const [a, b] = await Effect.runPromise(
+      Effect.all([
+        durably.debounce(echo, "k", "first", { delay: "200 millis" }),
+        durably.debounce(echo, "k", "last", { delay: "200 millis" }),
+      ]),
     )
-    expect(out).toEqual({ same: true, result: "last" })
+    expect(b.id).toBe(a.id)
+    await t.advance("199 millis")
+    expect((await Effect.runPromise(b.status)).status).toBe("DELAYED")
+    await t.advance("1 millis")
+    expect(await Effect.runPromise(b.result)).toBe("last")
+    await t.shutdown()
   })
 })
