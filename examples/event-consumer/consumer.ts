@@ -11,6 +11,7 @@ import amqp from "amqplib"
 import { defineWorkflow, Durably } from "@durably/core"
 import { postgresStore, transaction } from "@durably/postgres"
 import { consumeExactlyOnce } from "./consume.ts"
+import type { OrderEvent } from "./publish.ts"
 
 export interface ConsumerConfig {
   readonly databaseUrl: string
@@ -23,11 +24,7 @@ export interface ConsumerConfig {
   readonly crashAfterStarts?: number
 }
 
-export interface OrderEvent {
-  readonly eventId: string
-  readonly orderId: string
-  readonly amountCents: number
-}
+export type { OrderEvent } from "./publish.ts"
 
 const config = JSON.parse(process.argv[2] ?? "") as ConsumerConfig
 if (!/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/.test(config.ledgerTable))

@@ -13,6 +13,7 @@ import type { RecvOptions } from "./engine/messages.ts"
 import type { TopicRef } from "./topics.ts"
 import type { ChildHandle, ChildOptions } from "./engine/children.ts"
 import type { EnqueueOptions } from "./engine/enqueue.ts"
+import type { DebounceOptions } from "./engine/debounce.ts"
 import type { QueueRef } from "./queues.ts"
 
 export type { Codec } from "./engine/payload.ts"
@@ -137,6 +138,18 @@ export interface WorkflowContext {
     workflow: W,
     input: InputOf<W>,
     options?: EnqueueOptions,
+  ) => Promise<ChildHandle<OutputOf<W>>>
+  /**
+   * `durably.debounce` from workflow code: calls with the same `key` (from any workflow or process) within
+   * `delay` collapse into one run with the latest input. Recorded: a replay returns the same run's handle
+   * without calling again, and the call commits together with its record, so a crash never makes it twice.
+   * The run is not this workflow's child: cancelling this workflow does not cancel it.
+   */
+  readonly debounce: <W extends AnyWorkflow>(
+    workflow: W,
+    key: string,
+    input: InputOf<W>,
+    options: DebounceOptions,
   ) => Promise<ChildHandle<OutputOf<W>>>
 }
 

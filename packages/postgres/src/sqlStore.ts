@@ -375,7 +375,15 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
       },
     }),
     ...makeScheduleOps({ client, schema: options.schema, channel, op, wrote: (wake) => wakeups.local(wake) }),
-    ...makeDebounceOps({ client, schema: options.schema, channel, op, wrote: (wake) => wakeups.local(wake) }),
+    ...makeDebounceOps({
+      client,
+      schema: options.schema,
+      channel,
+      op,
+      fencedOr,
+      writeCheckpointIn,
+      wrote: (wake) => wakeups.local(wake),
+    }),
     management: makeManagement({
       client,
       schema: options.schema,

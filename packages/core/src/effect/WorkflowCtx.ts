@@ -8,6 +8,7 @@ import type { GetEventOptions } from "../engine/events.ts"
 import type { RecvOptions } from "../engine/messages.ts"
 import type { ChildOptions } from "../engine/children.ts"
 import type { EnqueueOptions } from "../engine/enqueue.ts"
+import type { DebounceOptions } from "../engine/debounce.ts"
 import type { WorkflowOutcome } from "../engine/handle.ts"
 import type {
   ConflictingWorkflowError,
@@ -138,6 +139,13 @@ export interface EffectWorkflowContext {
     input: InputOf<W>,
     options?: EnqueueOptions,
   ) => Effect.Effect<EffectChildHandle<OutputOf<W>>, ConflictingWorkflowError | QueueFull | DuplicateEnqueue>
+  /** Debounce from workflow code (recorded, committed with its record; see the Promise ctx's `debounce`). */
+  readonly debounce: <W extends AnyWorkflow>(
+    workflow: W,
+    key: string,
+    input: InputOf<W>,
+    options: DebounceOptions,
+  ) => Effect.Effect<EffectChildHandle<OutputOf<W>>>
 }
 
 /**

@@ -19,6 +19,7 @@ import {
 } from "../errors.ts"
 import { enqueueChild, startChild, type ChildHandle, type ChildOptions } from "../engine/children.ts"
 import { makeLogger } from "../engine/context.ts"
+import { debounceFromWorkflow, type DebounceOptions } from "../engine/debounce.ts"
 import { getEvent, setEvent } from "../engine/events.ts"
 import { ExecutionStopped, stepScope, type Execution, type StepScope } from "../engine/Execution.ts"
 import { recv, send, type RecvOptions } from "../engine/messages.ts"
@@ -227,6 +228,11 @@ export const makeEffectContext = (exec: Execution): EffectWorkflowContext => ({
         () => enqueueChild<OutputOf<typeof workflow>>(exec, queue, workflow, input, options),
         isEnqueueRefusal,
       ),
+      effectChild,
+    ),
+  debounce: <W extends AnyWorkflow>(workflow: W, key: string, input: InputOf<W>, options: DebounceOptions) =>
+    Effect.map(
+      engineOp(() => debounceFromWorkflow<OutputOf<W>>(exec, workflow, key, input, options)),
       effectChild,
     ),
 })

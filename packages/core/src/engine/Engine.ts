@@ -149,6 +149,7 @@ export class Engine {
           if (exec.parkable() && this.parked.parkWaiting(exec, wakes, deadline)) exec.stop("parked")
         }),
       children: {
+        appVersion: this.appVersion,
         start: async (workflow, input, options) => (await this.startWorkflow(workflow, input, options)).id,
         enqueue: (request) => enqueueWorkflows(this.host, this.appVersion, request),
         get handles() {

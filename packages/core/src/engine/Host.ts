@@ -56,6 +56,8 @@ export interface Host {
 }
 
 export interface ChildHost {
+  /** The engine's app version, stored with the runs workflow code debounces. */
+  readonly appVersion: string
   /** Start (or attach to) a workflow on this executor; resolves with its id once it is stored. */
   readonly start: (
     workflow: AnyWorkflow,

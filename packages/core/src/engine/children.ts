@@ -140,7 +140,8 @@ interface RecordedEnd {
   readonly recoveryAttempts: number
 }
 
-const childHandle = <O>(exec: Execution, id: string): ChildHandle<O> => {
+/** The handle of a workflow this one started, enqueued or debounced: awaiting it is recorded. */
+export const childHandle = <O>(exec: Execution, id: string): ChildHandle<O> => {
   const ended = async (): Promise<{ readonly name: string; readonly outcome: WorkflowOutcome<O> }> => {
     exec.guard("result")
     const recorded = await exec.operation<RecordedEnd>("result", id, {}, async () => {

@@ -8,6 +8,7 @@ import { currentTime, randomId, randomNumber, runStep, sleepFor, sleepUntil } fr
 import { writeStream } from "./streams.ts"
 import { enqueueChild, runChild, startChild } from "./children.ts"
 import { deprecatePatch, patched } from "./patches.ts"
+import { debounceFromWorkflow } from "./debounce.ts"
 
 const executions = new WeakMap<object, Execution>()
 
@@ -61,6 +62,7 @@ const buildContext = (exec: Execution): WorkflowContext => ({
   start: (workflow, input, options) => lift(() => startChild(exec, workflow, input, options)),
   run: (workflow, input, options) => lift(() => runChild(exec, workflow, input, options)),
   enqueue: (queue, workflow, input, options) => lift(() => enqueueChild(exec, queue, workflow, input, options)),
+  debounce: (workflow, key, input, options) => lift(() => debounceFromWorkflow(exec, workflow, key, input, options)),
 })
 
 /** Quiet while replaying: a recovered workflow does not log again what it logged before the crash. */

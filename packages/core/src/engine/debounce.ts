@@ -1,15 +1,17 @@
 /**
  * `durably.debounce(workflow, key, input, { delay, maxWait })`: calls with one key collapse into one run with
  * the latest input, started `delay` after the last call or `maxWait` after the first. The run waits on the
- * reserved `@debounce` queue (store/debounceTypes.ts); this module validates the call and asks the store,
- * and `debounceDispatch` starts the runs when they are due.
+ * reserved `@debounce` queue (store/debounceTypes.ts); this module validates the call and asks the store
+ * (`ctx.debounce` too, recorded), and `debounceDispatch` starts the runs when they are due.
  */
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import { toMillis, type DurationInput } from "../duration.ts"
 import { InvalidArgument } from "../errors.ts"
 import { uuidv7 } from "../ids.ts"
-import { debounceQueue } from "../store/debounceTypes.ts"
+import { debounceQueue, type DebounceRequest } from "../store/debounceTypes.ts"
 import { isWorkflowDefinition, validateName, type AnyWorkflow } from "../workflow.ts"
+import { childHandle, type ChildHandle } from "./children.ts"
+import type { Execution } from "./Execution.ts"
 import type { Host } from "./Host.ts"
 import { reservedIdPrefix } from "./ids.ts"
 import { encodeValue } from "./payload.ts"
@@ -21,23 +23,24 @@ export interface DebounceOptions {
   readonly maxWait?: DurationInput
 }
 
-/** Ask the store to join or start the key's waiting run; resolves with its id. */
-export const debounceWorkflow = async (
+/** Check a call (InvalidArgument naming `api` and the argument) and build the store's request. */
+const debounceRequest = (
   host: Host,
   appVersion: string,
-  workflow: AnyWorkflow,
+  workflow: unknown,
   key: string,
   input: unknown,
-  options: DebounceOptions,
-  api = "durably.debounce",
-): Promise<string> => {
+  options: unknown,
+  api: string,
+): DebounceRequest => {
   if (!isWorkflowDefinition(workflow))
     throw new InvalidArgument({ reason: `${api}: the workflow must be a definition made by defineWorkflow` })
   validateName(key, `${api}: key`)
-  if (typeof options !== "object" || options === null || options.delay === undefined)
+  const o = options as Partial<DebounceOptions> | null
+  if (typeof o !== "object" || o === null || o.delay === undefined)
     throw new InvalidArgument({ reason: `${api}: options must give a delay, e.g. { delay: "1 minute" }` })
-  const delayMs = toMillis(options.delay, `${api}: delay`)
-  const maxWaitMs = options.maxWait === undefined ? undefined : toMillis(options.maxWait, `${api}: maxWait`)
+  const delayMs = toMillis(o.delay, `${api}: delay`)
+  const maxWaitMs = o.maxWait === undefined ? undefined : toMillis(o.maxWait, `${api}: maxWait`)
   const now = host.clock.currentTimeMillisUnsafe()
   const id = `${reservedIdPrefix}debounce:${workflow.name}:${key}:${uuidv7(now)}`
   const payload = {
@@ -46,18 +49,69 @@ export const debounceWorkflow = async (
     workflowId: id,
     workflowName: workflow.name,
   }
-  const result = await host.storeCall(
-    host.store.debounce({
-      id,
-      name: workflow.name,
-      key,
-      input: encodeValue(input, workflow.schemas.input, "input", payload),
-      appVersion,
-      delayMs,
-      ...(maxWaitMs === undefined ? {} : { maxWaitMs }),
-    }),
+  return {
+    id,
+    name: workflow.name,
+    key,
+    input: encodeValue(input, workflow.schemas.input, "input", payload),
+    appVersion,
+    delayMs,
+    ...(maxWaitMs === undefined ? {} : { maxWaitMs }),
+  }
+}
+
+/** `durably.debounce`: ask the store to join or start the key's waiting run; resolves with its id. */
+export const debounceWorkflow = async (
+  host: Host,
+  appVersion: string,
+  workflow: AnyWorkflow,
+  key: string,
+  input: unknown,
+  options: DebounceOptions,
+): Promise<string> => {
+  const request = debounceRequest(host, appVersion, workflow, key, input, options, "durably.debounce")
+  return (await host.storeCall(host.store.debounce(request))).id
+}
+
+/**
+ * `ctx.debounce`: the same call from workflow code, recorded. The store joins or adds the run and writes this
+ * operation's checkpoint (the run's id) in one go, so there is no window in which the call committed and its
+ * record did not: a replay after a crash either finds the record and returns that run's handle without
+ * calling the store, or finds nothing, because nothing was done, and makes the call then. The run is not a
+ * child of the caller (every caller of the burst shares it): cancelling the caller leaves it be.
+ */
+export const debounceFromWorkflow = async <O>(
+  exec: Execution,
+  workflow: AnyWorkflow,
+  key: string,
+  input: unknown,
+  options: DebounceOptions,
+): Promise<ChildHandle<O>> => {
+  exec.guard("debounce")
+  // Checked and encoded before anything is recorded: a bad call fails and stores nothing.
+  const request = debounceRequest(
+    exec.host,
+    exec.host.children.appVersion,
+    workflow,
+    key,
+    input,
+    options,
+    "ctx.debounce",
   )
-  return result.id
+  const outcome = await exec.operation<string>(
+    "debounce",
+    `${workflow.name}:${key}`,
+    { output: Schema.String },
+    async (_stepId, _pending, prepare) => {
+      const checkpoint = prepare({})
+      const committed = await exec.commit((epoch) =>
+        exec.host.store.debounceFromWorkflow(exec.id, epoch, request, checkpoint),
+      )
+      return { committed }
+    },
+  )
+  if (!outcome.ok) throw outcome.error
+  return childHandle<O>(exec, outcome.value)
 }
 
 export interface DebounceDispatchHost {

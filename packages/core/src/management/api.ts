@@ -124,7 +124,13 @@ export const makeManagementApi = (host: ManagementHost): ManagementApi => {
       }
     }
     return h.checkpoints.map((cp) => {
-      const output = cp.output === undefined ? undefined : plain(cp.output)
+      // A debounce's output is the run's id as JSON text, whatever the serializer (engine/debounce.ts).
+      const output =
+        cp.output === undefined
+          ? undefined
+          : cp.kind === "debounce"
+            ? (JSON.parse(cp.output) as string)
+            : plain(cp.output)
       const isChild = cp.kind === "start" || cp.kind === "enqueue"
       return {
         stepId: cp.stepId,

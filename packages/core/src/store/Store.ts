@@ -119,6 +119,8 @@ export type OperationKind =
   /** `ctx.start` / `ctx.enqueue`: the child's id is the output. */
   | "start"
   | "enqueue"
+  /** `ctx.debounce`: the id of the run the call joined or added is the output (JSON text). */
+  | "debounce"
   /** Awaiting a child: its outcome is the output. */
   | "result"
   /** `ctx.patched`: recorded by executions that take a patch's new code path. */

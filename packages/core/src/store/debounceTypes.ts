@@ -4,7 +4,8 @@
  * does it in one atomic operation, so calls racing from many processes still make one run per burst.
  */
 import type { Effect } from "effect"
-import type { StoreError } from "../errors.ts"
+import type { FencedError, StoreError } from "../errors.ts"
+import type { Checkpoint } from "./Store.ts"
 
 /** The queue debounced runs wait on; its name is in the engine's reserved form, so no user queue has it. */
 export const debounceQueue = "@debounce"
@@ -38,4 +39,18 @@ export interface DebounceStore {
    * `@debounce` queue, DELAYED for `min(delayMs, maxWaitMs)`. Wakes the queue.
    */
   readonly debounce: (request: DebounceRequest) => Effect.Effect<DebounceResult, StoreError>
+  /**
+   * `ctx.debounce`: `debounce(request)` and the caller's done checkpoint, epoch-checked, in one go, so the
+   * call and its record commit together (a replay never repeats a call that committed). The checkpoint is
+   * stored with the run's id as its output, as JSON text (`JSON.stringify(id)`: the engine reads it with a
+   * schema, not the serializer). A done checkpoint already at that step is returned as it stands and nothing
+   * is debounced (a retried write whose reply was lost). Fails with `FencedError`, nothing debounced, when the
+   * caller's epoch moved on or it is not PENDING.
+   */
+  readonly debounceFromWorkflow: (
+    caller: string,
+    epoch: number,
+    request: DebounceRequest,
+    checkpoint: Checkpoint,
+  ) => Effect.Effect<Checkpoint, FencedError | StoreError>
 }

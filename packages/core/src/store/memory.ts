@@ -474,6 +474,16 @@ export const memoryStore = (): Store => {
     claimQueue: (request) => Effect.map(Clock.currentTimeMillis, (now) => queueClaim(queueState, request, now)),
     ...memorySchedules(wake),
     debounce: (request) => Effect.map(Clock.currentTimeMillis, (now) => memoryDebounce(queueState, request, now)),
+    debounceFromWorkflow: (caller, epoch, request, checkpoint) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.map(
+          fencedWrite(caller, epoch, checkpoint.stepId, () => ({
+            ...checkpoint,
+            output: JSON.stringify(memoryDebounce(queueState, request, now).id),
+          })),
+          (written) => written!,
+        ),
+      ),
     close: () => Effect.void,
   }
 }
