@@ -239,8 +239,25 @@ export const managementContract: Record<string, ContractTest> = {
       if (fail && answer === "fail") throw new Error("asked to fail")
       return { once, answer }
     })
+    // DEAD: one engine starts it and lets go of it (shutdown); a claimer that keeps crashing (claims through the
+    // port, as recovery does) drives it past the recovery limit. The client keeps the store open in between.
+    const client = await Durably.client({ store: c.store, logger: false })
+    const first = await launch(c.store, c.id("exec"), [wf])
+    const dead = await first.start(wf, undefined, { id: c.id("d") })
+    await until(async () => (await first.workflows.steps(dead.id)).length >= 1, "first step of the one to die")
+    await first.shutdown()
+    const limit = { countRecovery: true, maxRecoveryAttempts: 1 }
+    assert.equal((await c.run(c.store.claimWorkflow(dead.id, c.id("crasher"), limit)))._tag, "Claimed")
+    assert.equal((await c.run(c.store.claimWorkflow(dead.id, c.id("crasher"), limit)))._tag, "Dead")
+    assert.equal((await client.workflows.get(dead.id)).status, "DEAD")
+    assert.equal(calls, 1)
     const durably = await launch(c.store, c.id("exec"), [wf])
     try {
+      await durably.workflows.resume(dead.id)
+      assert.equal((await durably.workflows.get(dead.id)).recoveryAttempts, 0, "a resume starts the count afresh")
+      await durably.send(dead.id, "go", "revived")
+      assert.deepEqual(await durably.handle(dead.id).result(), { once: 1, answer: "revived" })
+      assert.equal(calls, 1, "the DEAD workflow's step was not run again")
       const h = await durably.start(wf, undefined, { id: c.id("w") })
       await until(async () => (await durably.workflows.steps(h.id)).length >= 1, "first step")
       await rejectsWith(durably.workflows.resume(h.id), InvalidArgument, /PENDING/)
@@ -252,14 +269,15 @@ export const managementContract: Record<string, ContractTest> = {
       fail = false
       // ERROR: the failure came from workflow code, which replays; the message it consumed is recorded.
       await durably.workflows.resume(h.id)
-      assert.deepEqual(await h.result(), { once: 1, answer: "fail" })
-      assert.equal(calls, 1, "the step ran once across the resumes")
+      assert.deepEqual(await h.result(), { once: 2, answer: "fail" })
+      assert.equal(calls, 2, "each workflow's step ran once across the resumes")
       await rejectsWith(durably.workflows.resume(h.id), InvalidArgument, /succeeded/)
       await rejectsWith(durably.workflows.resume(c.id("none")), WorkflowNotFound)
       const detail = await durably.workflows.get(h.id)
       assert.equal(detail.recoveryAttempts, 0)
     } finally {
       await durably.shutdown()
+      await client.close()
     }
   },
 
