@@ -5,7 +5,7 @@
 import assert from "node:assert/strict"
 import { Durably } from "../Durably.ts"
 import { InvalidArgument, WorkflowNotFound } from "../errors.ts"
-import { queueConfig, type QueueDefinition } from "../queues.ts"
+import { queueConfig } from "../queues.ts"
 import type { NewQueued, Store } from "../store/Store.ts"
 import { defineWorkflow, type WorkflowDefinition } from "../workflow.ts"
 
@@ -432,50 +432,4 @@ export const managementContract: Record<string, ContractTest> = {
       await durably.shutdown()
     }
   },
-
-  "queues.list and executors.list: work per queue and partition with its settings; executors with what they own":
-    async (c) => {
-      const name = c.id("q")
-      const queue: QueueDefinition = {
-        _tag: "QueueDefinition",
-        name,
-        config: queueConfig(name, { concurrency: 3, partition: { concurrency: 1 } }),
-        dispatcher: () => ({ stop: async () => undefined }),
-      }
-      const wf = defineWorkflow(c.id("wf"), async (ctx) => ctx.recv("never"))
-      const durably = await Durably.launch({
-        store: c.store,
-        workflows: [wf],
-        executorId: c.id("exec"),
-        appVersion: "v1",
-        queues: [queue],
-        logger: false,
-      })
-      try {
-        await durably.enqueue(queue, wf, undefined, { partitionKey: "a" })
-        await durably.enqueue(queue, wf, undefined, { partitionKey: "a" })
-        await durably.enqueue(queue, wf, undefined, { partitionKey: "b", delay: "1 hour" })
-        await durably.start(wf, undefined, { id: c.id("mine") })
-        const queues = (await durably.queues.list()).filter((q) => q.name === name)
-        assert.deepEqual(
-          queues.map((q) => [q.partitionKey, q.enqueued, q.delayed, q.running]),
-          [
-            ["a", 2, 0, 0],
-            ["b", 0, 1, 0],
-          ],
-        )
-        assert.equal(queues[0]!.settings?.concurrency, 3)
-        assert.deepEqual(queues[0]!.settings?.partition, { concurrency: 1 })
-        const me = (await durably.executors.list()).find((e) => e.executorId === c.id("exec"))
-        assert.ok(me, "the executor is listed")
-        assert.equal(me.appVersion, "v1")
-        assert.equal(me.alive, true)
-        assert.ok(me.workflowsOwned >= 1)
-        assert.ok(me.lastHeartbeat instanceof Date)
-        await durably.workflows.cancelMany({ queue: name })
-        await durably.workflows.cancel(c.id("mine"))
-      } finally {
-        await durably.shutdown()
-      }
-    },
 }
