@@ -91,7 +91,7 @@ export const placementContract: Record<string, ContractTest> = {
       appVersion: v1,
       logger: false,
     })
-    // A short lease: a new executor takes over unowned work once one lease has passed since it started.
+    // Short heartbeats: an executor takes work nobody owns (this fork, once made) at its next heartbeat.
     const next = await Durably.launch({
       store: await c.another(),
       workflows: [fixed],
