@@ -89,8 +89,13 @@ for (const s of await ops.workflows.steps(failed[0]!.id))
 
 say(`forking all ${failed.length} from their "pay" step`)
 const forks = await Promise.all(failed.map((w) => ops.workflows.fork(w.id, { fromStep: "pay" })))
+// The operator's client runs no workflow code: a fork waits, PENDING and unowned, for a worker of its version.
+say(
+  `${forks.length} forks are PENDING with no owner; the worker takes them at its next heartbeat (every 2 s by default), waiting…`,
+)
+const forkedAt = Date.now()
 const results = await Promise.all(forks.map((id) => ops.handle<string>(id).result()))
-say(`${results.length} forks completed: ${results.slice(0, 3).join(", ")}, …`)
+say(`${results.length} forks completed after ${Date.now() - forkedAt} ms: ${results.slice(0, 3).join(", ")}, …`)
 
 const everyOrder = [...orders(0, 27)]
 const charged = everyOrder.filter((o) => provider.charges.has(o.id)).length

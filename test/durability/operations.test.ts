@@ -1,14 +1,17 @@
 /**
  * Operating workflows across real processes on the test server (fixtures/opsWorker.ts), through a client
  * that has no workflow code, as an operator's script would: fork failed payments after a "bug fix", resume
- * a DEAD workflow, a deploy that strands the old version's waiting workflows (reported, listed, moved), and
- * cancelling a parent whose child runs on another worker. Step bodies record ledger rows in their step's
- * transaction, so the ledger proves what ran once.
+ * a DEAD workflow, a deploy that strands the old version's waiting workflows (reported, listed, moved),
+ * cancelling a parent whose child runs on another worker, and new code deployed behind `ctx.patched` (histories
+ * of the old code verified against it, and finished by it on their old path). Step bodies record ledger rows
+ * in their step's transaction, so the ledger proves what ran once.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { Durably, type DurablyClient } from "@durably/core"
+import { Durably, NonDeterminismError, type DurablyClient } from "@durably/core"
+import { testEngine } from "@durably/core/testing"
 import { postgresStore } from "@durably/postgres"
 import type { OpsWorkerConfig, OpsWorkerEvents } from "./fixtures/opsWorker.ts"
+import { shipment, type ShipmentCode } from "./fixtures/shipment.ts"
 import { connect, type Sql } from "./support/db.ts"
 import { killAllFixtures, spawnFixture, type FixtureProcess } from "./support/fixtureProcess.ts"
 import { waitFor } from "./support/wait.ts"
@@ -180,5 +183,74 @@ describe("operating workflows across processes", () => {
     expect(await rows(kid("family-1"))).toEqual(["child started"])
     expect(await rows("family-1")).toEqual([])
     await Promise.all([parents.stop(), kids.stop()])
+  }, 120_000)
+
+  it("ctx.patched: histories recorded by the old code verify against the patched code, which finishes them on their old path", async () => {
+    const ledger = async (id: string) =>
+      (await db.sql.unsafe(`SELECT step, executor FROM ${db.ledger} WHERE workflow_id = $1`, [id])).map(
+        (r) => `${r["step"] as string} by ${r["executor"] as string}`,
+      )
+    // A test engine on the same database that runs nothing (recover: false): verifyReplay replays a stored
+    // history against this code, running no step (a step that ran would write a ledger row "by ops-verifier").
+    const verifier = (code: ShipmentCode) =>
+      testEngine({
+        store: postgresStore({ url: db.url, schema: db.schema, max: 2 }),
+        workflows: [shipment(code, db.ledger, "ops-verifier")],
+        executorId: "ops-verifier",
+        recover: false,
+      })
+    const v1 = spawnWorker({
+      executorId: "ops-ship-v1",
+      shipmentCode: "v1",
+      start: { shipments: ["old-done", "old-waiting"] },
+    })
+    await v1.waitForEvent("STARTED", undefined, { timeoutMs: 30_000 })
+    for (const topic of ["ship", "deliver"]) await db.client.send("old-done", topic, true)
+    expect(await db.client.handle("old-done").result()).toBe("shipped old-done")
+    // The waiting one's history goes past the patch point before the deploy: it waits for its second message.
+    await db.client.send("old-waiting", "ship", true)
+    await waitFor("old-waiting shipped", async () => (await rows("old-waiting")).includes("ship"), {
+      timeoutMs: 30_000,
+    })
+    v1.signal("SIGKILL")
+    await v1.exit
+
+    const unguarded = await verifier("unguarded")
+    const refused = await unguarded.verifyReplay("old-done")
+    expect(refused.ok).toBe(false)
+    if (!refused.ok) {
+      expect(refused.error).toBeInstanceOf(NonDeterminismError)
+      expect(refused.error.message).toMatch(/history has recv "ship", the code now calls transaction "insure"/)
+    }
+    await unguarded.shutdown()
+    const patched = await verifier("patched")
+    expect(await patched.verifyReplay("old-done")).toEqual({ ok: true })
+
+    // The patched code deployed under the same app version: its worker takes over the old one's workflows.
+    const v2 = spawnWorker({ executorId: "ops-ship-v2", shipmentCode: "patched", start: { shipments: ["new"] } })
+    await v2.waitForEvent("STARTED", undefined, { timeoutMs: 30_000 })
+    for (const topic of ["ship", "deliver"]) await db.client.send("new", topic, true)
+    await db.client.send("old-waiting", "deliver", true)
+    expect(await db.client.handle("new").result()).toBe("insured new")
+    expect(await db.client.handle("old-waiting").result()).toBe("shipped old-waiting")
+    expect(await ledger("old-done")).toEqual(["pack by ops-ship-v1", "ship by ops-ship-v1", "deliver by ops-ship-v1"])
+    // The old path: no insurance, though the patched code finished it.
+    expect(await ledger("old-waiting")).toEqual([
+      "pack by ops-ship-v1",
+      "ship by ops-ship-v1",
+      "deliver by ops-ship-v2",
+    ])
+    expect(await ledger("new")).toEqual([
+      "pack by ops-ship-v2",
+      "insure by ops-ship-v2",
+      "ship by ops-ship-v2",
+      "deliver by ops-ship-v2",
+    ])
+    expect((await db.client.workflows.steps("new")).map((s) => `${s.kind} ${s.name}`)).toContain("patch insure")
+    for (const id of ["old-done", "old-waiting", "new"])
+      expect(await patched.verifyReplay(id), id).toEqual({ ok: true })
+    await patched.shutdown()
+    expect(await db.sql.unsafe(`SELECT 1 FROM ${db.ledger} WHERE executor = 'ops-verifier'`)).toHaveLength(0)
+    await v2.stop()
   }, 120_000)
 })

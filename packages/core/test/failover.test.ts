@@ -63,6 +63,33 @@ describe("failover", () => {
     await ea.shutdown().catch(() => undefined)
   }, 15_000)
 
+  it("work nobody owns (resumed by a client) is taken at the next heartbeat, not one lease after launch", async () => {
+    const store = memoryStore()
+    const wf = defineWorkflow("waits", async (ctx) => ctx.recv<string>("go"))
+    // A lease far longer than the test: judging other executors' leases waits that long after launch.
+    const worker = await Durably.launch({
+      store,
+      workflows: [wf],
+      executorId: "worker",
+      heartbeat: { interval: 20, lease: 60_000 },
+      logger: false,
+    })
+    const client = await Durably.client({ store, logger: false })
+    try {
+      const h = await worker.start(wf, undefined, { id: "w" })
+      await client.workflows.cancel(h.id)
+      expect((await h.outcome()).status).toBe("CANCELLED")
+      // The client runs nothing: the resumed workflow is PENDING with no owner until a worker takes it.
+      await client.workflows.resume(h.id)
+      await until(async () => (await client.workflows.get(h.id)).executorId === "worker", 10_000)
+      await client.send(h.id, "go", "taken")
+      expect(await client.handle(h.id).result()).toBe("taken")
+    } finally {
+      await client.close()
+      await worker.shutdown()
+    }
+  })
+
   it("a silent executor's workflows are taken over after its lease; it starts no new step meanwhile", async () => {
     const shared = memoryStore()
     const a = cuttable(shared)

@@ -10,6 +10,7 @@ import {
   defineWorkflow,
   InvalidArgument,
   memoryStore,
+  WorkflowNotFound,
   queueConfig,
   type DispatcherFactory,
   type QueueDefinition,
@@ -155,7 +156,7 @@ describe("Durably.client in the Effect flavour: reading and enqueueing", () => {
 })
 
 describe("Durably.client", () => {
-  it("needs no workflow code: enqueue by name, send, getEvent, results, management", async () => {
+  it("needs no workflow code: enqueue by name, send, getEvent, readStream, results, management", async () => {
     const store = memoryStore()
     const queue: QueueDefinition = {
       _tag: "QueueDefinition",
@@ -164,8 +165,11 @@ describe("Durably.client", () => {
       dispatcher: greedy,
     }
     const email = defineWorkflow("send-email", async (ctx, to: string) => {
+      await ctx.writeStream("log", `drafted for ${to}`)
       await ctx.setEvent("status", "waiting for approval")
       const ok = await ctx.recv<boolean>("approve")
+      await ctx.writeStream("log", ok ? "approved" : "rejected")
+      await ctx.closeStream("log")
       return ok ? `sent to ${to}` : "dropped"
     })
     const worker = await Durably.launch({ store, workflows: [email], queues: [queue], logger: false })
@@ -175,6 +179,17 @@ describe("Durably.client", () => {
       expect(await client.getEvent(h.id, "status", { timeout: "5 seconds" })).toBe("waiting for approval")
       await client.send(h.id, "approve", true)
       expect(await h.result()).toBe("sent to ann@example.com")
+      const log: string[] = []
+      for await (const line of client.readStream<string>(h.id, "log")) log.push(line)
+      expect(log).toEqual(["drafted for ann@example.com", "approved"])
+      const tail: string[] = []
+      for await (const line of client.readStream<string>(h.id, "log", { from: 1 })) tail.push(line)
+      expect(tail).toEqual(["approved"])
+      await expect(
+        (async () => {
+          for await (const _ of client.readStream("nope", "log")) break
+        })(),
+      ).rejects.toBeInstanceOf(WorkflowNotFound)
       expect((await client.workflows.get("e1")).queue).toBe("emails")
       // The engine's own queues (names starting with "@", e.g. debouncing) are listed too.
       expect((await client.queues.list()).map((q) => q.name)).toContain("emails")

@@ -1,8 +1,11 @@
 /**
  * ctx.patched: histories recorded before a patch replay the old path, new executions (and old ones that
- * reach the patch live) take the new one; verifyReplay holds for both; deprecatePatch accepts both.
+ * reach the patch live) take the new one; verifyReplay holds for both; deprecatePatch accepts both. The same
+ * through the Effect flavour's Workflow.patched and Workflow.deprecatePatch.
  */
+import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
+import { defineWorkflow as defineEffectWorkflow, Workflow } from "../src/effect.ts"
 import { defineWorkflow, memoryStore, NonDeterminismError } from "../src/index.ts"
 import { testEngine } from "../src/testing.ts"
 
@@ -121,5 +124,81 @@ describe("ctx.patched", () => {
     expect((await t.workflows.steps(fresh.id)).some((s) => s.kind === "patch")).toBe(false)
     expect(await t.verifyReplay(fresh.id)).toEqual({ ok: true })
     await t.shutdown()
+  })
+})
+
+describe("Workflow.patched and Workflow.deprecatePatch (Effect workflows)", () => {
+  // The new code lives in a helper outside the workflow function, as Effect code is usually written: it reads
+  // the patch through the WorkflowCtx service.
+  const fraudCheck = Effect.gen(function* () {
+    if (!(yield* Workflow.patched("fraud-check"))) return undefined
+    return yield* Workflow.step("fraud check", Effect.succeed(0.1))
+  })
+  const ship = Effect.andThen(Workflow.recv("ship"), Workflow.recv("deliver"))
+
+  const e1 = defineEffectWorkflow("effect-order", (ctx, n: number) =>
+    Effect.gen(function* () {
+      const a = yield* ctx.step("charge", Effect.succeed(n))
+      yield* ship
+      return { a, path: "old" }
+    }),
+  )
+  const e2 = defineEffectWorkflow("effect-order", (ctx, n: number) =>
+    Effect.gen(function* () {
+      const a = yield* ctx.step("charge", Effect.succeed(n))
+      const score = yield* fraudCheck
+      yield* ship
+      return score === undefined ? { a, path: "old" } : { a, path: "new", score }
+    }),
+  )
+  const e3 = defineEffectWorkflow("effect-order", (ctx, n: number) =>
+    Effect.gen(function* () {
+      const a = yield* ctx.step("charge", Effect.succeed(n))
+      yield* Workflow.deprecatePatch("fraud-check")
+      const score = yield* Workflow.step("fraud check", Effect.succeed(0.1))
+      yield* ship
+      return { a, path: "new", score }
+    }),
+  )
+
+  it("keep old histories on the old path, record the patch on new ones, and retire it", async () => {
+    const s = store()
+    const old = await testEngine({ store: s, workflows: [e1] })
+    const finished = await old.start(e1, 1, { id: "finished-on-e1" })
+    await deliver(old, finished.id)
+    expect(await finished.result()).toEqual({ a: 1, path: "old" })
+    const waiting = await old.start(e1, 2, { id: "waiting-on-e1" })
+    await old.send(waiting.id, "ship", true)
+    await old.settle()
+    await old.crash()
+
+    const t = await testEngine({ store: s, workflows: [e2] })
+    expect(await t.verifyReplay("finished-on-e1")).toEqual({ ok: true })
+    await t.send("waiting-on-e1", "deliver", true)
+    expect(await t.handle("waiting-on-e1").result()).toEqual({ a: 2, path: "old" })
+    const fresh = await t.start(e2, 3, { id: "new-on-e2" })
+    await deliver(t, fresh.id)
+    expect(await fresh.result()).toEqual({ a: 3, path: "new", score: 0.1 })
+    expect((await t.workflows.steps(fresh.id)).map((s) => [s.kind, s.name])).toEqual([
+      ["step", "charge"],
+      ["patch", "fraud-check"],
+      ["step", "fraud check"],
+      ["recv", "ship"],
+      ["recv", "deliver"],
+    ])
+    expect(await t.verifyReplay(fresh.id)).toEqual({ ok: true })
+    await t.crash()
+
+    // Retired: the history with the patch replays, the history without it is refused (its old path is gone).
+    const r = await testEngine({ store: s, workflows: [e3], recover: false })
+    expect(await r.verifyReplay(fresh.id)).toEqual({ ok: true })
+    const stale = await r.verifyReplay("finished-on-e1")
+    expect(stale.ok).toBe(false)
+    const retired = await r.start(e3, 4, { id: "after-retirement" })
+    await deliver(r, retired.id)
+    expect(await retired.result()).toEqual({ a: 4, path: "new", score: 0.1 })
+    expect((await r.workflows.steps(retired.id)).some((s) => s.kind === "patch")).toBe(false)
+    expect(await r.verifyReplay(retired.id)).toEqual({ ok: true })
+    await r.shutdown()
   })
 })

@@ -47,15 +47,17 @@ export const transaction = async <A>(
   if (typeof options !== "object" || options === null)
     throw new InvalidArgument({ reason: `transaction("${name}"): options must be an object` })
   const maxAttempts = validateInteger(options.maxAttempts ?? 10, `transaction("${name}"): maxAttempts`, 1, 1000)
-  const internals = (exec.host.store as { [sqlStoreInternals]?: SqlStoreInternals })[sqlStoreInternals]
-  if (!internals)
-    throw new InvalidArgument({
-      reason: `transaction("${name}") needs a SQL store (postgresStore or embeddedStore); this engine runs on the ${exec.host.store.kind} store`,
-    })
   if (typeof fn !== "function")
     throw new InvalidArgument({ reason: `transaction("${name}"): the body must be a function` })
   const what = `transaction "${name}"`
   const outcome = await exec.operation<A>("transaction", name, options, async (stepId, _pending, prepare) => {
+    // Asked for only when the body is to run: a recorded transaction replays on any store (the test kit's
+    // verifyReplay replays on a scratch memory store).
+    const internals = (exec.host.store as { [sqlStoreInternals]?: SqlStoreInternals })[sqlStoreInternals]
+    if (!internals)
+      throw new InvalidArgument({
+        reason: `transaction("${name}") needs a SQL store (postgresStore or embeddedStore); this engine runs on the ${exec.host.store.kind} store`,
+      })
     for (let attempt = 1; ; attempt++) {
       await exec.host.stepGate(exec)
       exec.checkAlive()

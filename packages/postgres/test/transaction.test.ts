@@ -1,6 +1,7 @@
 import postgres from "postgres"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { defineWorkflow, Durably, memoryStore, type Store, type WorkflowDefinition } from "@durably/core"
+import { testEngine } from "@durably/core/testing"
 import { postgresStore, transaction } from "../src/index.ts"
 import { databaseUrl, dropSchema, freshSchema } from "./pg.ts"
 
@@ -140,5 +141,27 @@ describe("transaction(ctx, name, fn)", () => {
     const o2 = await (await d.start(nested, undefined)).outcome()
     expect(o2.status === "ERROR" && (o2.error as Error).message).toMatch(/inside the body of step "t"/)
     await d.shutdown()
+  })
+
+  it("verifyReplay replays a history with transactions, running none of their bodies", async () => {
+    let bodies = 0
+    const wf = defineWorkflow("tx-verified", async (ctx, id: string) => {
+      const a = await transaction(ctx, "insert", async (tx) => {
+        bodies++
+        await tx.query(`INSERT INTO ${table} VALUES ($1, 1)`, [id])
+        return 1
+      })
+      return a + (await ctx.step("after", () => 1))
+    })
+    const d = await launch([wf], "tx-v")
+    expect(await d.run(wf, "verified-1", { id: "verified-1" })).toBe(2)
+    await d.shutdown()
+    expect(bodies).toBe(1)
+    // The kit replays on a scratch memory store: the recorded transaction must replay there too.
+    const t = await testEngine({ store: store(), workflows: [wf], recover: false })
+    expect(await t.verifyReplay("verified-1")).toEqual({ ok: true })
+    await t.shutdown()
+    expect(bodies).toBe(1)
+    expect(await rows("verified-")).toEqual([{ id: "verified-1", amount: 1 }])
   })
 })

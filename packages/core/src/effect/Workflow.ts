@@ -101,3 +101,10 @@ export const log: { readonly debug: LogFn; readonly info: LogFn; readonly warn: 
 /** `ctx.patched(name)` of the running workflow: true on the patch's new path (recorded), false on older replays. */
 export const patched = (name: string): Effect.Effect<boolean, never, WorkflowCtx> =>
   WorkflowCtx.use((ctx) => ctx.patched(name))
+
+/**
+ * `ctx.deprecatePatch(name)` of the running workflow: the patch's new path is the only one left; replays of
+ * histories recorded with the patch and without it both pass.
+ */
+export const deprecatePatch = (name: string): Effect.Effect<void, never, WorkflowCtx> =>
+  WorkflowCtx.use((ctx) => ctx.deprecatePatch(name))

@@ -192,7 +192,7 @@ export class Engine {
             log: config.log,
             now: () => this.host.clock.currentTimeMillisUnsafe(),
             runEffect: (e, signal) => this.host.runEffect(e, signal),
-            onHealthy: async () => this.takeovers.inBackground(),
+            onHealthy: async (judgeLeases) => this.takeovers.inBackground(judgeLeases),
             onLapse: (generation) => this.takeovers.dropLost(generation),
           })
     this.management = makeManagementApi({

@@ -18,8 +18,11 @@ export interface LeaseConfig {
   readonly log: LogSink
   readonly now: () => number
   readonly runEffect: <A, E>(effect: Effect.Effect<A, E>, signal?: AbortSignal) => Promise<A>
-  /** Called on each healthy beat once the grace period is over: the engine looks for work to take over. */
-  readonly onHealthy: () => Promise<void>
+  /**
+   * Called on each healthy beat: the engine looks for work to take over. `judgeLeases` is false during the
+   * grace period (one lease from the first healthy beat), when only workflows nobody owns may be taken.
+   */
+  readonly onHealthy: (judgeLeases: boolean) => Promise<void>
   /**
    * Called when a heartbeat succeeds after the lease had lapsed (the process was paused or cut off), before
    * the step gate reopens: the engine stops executions whose workflows were taken over meanwhile.
@@ -66,9 +69,10 @@ export class Lease {
       }
       if (this.stop.signal.aborted) return
       await this.beat(false)
-      // After our own outage every other lease looks expired: wait one lease before judging anyone dead.
-      if (this.healthySince !== undefined && now() - this.healthySince >= leaseMs) {
-        await this.config.onHealthy().catch((e: unknown) =>
+      // After our own outage every other lease looks expired: wait one lease before judging anyone dead. Work
+      // nobody owns (released at a shutdown, resumed or forked by a client) needs no judging: taken at once.
+      if (this.healthySince !== undefined) {
+        await this.config.onHealthy(now() - this.healthySince >= leaseMs).catch((e: unknown) =>
           this.config.log({
             level: "warn",
             message: `taking over expired executors' workflows failed: ${String(e)}`,

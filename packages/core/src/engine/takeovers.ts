@@ -80,15 +80,15 @@ export class Takeovers {
   }
 
   /**
-   * Take over the work of executors whose lease expired, batch after batch while batches come back full,
-   * without holding up the heartbeat that asks for it.
+   * Take over the work nobody owns and (with `includeExpired`) that of executors whose lease expired, batch
+   * after batch while batches come back full, without holding up the heartbeat that asks for it.
    */
-  inBackground(): void {
+  inBackground(includeExpired: boolean): void {
     if (this.inProgress) return
     this.inProgress = true
     void (async () => {
       try {
-        while ((await this.takeOver({ includeOwn: false, includeExpired: true })).full);
+        while ((await this.takeOver({ includeOwn: false, includeExpired })).full);
       } catch (e) {
         if (this.runner.running)
           this.runner.config.log({ level: "warn", message: `taking over other executors' work failed: ${String(e)}` })

@@ -27,6 +27,7 @@ import { racesScenarios } from "./contractRaces.ts"
 import { schedulesContract } from "./contractSchedules.ts"
 import { debounceContract } from "./contractDebounce.ts"
 import { managementContract } from "./contractManagement.ts"
+import { placementContract } from "./contractPlacement.ts"
 import { queuedHistoryContract } from "./contractQueuedHistory.ts"
 import { resumeContract } from "./contractResume.ts"
 import { observeContract } from "./contractObserve.ts"
@@ -94,6 +95,7 @@ export const storeContract = (options: ContractOptions): void => {
       ["schedules", schedulesContract],
       ["debounce", debounceContract],
       ["management", managementContract],
+      ["management: where work stands and runs", placementContract],
       ["management: what resume refuses", resumeContract],
       ["management: queued resumes and forks", queuedHistoryContract],
       ["observers: stored trace context", observeContract],
