@@ -1,21 +1,15 @@
 /**
  * A lapse of the lease (the process paused or cut off past it) and what may run after it: no step body
  * starts on an executor that has lost its workflow, including an execution created from a store answer that
- * arrived after the workflow was taken over (a create whose reply came late).
+ * arrived after the workflow was taken over (a create whose reply came late), and one whose heartbeat reached
+ * the store only after its lease had run out (a beat held in flight).
  */
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { defineWorkflow, Durably, memoryStore, StoreError, type LogEntry, type Store } from "../src/index.ts"
+import { until } from "../src/testing/until.ts"
 
 const heartbeat = { interval: 20, lease: 150 }
-
-const until = async (check: () => boolean | Promise<boolean>, ms = 10_000) => {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error("condition not reached")
-    await new Promise((r) => setTimeout(r, 5))
-  }
-}
 
 describe("a lapse of the lease", () => {
   it("an execution created from a create answered after a takeover never starts its step: the zombie is stopped", async () => {
@@ -72,7 +66,7 @@ describe("a lapse of the lease", () => {
       const beatsBefore = beats
       frozen = false
       // The lapse was handled (its check found nothing of A's running) when the first beat after it returned.
-      await until(() => beats >= beatsBefore + 2)
+      await until(() => beats >= beatsBefore + 2, "two heartbeats after the lapse")
       answer()
       await starting
       // A's execution either ran its step again (the bug) or was stopped as fenced before it.
@@ -80,10 +74,94 @@ describe("a lapse of the lease", () => {
         logsA.some(
           (e) => e.workflowId === "late-reply" && /fenced|moved on|stopp/i.test(`${e.message} ${JSON.stringify(e)}`),
         )
-      await until(() => bodies.length > 1 || stopped())
+      await until(() => bodies.length > 1 || stopped(), "the late execution to step or stop")
       expect(bodies).toEqual(["late-reply"])
     } finally {
       answer()
+      await ea.shutdown()
+      await eb.shutdown()
+    }
+  })
+
+  it("a heartbeat that reached the store after the lease ran out is a lapse: the workflow taken meanwhile takes no step here", async () => {
+    const shared = memoryStore()
+    // A's lease lapses between two of its beats only if a beat is late: its interval is most of the lease.
+    const slowBeat = { interval: 1_000, lease: 1_200 }
+    let beats = 0
+    let holdNext = false
+    let sent = false
+    let arrive!: () => void
+    const arrived = new Promise<void>((r) => (arrive = r))
+    // Process A: the beat after `holdNext` is sent, then held on its way (a stalled connection) and reaches
+    // the store only when the test says so, within the beat's timeout (the lease) counted from its sending.
+    const a: Store = {
+      ...shared,
+      heartbeat: (beat) =>
+        Effect.tap(
+          holdNext
+            ? Effect.andThen(
+                Effect.promise(async () => {
+                  holdNext = false
+                  sent = true
+                  await arrived
+                }),
+                shared.heartbeat(beat),
+              )
+            : shared.heartbeat(beat),
+          () => Effect.sync(() => void beats++),
+        ),
+      close: () => Effect.void,
+    }
+    const b: Store = { ...shared, close: () => Effect.void }
+    const bodies: string[] = []
+    const wf = (executor: string) =>
+      defineWorkflow("lapse-late-beat", async (ctx) => {
+        // The first attempt fails; the retry is due after A's lease ran out, so it waits at the gate until a beat
+        // succeeds. Nothing is written between the two attempts: only the gate stands before the second.
+        await ctx.step(
+          "side effect",
+          () => {
+            bodies.push(executor)
+            if (bodies.length === 1) throw new Error("first attempt fails")
+          },
+          { retry: { maxAttempts: 2, initialDelay: slowBeat.lease + 100 } },
+        )
+        return executor
+      })
+    const [wfA, wfB] = [wf("a"), wf("b")]
+    const logsA: LogEntry[] = []
+    const ea = await Durably.launch({
+      store: a,
+      workflows: [wfA],
+      executorId: "late-a",
+      heartbeat: slowBeat,
+      logger: (e) => logsA.push(e),
+    })
+    const eb = await Durably.launch({ store: b, workflows: [wfB], executorId: "late-b", heartbeat, logger: false })
+    try {
+      // Right after one of A's beats, so the next one is a whole interval away and its timeout further still.
+      const beatsBefore = beats
+      await until(() => beats > beatsBefore, "a heartbeat of A")
+      holdNext = true
+      const h = await ea.start(wfA, undefined, { id: "late-beat" })
+      await until(() => sent, "A's next heartbeat to be sent")
+      // A's lease runs out while its beat is on the way; B takes the workflow over.
+      await until(
+        async () => (await Effect.runPromise(shared.getWorkflow(h.id)))?.executorId === "late-b",
+        "B to take the workflow over",
+      )
+      // The beat arrives and is answered within its timeout: A is healthy again, the workflow is B's.
+      arrive()
+      expect(await eb.handle(h.id).result()).toBe("b")
+      await until(
+        () => bodies.filter((on) => on === "a").length > 1 || logsA.some((e) => /moved on/.test(e.message)),
+        "A's execution to retry its step or be stopped",
+      )
+      // Dated by when it was sent, the beat looked fresh (sent within the lease of the previous one): no lapse,
+      // and A began the retry on a workflow it no longer owned.
+      expect(bodies).toEqual(["a", "b"])
+    } finally {
+      arrive()
       await ea.shutdown()
       await eb.shutdown()
     }

@@ -1,6 +1,7 @@
 /**
- * SqlClient over postgres.js, with workarounds for two of its bugs (3.4.x; reported upstream as postgres.js
- * issues 1154, 1192, 1205, 1208 and 1223, unfixed in a release) that kill the process when a connection drops:
+ * SqlClient over postgres.js, with workarounds for three of its bugs (3.4.x; reported upstream as postgres.js
+ * issues 1119, 1154, 1181, 1192, 1205, 1208 and 1223, unfixed in a release) that kill the process or corrupt
+ * results when a connection drops:
  *
  * - a transaction whose connection closed still sends its ROLLBACK (or COMMIT) on that connection once its
  *   body settles, and writing to the closed socket throws a TypeError from a timer, where nobody can catch
@@ -9,6 +10,10 @@
  * - a connection that opens fetches the server's array types, and a failure of that fetch is an unhandled
  *   rejection. Our pools never let the driver fetch them: the pool's first query reads them itself
  *   (arrayTypes.ts), so a connection lost then fails only that query.
+ * - a result is filled from a row counter kept per connection and reset only when a query completes: a query
+ *   that failed after some of its rows arrived (its backend killed while rows stream, an error on a later row)
+ *   leaves it behind, and the next query on that connection resolves with holes before its rows. `dense`
+ *   drops them (the rows themselves are intact, only shifted).
  */
 import postgres from "postgres"
 import { arrayTypesSql, registerArrayTypes } from "./arrayTypes.ts"
@@ -50,7 +55,7 @@ const arrayTypesLoader = (sql: Sql) => {
       ? undefined
       : (loading ??= sql.unsafe(arrayTypesSql).then(
           (rows) => {
-            registerArrayTypes(sql, rows as unknown as Array<{ oid: number; typarray: number }>)
+            registerArrayTypes(sql, dense(rows as unknown as Array<{ oid: number; typarray: number }>))
             loaded = true
           },
           (e: unknown) => {
@@ -59,6 +64,12 @@ const arrayTypesLoader = (sql: Sql) => {
           },
         ))
 }
+
+/**
+ * The rows of a result, without the leading holes a stale row counter leaves (see above). Holes are only ever
+ * at the front, so a result whose first slot is filled is whole: the common case costs one check.
+ */
+export const dense = <R>(rows: R[]): R[] => (rows.length > 0 && !(0 in rows) ? rows.filter(() => true) : rows)
 
 const isConnectionLoss = (e: unknown) => {
   const kind = failureKind(e)
@@ -134,9 +145,11 @@ const wrap = (
   query: async <R extends Row>(text: string, params: ReadonlyArray<unknown> = []) => {
     const pending = ready?.()
     if (pending) await pending
-    return (await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], {
-      prepare: true,
-    })) as unknown as R[]
+    return dense(
+      (await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], {
+        prepare: true,
+      })) as unknown as R[],
+    )
   },
   exec: async (text) => {
     const pending = ready?.()

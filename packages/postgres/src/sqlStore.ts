@@ -191,7 +191,11 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
    */
   const checkpoints = makeBatcher(async (items: ReadonlyArray<PendingCheckpoint>): Promise<Settled<Checkpoint>[]> => {
     if (items.length === 1) return [await writeAlone(items[0]!)]
-    const results: Settled<Checkpoint>[] = []
+    // Answered per item: a chunk may hold items that arrived after a later chunk's (distinctSteps puts a step
+    // after the chunk that already has it), and the batcher hands results out in arrival order.
+    const results = new Map<PendingCheckpoint, Settled<Checkpoint>>()
+    const answer = (chunk: ReadonlyArray<PendingCheckpoint>, settled: ReadonlyArray<Settled<Checkpoint>>) =>
+      chunk.forEach((w, i) => results.set(w, settled[i]!))
     for (const chunk of distinctSteps(items)) {
       let rows: Row[]
       try {
@@ -199,12 +203,13 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
       } catch {
         // One statement for many: a value the database refuses in one of them, or a lock conflict, fails
         // them all. Each goes alone instead, so that only its own failure reaches it.
-        results.push(...(await Promise.all(chunk.map(writeAlone))))
+        answer(chunk, await Promise.all(chunk.map(writeAlone)))
         continue
       }
       const written = new Set(rows.map((r) => stepKey(r["workflow_id"] as string, Number(r["step_id"]))))
-      results.push(
-        ...(await Promise.all(
+      answer(
+        chunk,
+        await Promise.all(
           chunk.map(async (w): Promise<Settled<Checkpoint>> =>
             written.has(stepKey(w.id, w.cp.stepId))
               ? { ok: true, value: w.cp }
@@ -213,10 +218,10 @@ export const makeSqlStore = (options: SqlStoreOptions): Store & { readonly [sqlS
                   (error: unknown) => ({ ok: false, error }),
                 ),
           ),
-        )),
+        ),
       )
     }
-    return results
+    return items.map((w) => results.get(w)!)
   })
 
   return {

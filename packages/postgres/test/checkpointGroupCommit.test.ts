@@ -74,3 +74,27 @@ it("20 checkpoints at once take two statements; a stale epoch, a refused value a
     await sql.end({ timeout: 1 })
   }
 })
+
+it("a step written twice in the middle of a group: every caller gets its own workflow's checkpoint", async () => {
+  const sql = postgres(url, { max: 4, onnotice: () => undefined })
+  const store = postgresStore({ sql, schema })
+  const run = <A, E>(e: Effect.Effect<A, E>) => Effect.runPromise(e)
+  try {
+    const ids = Array.from({ length: 6 }, (_, i) => `mid${i}`)
+    for (const id of ids)
+      await run(store.createWorkflow({ id, name: "wf", input: "1", appVersion: "v", executorId: "x" }))
+    // The first goes alone; the rest wait together, mid1's step twice, with others after the repeat (as a
+    // stopped execution's write queued beside the write of the workflow's next one would be).
+    const writes = [
+      ...ids.slice(0, 2).map((id, i) => ({ id, output: `"${i}"` })),
+      { id: "mid1", output: '"again"' },
+      ...ids.slice(2).map((id, i) => ({ id, output: `"${i + 2}"` })),
+    ]
+    const results = await Promise.all(writes.map((w) => run(store.writeCheckpoint(w.id, 1, done(0, w.output)))))
+    // The repeat finds mid1's first write done and gets it back; every other caller its own.
+    expect(results.map((c) => c.output)).toEqual(writes.map((w) => (w.output === '"again"' ? '"1"' : w.output)))
+  } finally {
+    await run(store.close())
+    await sql.end({ timeout: 1 })
+  }
+})

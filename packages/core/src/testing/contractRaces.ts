@@ -1,15 +1,21 @@
 /**
  * A randomized, seeded race on the store: workflows become runnable by every path (started, enqueued and
  * allowed by the limits, delayed and due, released by a completion that frees a slot, released by the cancel
- * of a sibling) while sends, getEvent, status reads, cancels and completions hit the same rows at once. Each
- * workflow must start within the documented bound: a claim that leaves startable work behind is followed by
- * another within `relookMs` (5 s), and a claim never skips a row only because another statement holds it.
+ * of a sibling, taken over from an executor that fell silent, released by another executor's shutdown) while
+ * sends, getEvent, status reads, cancels and completions hit the same rows at once. Each workflow must start
+ * within the bound the README states for its path: a claim that leaves startable work behind is followed by
+ * another within `relookMs` (5 s), and a claim never skips a row only because another statement holds it; a
+ * silent executor's workflow starts elsewhere within its lease plus the taker's heartbeat interval; a
+ * released one at the taker's next heartbeat (once the taker has been up for one lease).
  *
  * The seed is printed on failure; set DURABLY_RACE_SEED to replay one, DURABLY_RACE_ROUNDS for more rounds.
  */
 import assert from "node:assert/strict"
+import { Effect } from "effect"
 import { Durably } from "../Durably.ts"
+import { StoreError } from "../errors.ts"
 import { queueConfig, type DispatcherFactory, type QueueDefinition, type QueueSettings } from "../queues.ts"
+import type { Store } from "../store/Store.ts"
 import { defineWorkflow } from "../workflow.ts"
 import type { ContractTest } from "./contract.ts"
 
@@ -17,6 +23,10 @@ import type { ContractTest } from "./contract.ts"
 const boundMs = 5_000
 /** Room for a loaded 2-core machine on top of the bound. */
 const slackMs = 10_000
+/** The engine that serves the queues and takes work over: it beats often, so takeovers come soon. */
+const takerBeat = { interval: 250, lease: 3_000 }
+/** The second process's executors (one falls silent, one shuts down): a short lease, so takeovers come soon. */
+const otherBeat = { interval: 100, lease: 1_000 }
 
 /**
  * The dispatch protocol of `@durably/scheduler` in its smallest form (that package depends on this one):
@@ -97,23 +107,40 @@ export const racesScenarios: Record<string, ContractTest> = {
   "randomized races: every runnable workflow starts within the bound while others hit its row": async ({
     store,
     id,
+    another,
   }) => {
     const seed = envNumber("DURABLY_RACE_SEED") ?? Math.floor(Math.random() * 2 ** 31)
     const rounds = envNumber("DURABLY_RACE_ROUNDS") ?? 6
     const rng = random(seed)
     const jitter = () => new Promise((r) => setTimeout(r, Math.floor(rng() * 4)))
 
+    /** When each workflow first ran a step body anywhere, and on which executors it ran one (first time each). */
     const startedAt = new Map<string, number>()
-    const holds = new Map<string, () => void>()
-    const held = (wid: string) => new Promise<void>((r) => holds.set(wid, r))
-    const release = (wid: string) => holds.get(wid)?.()
-    const wf = defineWorkflow(id("racer"), async (ctx, key: string) => {
-      await ctx.step("start", async () => {
-        if (!startedAt.has(key)) startedAt.set(key, Date.now())
-        await held(key)
+    const startedOn = new Map<string, Array<{ readonly tag: string; readonly at: number }>>()
+    const seen = (key: string, tag: string) => {
+      const now = Date.now()
+      if (!startedAt.has(key)) startedAt.set(key, now)
+      const on = startedOn.get(key) ?? []
+      if (!on.some((s) => s.tag === tag)) startedOn.set(key, [...on, { tag, at: now }])
+    }
+    const ranOn = (key: string, tag: string) => startedOn.get(key)?.some((s) => s.tag === tag) ?? false
+    // A workflow's start step may be running on two executors at once (the silent one and its taker).
+    const holds = new Map<string, Array<() => void>>()
+    const held = (wid: string) => new Promise<void>((r) => holds.set(wid, [...(holds.get(wid) ?? []), r]))
+    const release = (wid: string) => holds.get(wid)?.forEach((r) => r())
+    // One definition per executor, all with one name: each says where its bodies ran.
+    const racer = (tag: string) =>
+      defineWorkflow(id("racer"), async (ctx, key: string) => {
+        await ctx.step("start", async () => {
+          seen(key, tag)
+          await held(key)
+        })
+        return ctx.step("end", () => {
+          seen(key, tag)
+          return key
+        })
       })
-      return ctx.step("end", () => key)
-    })
+    const wf = racer("taker")
     const limited = queueOf(id("one"), { concurrency: 1 })
     const siblings = queueOf(id("sib"), { concurrency: 1 })
     const open = queueOf(id("open"), {})
@@ -123,8 +150,27 @@ export const racesScenarios: Record<string, ContractTest> = {
       workflows: [wf],
       executorId: id("exec"),
       queues: [limited, siblings, open, parted],
+      heartbeat: takerBeat,
       logger: false,
     })
+    // It takes over others' work only once it has been up for one lease (until then every lease looks expired).
+    const takerReadyAt = Date.now() + takerBeat.lease
+    /** The second process: executors that run one workflow each, serve no queue, and then go away. */
+    const second = await another()
+    const others: Durably[] = []
+    const launchOther = async (tag: string, store: Store) => {
+      const def = racer(tag)
+      // Closing is the test's business: the engines share the second process's store.
+      const engine = await Durably.launch({
+        store: { ...store, close: () => Effect.void },
+        workflows: [def],
+        executorId: id(tag),
+        heartbeat: otherBeat,
+        logger: false,
+      })
+      others.push(engine)
+      return { engine, def }
+    }
     const errors: unknown[] = []
     /** Statements that race on a workflow's row: sends, getEvent, status reads. */
     const poke = (wid: string) =>
@@ -144,8 +190,20 @@ export const racesScenarios: Record<string, ContractTest> = {
     try {
       for (let round = 0; round < rounds; round++) {
         const key = (s: string) => `${id(s)}-${round}`
-        /** When each became runnable (by the test's clock, before the statement that made it so). */
-        const runnable = new Map<string, number>()
+        /**
+         * When each became runnable (by the test's clock, before the statement that made it so), its path's
+         * bound, and the executor it must start away from (one that fell silent or shut down).
+         */
+        const runnable = new Map<
+          string,
+          { readonly at: number; readonly boundMs: number; readonly awayFrom?: string }
+        >()
+        const runnableAt = (k: string, at: number) => runnable.set(k, { at, boundMs })
+        /** When it started where it had to, if it has. */
+        const startOf = (k: string) => {
+          const away = runnable.get(k)?.awayFrom
+          return away === undefined ? startedAt.get(k) : startedOn.get(k)?.find((s) => s.tag !== away)?.at
+        }
         const pokes: Promise<unknown>[] = []
         const enqueue = async (q: QueueDefinition, k: string, delayMs?: number, partitionKey?: string) => {
           const at = Date.now()
@@ -159,16 +217,16 @@ export const racesScenarios: Record<string, ContractTest> = {
         }
         const wait = (keys: string[], what: string) =>
           until(
-            () => keys.every((k) => startedAt.has(k)),
-            () => `${what} (round ${round}, seed ${seed}): ${keys.filter((k) => !startedAt.has(k)).join(", ")}`,
-            boundMs + slackMs,
+            () => keys.every((k) => startOf(k) !== undefined),
+            () => `${what} (round ${round}, seed ${seed}): ${keys.filter((k) => startOf(k) === undefined).join(", ")}`,
+            Math.max(...keys.map((k) => runnable.get(k)?.boundMs ?? boundMs)) + slackMs,
           )
 
         const paths = [
           // Started directly.
           async () => {
             const k = key("started")
-            runnable.set(k, Date.now())
+            runnableAt(k, Date.now())
             const h = await durably.start(wf, k, { id: k })
             pokes.push(poke(h.id))
           },
@@ -176,17 +234,17 @@ export const racesScenarios: Record<string, ContractTest> = {
           async () => {
             const first = key("slot")
             const next = key("freed")
-            runnable.set(first, (await enqueue(limited, first)).at)
+            runnableAt(first, (await enqueue(limited, first)).at)
             await enqueue(limited, next)
             await wait([first], "the first of a concurrency-1 queue")
             await jitter()
-            runnable.set(next, Date.now())
+            runnableAt(next, Date.now())
             release(first)
           },
           // Enqueued on a partitioned queue, each partition's limit allowing it (the claim that may report waiting).
           async () => {
             const ks = [key("part-a"), key("part-b"), key("part-c")]
-            for (const [i, k] of ks.entries()) runnable.set(k, (await enqueue(parted, k, undefined, `p${i}`)).at)
+            for (const [i, k] of ks.entries()) runnableAt(k, (await enqueue(parted, k, undefined, `p${i}`)).at)
           },
           // A partition's next workflow, released by the cancel of its enqueued sibling racing the claim.
           async () => {
@@ -195,7 +253,7 @@ export const racesScenarios: Record<string, ContractTest> = {
             await enqueue(parted, first, undefined, "px")
             await enqueue(parted, next, undefined, "px")
             await jitter()
-            runnable.set(next, Date.now())
+            runnableAt(next, Date.now())
             await durably.cancel(first)
             release(first)
           },
@@ -203,7 +261,7 @@ export const racesScenarios: Record<string, ContractTest> = {
           async () => {
             const k = key("delayed")
             const delay = Math.floor(rng() * 300)
-            runnable.set(k, (await enqueue(open, k, delay)).at + delay)
+            runnableAt(k, (await enqueue(open, k, delay)).at + delay)
           },
           // Released by the cancel of a running sibling.
           async () => {
@@ -213,17 +271,67 @@ export const racesScenarios: Record<string, ContractTest> = {
             await enqueue(siblings, next)
             await wait([first], "the sibling to be cancelled")
             await jitter()
-            runnable.set(next, Date.now())
+            runnableAt(next, Date.now())
             await durably.cancel(first)
             release(first)
+          },
+          // Taken over: its executor falls silent (every heartbeat fails) while the workflow runs a step there.
+          async () => {
+            const k = key("taken-over")
+            const tag = `silent-${round}`
+            let silent = false
+            const { engine, def } = await launchOther(tag, {
+              ...second,
+              heartbeat: (beat) =>
+                silent
+                  ? Effect.fail(new StoreError({ operation: "heartbeat", cause: new Error("silent"), retryable: true }))
+                  : second.heartbeat(beat),
+            })
+            const h = await engine.start(def, k, { id: k })
+            pokes.push(poke(h.id))
+            await until(
+              () => ranOn(k, tag),
+              () => `${k} to start on ${tag} (seed ${seed})`,
+              boundMs + slackMs,
+            )
+            await jitter()
+            // Its last heartbeat was no later than now: its lease runs out within one lease from here.
+            runnable.set(k, {
+              at: Math.max(Date.now(), takerReadyAt),
+              boundMs: otherBeat.lease + takerBeat.interval,
+              awayFrom: tag,
+            })
+            silent = true
+          },
+          // Released by a shutdown whose drain time is up while its step still runs there (a drained step
+          // would let the workflow go on to its end there first): the step's result is dropped, and the
+          // workflow runs again elsewhere.
+          async () => {
+            const k = key("released")
+            const tag = `leaver-${round}`
+            const { engine, def } = await launchOther(tag, second)
+            const h = await engine.start(def, k, { id: k })
+            pokes.push(poke(h.id))
+            await until(
+              () => ranOn(k, tag),
+              () => `${k} to start on ${tag} (seed ${seed})`,
+              boundMs + slackMs,
+            )
+            await jitter()
+            await engine.shutdown({ timeout: 0 })
+            runnable.set(k, { at: Math.max(Date.now(), takerReadyAt), boundMs: takerBeat.interval, awayFrom: tag })
           },
         ].sort(() => rng() - 0.5)
         await Promise.all(paths.map((p) => jitter().then(p)))
         const keys = [...runnable.keys()]
         await wait(keys, "runnable workflows to start")
         for (const k of keys) {
-          const late = startedAt.get(k)! - runnable.get(k)!
-          assert.ok(late <= boundMs + slackMs, `${k} started ${late} ms after it became runnable (seed ${seed})`)
+          const { at, boundMs: bound } = runnable.get(k)!
+          const late = startOf(k)! - at
+          assert.ok(
+            late <= bound + slackMs,
+            `${k} started ${late} ms after it became runnable, bound ${bound} ms (seed ${seed})`,
+          )
         }
         await Promise.all(pokes)
         assert.deepEqual(errors, [], `racing statements failed (seed ${seed})`)
@@ -239,12 +347,15 @@ export const racesScenarios: Record<string, ContractTest> = {
             )
           if (!k.endsWith(`cancelled-${round}`)) assert.equal(status, "SUCCESS", `${k} (seed ${seed})`)
         }
+        // The silent executor's execution, let go, is refused its checkpoint and stops.
+        for (const o of others.splice(0)) await o.shutdown()
       }
     } catch (e) {
       console.error(`randomized races failed; replay with DURABLY_RACE_SEED=${seed}`)
       throw e
     } finally {
-      for (const r of holds.values()) r()
+      for (const rs of holds.values()) rs.forEach((r) => r())
+      for (const o of others) await o.shutdown()
       await durably.shutdown()
     }
   },
