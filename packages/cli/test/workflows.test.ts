@@ -175,7 +175,8 @@ describe("durably workflows", { timeout: 180_000 }, () => {
   it("queues and executors", async () => {
     const queues = await durably(["queues"])
     expect(queues.code).toBe(0)
-    expect(queues.stdout).toMatch(/^nobody-serves-this\s+1\s+0\s+0/m)
+    // Limits as text for people, not the stored settings object.
+    expect(queues.stdout).toMatch(/^nobody-serves-this\s+1\s+0\s+0\s+concurrency 3$/m)
     const executors = await durably(["executors", "--json"])
     expect(executors.code).toBe(0)
     const doc = JSON.parse(executors.stdout) as { executors: Array<{ executorId: string }> }

@@ -35,6 +35,7 @@ export type {
   WorkflowSummary,
   WorkflowsApi,
 } from "./management/types.ts"
+export { describeQueueLimits } from "./management/queueLimits.ts"
 export type { LaunchOptions } from "./config.ts"
 export type { StartOptions } from "./engine/Engine.ts"
 export type { WorkflowHandle, WorkflowOutcome, WorkflowStatusInfo } from "./engine/handle.ts"

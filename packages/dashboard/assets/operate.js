@@ -17,19 +17,6 @@ const table = (id, headers, rows) =>
     h("tbody", {}, rows),
   )
 
-const limits = (s) => {
-  if (!s) return ""
-  const parts = []
-  if (s.concurrency !== undefined) parts.push(`concurrency ${s.concurrency}`)
-  if (s.workerConcurrency !== undefined) parts.push(`per worker ${s.workerConcurrency}`)
-  if (s.rateLimit) parts.push(`${s.rateLimit.limit} starts / ${s.rateLimit.periodMs} ms`)
-  if (s.partition?.concurrency !== undefined) parts.push(`per partition ${s.partition.concurrency}`)
-  if (s.partition?.rateLimit)
-    parts.push(`per partition ${s.partition.rateLimit.limit} / ${s.partition.rateLimit.periodMs} ms`)
-  if (s.maxLength !== undefined) parts.push(`max length ${s.maxLength}`)
-  return parts.length ? parts.join(", ") : "no limits"
-}
-
 export const queuesView = async ({ root }) => {
   const slot = h("div")
   root.append(h("h1", {}, "Queues"), slot)
@@ -51,7 +38,7 @@ export const queuesView = async ({ root }) => {
                 h("td", { class: "waiting" }, q.enqueued),
                 h("td", { class: "delayed" }, q.delayed),
                 h("td", { class: "running" }, q.running),
-                h("td", { class: "muted" }, limits(q.settings)),
+                h("td", { class: "muted" }, q.limits),
               ),
             ),
           ),

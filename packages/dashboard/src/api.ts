@@ -3,6 +3,7 @@
  * UI shows them: as JSON (`toJson`) and as readable text (`pretty`), so the browser needs no codec.
  */
 import {
+  describeQueueLimits,
   InvalidArgument,
   ScheduleNotFound,
   WorkflowNotFound,
@@ -137,7 +138,10 @@ export const apiRoute = async (request: Request, path: string, ctx: ApiContext):
           return json({ ids: [id] })
       }
     }
-    if (get && path === "/queues") return json({ queues: await client.queues.list() })
+    if (get && path === "/queues")
+      return json({
+        queues: (await client.queues.list()).map((q) => ({ ...q, limits: describeQueueLimits(q.settings) })),
+      })
     if (get && path === "/executors")
       return json({ executors: await client.executors.list(), stranded: await client.workflows.stranded() })
     if (parts[0] === "schedules") {

@@ -1,4 +1,5 @@
 /** `durably queues` and `durably executors`: the work on each queue, and who runs it. */
+import { describeQueueLimits } from "@durably/core"
 import type { Command } from "../command.ts"
 
 export const queuesCommand: Command = {
@@ -12,7 +13,7 @@ export const queuesCommand: Command = {
       { header: "WAITING", get: (q) => q.enqueued },
       { header: "DELAYED", get: (q) => q.delayed },
       { header: "RUNNING", get: (q) => q.running },
-      { header: "LIMITS", get: (q) => q.settings, max: 80 },
+      { header: "LIMITS", get: (q) => describeQueueLimits(q.settings), max: 80 },
     ])
   },
 }
