@@ -4,7 +4,15 @@
 // echo at most a short escaped prefix, store nothing and hang nothing; the engine works afterwards.
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Cause, Effect, Exit } from "effect"
-import { defineTopic, defineWorkflow, Durably, type Store, type WorkflowContext } from "@durably/core"
+import {
+  ConflictingWorkflowError,
+  defineTopic,
+  defineWorkflow,
+  Durably,
+  WorkflowNotFound,
+  type Store,
+  type WorkflowContext,
+} from "@durably/core"
 import { Durably as EffectDurably, defineWorkflow as defineEffectWorkflow } from "@durably/core/effect"
 import { defineQueue } from "@durably/scheduler"
 import { transaction } from "@durably/postgres"
@@ -117,6 +125,13 @@ describe.each(storeKinds)("names, keys, ids and topics on the $name store", (kin
     ["enqueueMany id", "id", (v) => durably.enqueueMany(plain, noop, [1, 2], (_i, n) => (n === 1 ? { id: v } : {}))],
     ["workflows.get", "id", (v) => durably.workflows.get(v)],
     ["workflows.cancel", "id", (v) => durably.workflows.cancel(v)],
+    ["workflows.resume", "id", (v) => durably.workflows.resume(v)],
+    ["workflows.resume appVersion", "appVersion", (v) => durably.workflows.resume(target, { appVersion: v })],
+    ["workflows.steps", "id", (v) => durably.workflows.steps(v)],
+    ["workflows.fork", "id", (v) => durably.workflows.fork(v, { fromStep: 0 })],
+    ["workflows.fork new id", "id", (v) => durably.workflows.fork(target, { fromStep: 0, id: v })],
+    ["workflows.fork queue", "queue", (v) => durably.workflows.fork(target, { fromStep: 0, queue: v })],
+    ["workflows.delete", "id", (v) => durably.workflows.delete(v)],
     ["workflows.list name", "name", (v) => durably.workflows.list({ name: v })],
     ["defineWorkflow", "defineWorkflow", (v) => defineWorkflow(v, async () => 1)],
     ["defineTopic", "topic name", (v) => defineTopic(v)],
@@ -184,6 +199,17 @@ describe.each(storeKinds)("names, keys, ids and topics on the $name store", (kin
     )
   })
 
+  it("resume never reaches another workflow through a lone surrogate", async () => {
+    // Postgres would look up "victim-\ufffd" for "victim-\ud800" and move that CANCELLED workflow back to PENDING.
+    const victim = await durably.start(waiter, undefined, { id: "victim-\ufffd" })
+    await durably.workflows.cancel(victim.id)
+    for (const id of ["victim-\ud800", "victim-\u0000"]) {
+      const e = await rejection(() => durably.workflows.resume(id), `${kind.name}: resume ${JSON.stringify(id)}`)
+      expectRefused(e, "workflows.resume: id")
+    }
+    expect((await victim.status())?.status).toBe("CANCELLED")
+  })
+
   it("still works afterwards, and ids of 200 characters and any well-formed Unicode round-trip", async () => {
     for (const id of [
       "z".repeat(200),
@@ -194,6 +220,20 @@ describe.each(storeKinds)("names, keys, ids and topics on the $name store", (kin
       const h = await durably.start(noop, 1, { id })
       expect(await within(h.result(), `result of ${JSON.stringify(id.slice(0, 20))}`)).toBe(2)
       expect((await durably.handle(id).status())?.id).toBe(id)
+    }
+  })
+})
+
+describe("errors that name a workflow id", () => {
+  it("echo a short escaped prefix of it, however long or hostile", () => {
+    const id = `line\nforged ${"y".repeat(1_000_000)}`
+    for (const e of [
+      new WorkflowNotFound({ workflowId: id }),
+      new ConflictingWorkflowError({ workflowId: id, existingName: "a", requestedName: "b" }),
+    ]) {
+      expect(echoesSafely(e.message), e.message.slice(0, 300)).toBe(true)
+      expect(e.message.length).toBeLessThan(300)
+      expect(e.message).toContain("line\\nforged")
     }
   })
 })
