@@ -5,8 +5,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import { Effect } from "effect"
 import { consoleLogger, defineWorkflow, Durably, StoreError, type Store } from "@durably/core"
 import { longTimeout } from "../../packages/core/src/duration.ts"
+import { Durably as EffectDurably } from "@durably/core/effect"
 import { defineQueue } from "@durably/scheduler"
-import { rejection, storeKinds, tagOf, within } from "./support.ts"
+import { count, rejection, storeKinds, tagOf, within } from "./support.ts"
 
 const deep = (levels: number): unknown => {
   let v: unknown = 1
@@ -44,6 +45,27 @@ const caught = defineWorkflow("adv-o-caught", async (ctx) => {
 })
 const poisonedEnd = defineWorkflow("adv-o-end", async () => "poison-output")
 const plain = defineWorkflow("adv-o-plain", async (ctx, v: unknown) => ctx.step("echo", () => v))
+const waiter = defineWorkflow("adv-o-waiter", async (ctx) => {
+  await ctx.recv("never")
+})
+/** Each call a workflow makes with a value nested 100,000 levels deep, and how it was refused. */
+const deepInside = defineWorkflow("adv-o-deep", async (ctx) => {
+  const calls: ReadonlyArray<() => Promise<unknown>> = [
+    () => ctx.setEvent("k", deep(100_000)),
+    () => ctx.writeStream("s", deep(100_000)),
+    () => ctx.send(ctx.workflowId, "t", deep(100_000)),
+    () => ctx.step("s", () => deep(100_000)),
+  ]
+  const out: Array<string | undefined> = []
+  for (const call of calls)
+    out.push(
+      await call().then(
+        () => "accepted",
+        (e: unknown) => tagOf(e),
+      ),
+    )
+  return out
+})
 const tiny = defineQueue("adv-o: at most 99 \u2028 queue", { maxLength: 2 })
 
 describe.each(storeKinds)("outputs on the $name store", (kind) => {
@@ -59,7 +81,7 @@ describe.each(storeKinds)("outputs on the $name store", (kind) => {
     ;({ store, cleanup } = await kind.make())
     durably = await Durably.launch({
       store: kind.name === "memory" ? store : poisoning(store),
-      workflows: [poisonedStep, caught, poisonedEnd, plain],
+      workflows: [poisonedStep, caught, poisonedEnd, plain, waiter, deepInside],
       queues: [tiny],
       serveQueues: false,
       logger: false,
@@ -129,9 +151,34 @@ describe.each(storeKinds)("outputs on the $name store", (kind) => {
     expect(e).toMatchObject({ _tag: "QueueFull", maxLength: 2, waiting: 2 })
   })
 
-  it("a value nested 100,000 levels deep is a SerializationError at the call, not a stack overflow", async () => {
-    const e = await rejection(durably.start(plain, deep(100_000)), "deep input")
-    expect(tagOf(e)).toBe("SerializationError")
+  it("a value nested 100,000 levels deep is a SerializationError at every call, not a stack overflow", async () => {
+    const target = await durably.start(waiter, undefined)
+    const source = await durably.start(plain, 1)
+    await within(source.result(), "source workflow")
+    const before = await count(store)
+    const service = EffectDurably.fromPromise(durably)
+    for (const [what, call] of [
+      ["start input", () => durably.start(plain, deep(100_000))],
+      ["send", () => durably.send(target.id, "t", deep(100_000))],
+      ["fork input", () => durably.workflows.fork(source.id, { fromStep: 0, input: deep(100_000) })],
+      // In the error channel, not a defect: flip rejects on a defect.
+      [
+        "Effect send",
+        () =>
+          Effect.runPromise(Effect.flip(service.send(target.id, "t", deep(100_000)))).then((e) => Promise.reject(e)),
+      ],
+    ] as const) {
+      const e = await rejection(call, `${kind.name}: deep ${what}`)
+      expect(tagOf(e), `${what}: ${String(e).slice(0, 200)}`).toBe("SerializationError")
+      expect((e as Error).message).toMatch(/nested (too deeply|deeper than)/)
+    }
+    expect(await count(store)).toBe(before)
+    expect(await within(durably.run(deepInside, undefined), "deep values inside a workflow")).toEqual([
+      "SerializationError",
+      "SerializationError",
+      "SerializationError",
+      "SerializationError",
+    ])
     expect(await within(durably.run(plain, deep(900)), "900 levels")).toEqual(deep(900))
   })
 })
