@@ -16,7 +16,19 @@ import {
 import { Durably as EffectDurably, defineWorkflow as defineEffectWorkflow } from "@durably/core/effect"
 import { defineQueue } from "@durably/scheduler"
 import { transaction } from "@durably/postgres"
-import { count, echoesSafely, hostileStrings, notStrings, rejection, storeKinds, tagOf, within } from "./support.ts"
+import {
+  captureLogs,
+  logProblems,
+  tracked,
+  type Stored,
+  echoesSafely,
+  hostileStrings,
+  notStrings,
+  rejection,
+  storeKinds,
+  tagOf,
+  within,
+} from "./support.ts"
 
 const hostile = [...hostileStrings, ...notStrings] as ReadonlyArray<readonly [string, unknown]>
 
@@ -86,17 +98,23 @@ const expectRefused = (e: unknown, argument: string) => {
 describe.each(storeKinds)("names, keys, ids and topics on the $name store", (kind) => {
   let store: Store
   let cleanup: () => Promise<void>
+  let secret: string | undefined
+  let stored: () => Promise<Stored>
+  /** What the engines use: the store, counting the messages it accepts (see tracked). */
+  let engineStore: Store
   let durably: Durably
+  const logs = captureLogs()
   let target: string
 
   beforeAll(async () => {
-    ;({ store, cleanup } = await kind.make())
+    ;({ store, cleanup, secret } = await kind.make())
+    ;({ store: engineStore, stored } = tracked(store))
     durably = await Durably.launch({
-      store,
+      store: engineStore,
       workflows: [noop, waiter, prober, effectProber],
       queues: [plain, parted],
       serveQueues: false,
-      logger: false,
+      logger: logs.logger,
       heartbeat: false,
     })
     target = (await durably.start(waiter, undefined, { id: "adv-target" })).id
@@ -136,12 +154,20 @@ describe.each(storeKinds)("names, keys, ids and topics on the $name store", (kin
     ["defineWorkflow", "defineWorkflow", (v) => defineWorkflow(v, async () => 1)],
     ["defineTopic", "topic name", (v) => defineTopic(v)],
     ["defineQueue", "queue name", (v) => defineQueue(v)],
-    ["launch executorId", "executorId", (v) => Durably.launch({ store, workflows: [noop], executorId: v })],
-    ["launch appVersion", "appVersion", (v) => Durably.launch({ store, workflows: [noop], appVersion: v })],
+    [
+      "launch executorId",
+      "executorId",
+      (v) => Durably.launch({ store: engineStore, workflows: [noop], executorId: v }),
+    ],
+    [
+      "launch appVersion",
+      "appVersion",
+      (v) => Durably.launch({ store: engineStore, workflows: [noop], appVersion: v }),
+    ],
   ]
 
   it.each(hostile)("every call from outside refuses %s at the call and stores nothing", async (label, value) => {
-    const before = await count(store)
+    const before = await stored()
     for (const [what, argument, call] of outside) {
       const e = await rejection(() => call(value as never), `${kind.name}: ${what} with ${label}`)
       try {
@@ -150,7 +176,7 @@ describe.each(storeKinds)("names, keys, ids and topics on the $name store", (kin
         throw new Error(`${what} with ${label}: ${(failure as Error).message}`)
       }
     }
-    expect(await count(store)).toBe(before)
+    expect(await stored()).toEqual(before)
   })
 
   it.each(hostile)("every ctx call refuses %s at the call; the workflow goes on and ends", async (label, value) => {
@@ -221,6 +247,11 @@ describe.each(storeKinds)("names, keys, ids and topics on the $name store", (kin
       expect(await within(h.result(), `result of ${JSON.stringify(id.slice(0, 20))}`)).toBe(2)
       expect((await durably.handle(id).status())?.id).toBe(id)
     }
+  })
+
+  it("the logs hold no secret and only short, escaped echoes of what was refused", () => {
+    expect(logs.entries.length).toBeGreaterThan(0)
+    expect(logProblems(logs.entries, secret === undefined ? [] : [secret])).toEqual([])
   })
 })
 

@@ -7,7 +7,7 @@ import { consoleLogger, defineWorkflow, Durably, StoreError, type Store } from "
 import { longTimeout } from "../../packages/core/src/duration.ts"
 import { Durably as EffectDurably } from "@durably/core/effect"
 import { defineQueue } from "@durably/scheduler"
-import { count, rejection, storeKinds, tagOf, within } from "./support.ts"
+import { captureLogs, logProblems, tracked, type Stored, rejection, storeKinds, tagOf, within } from "./support.ts"
 
 const deep = (levels: number): unknown => {
   let v: unknown = 1
@@ -75,16 +75,22 @@ describe.each(storeKinds)("outputs on the $name store", (kind) => {
   }
   let store: Store
   let cleanup: () => Promise<void>
+  let secret: string | undefined
+  let stored: () => Promise<Stored>
+  /** What the engines use: the store, counting the messages it accepts (see tracked). */
+  let engineStore: Store
   let durably: Durably
+  const logs = captureLogs()
 
   beforeAll(async () => {
-    ;({ store, cleanup } = await kind.make())
+    ;({ store, cleanup, secret } = await kind.make())
+    ;({ store: engineStore, stored } = tracked(store))
     durably = await Durably.launch({
-      store: kind.name === "memory" ? store : poisoning(store),
+      store: kind.name === "memory" ? engineStore : poisoning(engineStore),
       workflows: [poisonedStep, caught, poisonedEnd, plain, waiter, deepInside],
       queues: [tiny],
       serveQueues: false,
-      logger: false,
+      logger: logs.logger,
       heartbeat: false,
     })
   }, 60_000)
@@ -155,7 +161,7 @@ describe.each(storeKinds)("outputs on the $name store", (kind) => {
     const target = await durably.start(waiter, undefined)
     const source = await durably.start(plain, 1)
     await within(source.result(), "source workflow")
-    const before = await count(store)
+    const before = await stored()
     const service = EffectDurably.fromPromise(durably)
     for (const [what, call] of [
       ["start input", () => durably.start(plain, deep(100_000))],
@@ -172,7 +178,7 @@ describe.each(storeKinds)("outputs on the $name store", (kind) => {
       expect(tagOf(e), `${what}: ${String(e).slice(0, 200)}`).toBe("SerializationError")
       expect((e as Error).message).toMatch(/nested (too deeply|deeper than)/)
     }
-    expect(await count(store)).toBe(before)
+    expect(await stored()).toEqual(before)
     expect(await within(durably.run(deepInside, undefined), "deep values inside a workflow")).toEqual([
       "SerializationError",
       "SerializationError",
@@ -180,6 +186,11 @@ describe.each(storeKinds)("outputs on the $name store", (kind) => {
       "SerializationError",
     ])
     expect(await within(durably.run(plain, deep(900)), "900 levels")).toEqual(deep(900))
+  })
+
+  it("the logs hold no secret and only short, escaped echoes of what was refused", () => {
+    expect(logs.entries.length).toBeGreaterThan(0)
+    expect(logProblems(logs.entries, secret === undefined ? [] : [secret])).toEqual([])
   })
 })
 
