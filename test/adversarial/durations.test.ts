@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { defineWorkflow, Durably, type QueueSettings, type Store, type WorkflowContext } from "@durably/core"
 import { defineQueue } from "@durably/scheduler"
 import {
+  badDurations,
   captureLogs,
   logProblems,
   tracked,
@@ -14,18 +15,6 @@ import {
   tagOf,
   within,
 } from "./support.ts"
-
-const badDurations: ReadonlyArray<readonly [string, unknown]> = [
-  ["1e20 ms", 1e20],
-  ["negative", -5],
-  ["NaN", NaN],
-  ["Infinity", Infinity],
-  ['"Infinity"', "Infinity"],
-  ["101 years", "36900 days"],
-  ["misspelt object", { secnds: 5 }],
-  ["object with a string", { seconds: "5" }],
-  ["nonsense text", "soon"],
-]
 
 const noop = defineWorkflow("adv-d-noop", async () => 1)
 const plain = defineQueue("adv-d-plain")
@@ -98,6 +87,9 @@ describe.each(storeKinds)("durations and limits on the $name store", (kind) => {
         ["enqueue timeout", () => durably.enqueue(plain, noop, undefined, { timeout: d })],
         ["getEvent timeout", () => durably.getEvent("x", "k", { timeout: d })],
         ["shutdown timeout", () => durably.shutdown({ timeout: d })],
+        ["debounce delay", () => durably.debounce(noop, "k", undefined, { delay: d })],
+        ["debounce maxWait", () => durably.debounce(noop, "k", undefined, { delay: "1 hour", maxWait: d })],
+        ["prune olderThan", () => durably.workflows.prune({ olderThan: d })],
         ["rate period", () => defineQueue("q", { rateLimit: { limit: 1, period: d } })],
         ["heartbeat", () => Durably.launch({ store: engineStore, workflows: [noop], heartbeat: { interval: d } })],
       ] as const) {

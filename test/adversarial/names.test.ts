@@ -37,6 +37,8 @@ const waiter = defineWorkflow("adv-waiter", async (ctx) => {
   await ctx.recv("never")
 })
 const plain = defineQueue("adv-plain")
+/** A cron that fires once a year (2 a.m. on January 1st, UTC): not while the suite runs, but for a day that Jan 1. */
+const cron = "0 2 1 1 *"
 const parted = defineQueue("adv-parted", { partition: {} })
 
 /** Each ctx operation with the hostile value `v` where a name goes, and the word its error must name. */
@@ -55,6 +57,9 @@ const ctxCalls: ReadonlyArray<readonly [op: string, names: string, call: (ctx: W
     ["ctx.enqueue dedup", "deduplicationId", (ctx, v) => ctx.enqueue(plain, noop, 1, { deduplicationId: v })],
     ["ctx.enqueue queue", "queue", (ctx, v) => ctx.enqueue(v, noop, 1)],
     ["ctx.patched", "patch name", (ctx, v) => ctx.patched(v)],
+    ["ctx.deprecatePatch", "patch name", (ctx, v) => ctx.deprecatePatch(v)],
+    ["ctx.enqueue id", "id", (ctx, v) => ctx.enqueue(plain, noop, 1, { id: v })],
+    ["ctx.enqueue partitionKey", "partitionKey", (ctx, v) => ctx.enqueue(parted, noop, 1, { partitionKey: v })],
     ["transaction", "name", (ctx, v) => transaction(ctx, v, async () => 1)],
   ]
 
@@ -118,6 +123,7 @@ describe.each(storeKinds)("names, keys, ids and topics on the $name store", (kin
       heartbeat: false,
     })
     target = (await durably.start(waiter, undefined, { id: "adv-target" })).id
+    await durably.schedules.create("adv-schedule", { cron, workflow: noop, queue: plain, input: 1 })
   }, 60_000)
   afterAll(async () => {
     await durably?.shutdown({ timeout: "5 seconds" })
@@ -150,6 +156,28 @@ describe.each(storeKinds)("names, keys, ids and topics on the $name store", (kin
     ["workflows.fork new id", "id", (v) => durably.workflows.fork(target, { fromStep: 0, id: v })],
     ["workflows.fork queue", "queue", (v) => durably.workflows.fork(target, { fromStep: 0, queue: v })],
     ["workflows.delete", "id", (v) => durably.workflows.delete(v)],
+    ["workflows.count filter", "idPrefix", (v) => durably.workflows.count({ idPrefix: v })],
+    ["workflows.cancelMany filter", "name", (v) => durably.workflows.cancelMany({ name: v })],
+    ["workflows.resumeMany filter", "queue", (v) => durably.workflows.resumeMany({ queue: v })],
+    ["workflows.prune status", "status", (v) => durably.workflows.prune({ olderThan: "1 day", status: v })],
+    ["debounce key", "key", (v) => durably.debounce(noop, v, 1, { delay: "1 hour" })],
+    ["schedules.create name", "schedule name", (v) => durably.schedules.create(v, { cron, workflow: noop })],
+    ["schedules.create cron", "cron", (v) => durably.schedules.create("adv-new", { cron: v, workflow: noop })],
+    [
+      "schedules.create timezone",
+      "timezone",
+      (v) => durably.schedules.create("adv-new", { cron, timezone: v, workflow: noop }),
+    ],
+    ["schedules.create workflow", "workflow", (v) => durably.schedules.create("adv-new", { cron, workflow: v })],
+    ["schedules.create queue", "queue", (v) => durably.schedules.create("adv-new", { cron, workflow: noop, queue: v })],
+    ["schedules.get", "schedule name", (v) => durably.schedules.get(v)],
+    ["schedules.update name", "schedule name", (v) => durably.schedules.update(v, { cron })],
+    ["schedules.update cron", "cron", (v) => durably.schedules.update("adv-schedule", { cron: v })],
+    ["schedules.pause", "schedule name", (v) => durably.schedules.pause(v)],
+    ["schedules.resume", "schedule name", (v) => durably.schedules.resume(v)],
+    ["schedules.delete", "schedule name", (v) => durably.schedules.delete(v)],
+    ["schedules.trigger", "schedule name", (v) => durably.schedules.trigger(v)],
+    ["schedules.backfill", "schedule name", (v) => durably.schedules.backfill(v, new Date(0), new Date(1))],
     ["workflows.list name", "name", (v) => durably.workflows.list({ name: v })],
     ["defineWorkflow", "defineWorkflow", (v) => defineWorkflow(v, async () => 1)],
     ["defineTopic", "topic name", (v) => defineTopic(v)],
@@ -223,6 +251,19 @@ describe.each(storeKinds)("names, keys, ids and topics on the $name store", (kin
     expect(tagOf(await rejection(() => durably.start(noop, 41, { id: "adv-\ud800" }), "surrogate id"))).toBe(
       "InvalidArgument",
     )
+  })
+
+  it("a cron Postgres cannot hold, or a huge one, is refused and echoed short", async () => {
+    const before = await stored()
+    for (const bad of ["0 2 * * *\u0000", "0 2 * * \ud800", "@hourly\u0000", `0 2 * * ${"1,".repeat(500_000)}1`]) {
+      for (const call of [
+        () => durably.schedules.create("adv-cron", { cron: bad, workflow: noop }),
+        () => durably.schedules.update("adv-schedule", { cron: bad }),
+      ])
+        expectRefused(await rejection(call, `${kind.name}: cron ${JSON.stringify(bad.slice(0, 20))}`), "cron")
+    }
+    expect(await stored()).toEqual(before)
+    expect((await durably.schedules.get("adv-schedule"))?.cron).toBe(cron)
   })
 
   it("resume never reaches another workflow through a lone surrogate", async () => {

@@ -87,11 +87,12 @@ export interface Stored {
   readonly streamCloses: number
   /** Messages the store accepted (every message row comes through sendMessage or sendFromWorkflow). */
   readonly messages: number
+  readonly schedules: number
 }
 
 /**
  * The store, counting the messages it accepts (no port lists them: a message is only seen by receiving it),
- * and `stored()`, what it holds: workflows, and each one's checkpoints, events and stream rows.
+ * and `stored()`, what it holds: workflows and each one's checkpoints, events and stream rows, and schedules.
  */
 export const tracked = (store: Store): { readonly store: Store; readonly stored: () => Promise<Stored> } => {
   let messages = 0
@@ -105,6 +106,7 @@ export const tracked = (store: Store): { readonly store: Store; readonly stored:
     },
     stored: async () => {
       const workflows = await Effect.runPromise(store.listWorkflows({ limit: 10_000 }))
+      const schedules = (await Effect.runPromise(store.listSchedules())).length
       const rows = {
         workflows: workflows.length,
         checkpoints: 0,
@@ -112,6 +114,7 @@ export const tracked = (store: Store): { readonly store: Store; readonly stored:
         streamValues: 0,
         streamCloses: 0,
         messages,
+        schedules,
       }
       for (const w of workflows) {
         const h = await Effect.runPromise(store.management.history(w.id))
@@ -177,6 +180,19 @@ export const notStrings: ReadonlyArray<readonly [label: string, value: unknown]>
   ["number", 42],
   ["null", null],
   ["object", { name: "x" }],
+]
+
+/** Durations past what the engine's timers or the database's columns hold, or that are not durations at all. */
+export const badDurations: ReadonlyArray<readonly [string, unknown]> = [
+  ["1e20 ms", 1e20],
+  ["negative", -5],
+  ["NaN", NaN],
+  ["Infinity", Infinity],
+  ['"Infinity"', "Infinity"],
+  ["101 years", "36900 days"],
+  ["misspelt object", { secnds: 5 }],
+  ["object with a string", { seconds: "5" }],
+  ["nonsense text", "soon"],
 ]
 
 /** What an error may say about a hostile value: never the whole of a long one, never a raw control character. */
