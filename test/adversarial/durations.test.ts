@@ -3,19 +3,18 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { defineWorkflow, Durably, type QueueSettings, type Store, type WorkflowContext } from "@durably/core"
 import { defineQueue } from "@durably/scheduler"
-import { count, echoesSafely, rejection, storeKinds, tagOf, within } from "./support.ts"
-
-const badDurations: ReadonlyArray<readonly [string, unknown]> = [
-  ["1e20 ms", 1e20],
-  ["negative", -5],
-  ["NaN", NaN],
-  ["Infinity", Infinity],
-  ['"Infinity"', "Infinity"],
-  ["101 years", "36900 days"],
-  ["misspelt object", { secnds: 5 }],
-  ["object with a string", { seconds: "5" }],
-  ["nonsense text", "soon"],
-]
+import {
+  badDurations,
+  captureLogs,
+  logProblems,
+  tracked,
+  type Stored,
+  echoesSafely,
+  rejection,
+  storeKinds,
+  tagOf,
+  within,
+} from "./support.ts"
 
 const noop = defineWorkflow("adv-d-noop", async () => 1)
 const plain = defineQueue("adv-d-plain")
@@ -53,16 +52,22 @@ const fractional = defineWorkflow("adv-d-fraction", async (ctx) => {
 describe.each(storeKinds)("durations and limits on the $name store", (kind) => {
   let store: Store
   let cleanup: () => Promise<void>
+  let secret: string | undefined
+  let stored: () => Promise<Stored>
+  /** What the engines use: the store, counting the messages it accepts (see tracked). */
+  let engineStore: Store
   let durably: Durably
+  const logs = captureLogs()
 
   beforeAll(async () => {
-    ;({ store, cleanup } = await kind.make())
+    ;({ store, cleanup, secret } = await kind.make())
+    ;({ store: engineStore, stored } = tracked(store))
     durably = await Durably.launch({
-      store,
+      store: engineStore,
       workflows: [noop, prober, fractional],
       queues: [plain],
       serveQueues: false,
-      logger: false,
+      logger: logs.logger,
       heartbeat: false,
     })
   }, 60_000)
@@ -75,21 +80,24 @@ describe.each(storeKinds)("durations and limits on the $name store", (kind) => {
     "%s is refused by every call that takes a duration",
     async (label, i) => {
       const d = badDurations[i]![1] as never
-      const before = await count(store)
+      const before = await stored()
       for (const [what, call] of [
         ["start timeout", () => durably.start(noop, undefined, { timeout: d })],
         ["enqueue delay", () => durably.enqueue(plain, noop, undefined, { delay: d })],
         ["enqueue timeout", () => durably.enqueue(plain, noop, undefined, { timeout: d })],
         ["getEvent timeout", () => durably.getEvent("x", "k", { timeout: d })],
         ["shutdown timeout", () => durably.shutdown({ timeout: d })],
+        ["debounce delay", () => durably.debounce(noop, "k", undefined, { delay: d })],
+        ["debounce maxWait", () => durably.debounce(noop, "k", undefined, { delay: "1 hour", maxWait: d })],
+        ["prune olderThan", () => durably.workflows.prune({ olderThan: d })],
         ["rate period", () => defineQueue("q", { rateLimit: { limit: 1, period: d } })],
-        ["heartbeat", () => Durably.launch({ store, workflows: [noop], heartbeat: { interval: d } })],
+        ["heartbeat", () => Durably.launch({ store: engineStore, workflows: [noop], heartbeat: { interval: d } })],
       ] as const) {
         const e = await rejection(call, `${kind.name}: ${what} with ${label}`)
         expect(tagOf(e), `${what} with ${label}: ${String(e)}`).toBe("InvalidArgument")
         expect(echoesSafely((e as Error).message)).toBe(true)
       }
-      expect(await count(store)).toBe(before)
+      expect(await stored()).toEqual(before)
       const inside = await within(durably.run(prober, i), `${kind.name}: ctx calls with ${label}`)
       expect(inside).toEqual(ctxCalls.map(() => "InvalidArgument"))
     },
@@ -108,7 +116,13 @@ describe.each(storeKinds)("durations and limits on the $name store", (kind) => {
         return tagOf(e)
       }
     })
-    const engine = await Durably.launch({ store, workflows: [until], logger: false, heartbeat: false, executorId: "u" })
+    const engine = await Durably.launch({
+      store: engineStore,
+      workflows: [until],
+      logger: false,
+      heartbeat: false,
+      executorId: "u",
+    })
     try {
       for (const at of [1e20, NaN, "tomorrow", new Date(NaN)])
         expect(await within(engine.run(until, at), `sleepUntil ${String(at)}`)).toBe("InvalidArgument")
@@ -139,5 +153,10 @@ describe.each(storeKinds)("durations and limits on the $name store", (kind) => {
     expect(tagOf(await rejection(() => durably.readStream("x", "k", { from: 2 ** 31 }), "from"))).toBe(
       "InvalidArgument",
     )
+  })
+
+  it("the logs hold no secret and only short, escaped echoes of what was refused", () => {
+    expect(logs.entries.length).toBeGreaterThan(0)
+    expect(logProblems(logs.entries, secret === undefined ? [] : [secret])).toEqual([])
   })
 })

@@ -4,11 +4,31 @@
 // echo at most a short escaped prefix, store nothing and hang nothing; the engine works afterwards.
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Cause, Effect, Exit } from "effect"
-import { defineTopic, defineWorkflow, Durably, type Store, type WorkflowContext } from "@durably/core"
+import {
+  ConflictingWorkflowError,
+  defineTopic,
+  defineWorkflow,
+  Durably,
+  WorkflowNotFound,
+  type Store,
+  type WorkflowContext,
+} from "@durably/core"
 import { Durably as EffectDurably, defineWorkflow as defineEffectWorkflow } from "@durably/core/effect"
 import { defineQueue } from "@durably/scheduler"
 import { transaction } from "@durably/postgres"
-import { count, echoesSafely, hostileStrings, notStrings, rejection, storeKinds, tagOf, within } from "./support.ts"
+import {
+  captureLogs,
+  logProblems,
+  tracked,
+  type Stored,
+  echoesSafely,
+  hostileStrings,
+  notStrings,
+  rejection,
+  storeKinds,
+  tagOf,
+  within,
+} from "./support.ts"
 
 const hostile = [...hostileStrings, ...notStrings] as ReadonlyArray<readonly [string, unknown]>
 
@@ -17,6 +37,8 @@ const waiter = defineWorkflow("adv-waiter", async (ctx) => {
   await ctx.recv("never")
 })
 const plain = defineQueue("adv-plain")
+/** A cron that fires once a year (2 a.m. on January 1st, UTC): not while the suite runs, but for a day that Jan 1. */
+const cron = "0 2 1 1 *"
 const parted = defineQueue("adv-parted", { partition: {} })
 
 /** Each ctx operation with the hostile value `v` where a name goes, and the word its error must name. */
@@ -35,6 +57,9 @@ const ctxCalls: ReadonlyArray<readonly [op: string, names: string, call: (ctx: W
     ["ctx.enqueue dedup", "deduplicationId", (ctx, v) => ctx.enqueue(plain, noop, 1, { deduplicationId: v })],
     ["ctx.enqueue queue", "queue", (ctx, v) => ctx.enqueue(v, noop, 1)],
     ["ctx.patched", "patch name", (ctx, v) => ctx.patched(v)],
+    ["ctx.deprecatePatch", "patch name", (ctx, v) => ctx.deprecatePatch(v)],
+    ["ctx.enqueue id", "id", (ctx, v) => ctx.enqueue(plain, noop, 1, { id: v })],
+    ["ctx.enqueue partitionKey", "partitionKey", (ctx, v) => ctx.enqueue(parted, noop, 1, { partitionKey: v })],
     ["transaction", "name", (ctx, v) => transaction(ctx, v, async () => 1)],
   ]
 
@@ -78,20 +103,27 @@ const expectRefused = (e: unknown, argument: string) => {
 describe.each(storeKinds)("names, keys, ids and topics on the $name store", (kind) => {
   let store: Store
   let cleanup: () => Promise<void>
+  let secret: string | undefined
+  let stored: () => Promise<Stored>
+  /** What the engines use: the store, counting the messages it accepts (see tracked). */
+  let engineStore: Store
   let durably: Durably
+  const logs = captureLogs()
   let target: string
 
   beforeAll(async () => {
-    ;({ store, cleanup } = await kind.make())
+    ;({ store, cleanup, secret } = await kind.make())
+    ;({ store: engineStore, stored } = tracked(store))
     durably = await Durably.launch({
-      store,
+      store: engineStore,
       workflows: [noop, waiter, prober, effectProber],
       queues: [plain, parted],
       serveQueues: false,
-      logger: false,
+      logger: logs.logger,
       heartbeat: false,
     })
     target = (await durably.start(waiter, undefined, { id: "adv-target" })).id
+    await durably.schedules.create("adv-schedule", { cron, workflow: noop, queue: plain, input: 1 })
   }, 60_000)
   afterAll(async () => {
     await durably?.shutdown({ timeout: "5 seconds" })
@@ -117,16 +149,53 @@ describe.each(storeKinds)("names, keys, ids and topics on the $name store", (kin
     ["enqueueMany id", "id", (v) => durably.enqueueMany(plain, noop, [1, 2], (_i, n) => (n === 1 ? { id: v } : {}))],
     ["workflows.get", "id", (v) => durably.workflows.get(v)],
     ["workflows.cancel", "id", (v) => durably.workflows.cancel(v)],
+    ["workflows.resume", "id", (v) => durably.workflows.resume(v)],
+    ["workflows.resume appVersion", "appVersion", (v) => durably.workflows.resume(target, { appVersion: v })],
+    ["workflows.steps", "id", (v) => durably.workflows.steps(v)],
+    ["workflows.fork", "id", (v) => durably.workflows.fork(v, { fromStep: 0 })],
+    ["workflows.fork new id", "id", (v) => durably.workflows.fork(target, { fromStep: 0, id: v })],
+    ["workflows.fork queue", "queue", (v) => durably.workflows.fork(target, { fromStep: 0, queue: v })],
+    ["workflows.delete", "id", (v) => durably.workflows.delete(v)],
+    ["workflows.count filter", "idPrefix", (v) => durably.workflows.count({ idPrefix: v })],
+    ["workflows.cancelMany filter", "name", (v) => durably.workflows.cancelMany({ name: v })],
+    ["workflows.resumeMany filter", "queue", (v) => durably.workflows.resumeMany({ queue: v })],
+    ["workflows.prune status", "status", (v) => durably.workflows.prune({ olderThan: "1 day", status: v })],
+    ["debounce key", "key", (v) => durably.debounce(noop, v, 1, { delay: "1 hour" })],
+    ["schedules.create name", "schedule name", (v) => durably.schedules.create(v, { cron, workflow: noop })],
+    ["schedules.create cron", "cron", (v) => durably.schedules.create("adv-new", { cron: v, workflow: noop })],
+    [
+      "schedules.create timezone",
+      "timezone",
+      (v) => durably.schedules.create("adv-new", { cron, timezone: v, workflow: noop }),
+    ],
+    ["schedules.create workflow", "workflow", (v) => durably.schedules.create("adv-new", { cron, workflow: v })],
+    ["schedules.create queue", "queue", (v) => durably.schedules.create("adv-new", { cron, workflow: noop, queue: v })],
+    ["schedules.get", "schedule name", (v) => durably.schedules.get(v)],
+    ["schedules.update name", "schedule name", (v) => durably.schedules.update(v, { cron })],
+    ["schedules.update cron", "cron", (v) => durably.schedules.update("adv-schedule", { cron: v })],
+    ["schedules.pause", "schedule name", (v) => durably.schedules.pause(v)],
+    ["schedules.resume", "schedule name", (v) => durably.schedules.resume(v)],
+    ["schedules.delete", "schedule name", (v) => durably.schedules.delete(v)],
+    ["schedules.trigger", "schedule name", (v) => durably.schedules.trigger(v)],
+    ["schedules.backfill", "schedule name", (v) => durably.schedules.backfill(v, new Date(0), new Date(1))],
     ["workflows.list name", "name", (v) => durably.workflows.list({ name: v })],
     ["defineWorkflow", "defineWorkflow", (v) => defineWorkflow(v, async () => 1)],
     ["defineTopic", "topic name", (v) => defineTopic(v)],
     ["defineQueue", "queue name", (v) => defineQueue(v)],
-    ["launch executorId", "executorId", (v) => Durably.launch({ store, workflows: [noop], executorId: v })],
-    ["launch appVersion", "appVersion", (v) => Durably.launch({ store, workflows: [noop], appVersion: v })],
+    [
+      "launch executorId",
+      "executorId",
+      (v) => Durably.launch({ store: engineStore, workflows: [noop], executorId: v }),
+    ],
+    [
+      "launch appVersion",
+      "appVersion",
+      (v) => Durably.launch({ store: engineStore, workflows: [noop], appVersion: v }),
+    ],
   ]
 
   it.each(hostile)("every call from outside refuses %s at the call and stores nothing", async (label, value) => {
-    const before = await count(store)
+    const before = await stored()
     for (const [what, argument, call] of outside) {
       const e = await rejection(() => call(value as never), `${kind.name}: ${what} with ${label}`)
       try {
@@ -135,7 +204,7 @@ describe.each(storeKinds)("names, keys, ids and topics on the $name store", (kin
         throw new Error(`${what} with ${label}: ${(failure as Error).message}`)
       }
     }
-    expect(await count(store)).toBe(before)
+    expect(await stored()).toEqual(before)
   })
 
   it.each(hostile)("every ctx call refuses %s at the call; the workflow goes on and ends", async (label, value) => {
@@ -184,6 +253,30 @@ describe.each(storeKinds)("names, keys, ids and topics on the $name store", (kin
     )
   })
 
+  it("a cron Postgres cannot hold, or a huge one, is refused and echoed short", async () => {
+    const before = await stored()
+    for (const bad of ["0 2 * * *\u0000", "0 2 * * \ud800", "@hourly\u0000", `0 2 * * ${"1,".repeat(500_000)}1`]) {
+      for (const call of [
+        () => durably.schedules.create("adv-cron", { cron: bad, workflow: noop }),
+        () => durably.schedules.update("adv-schedule", { cron: bad }),
+      ])
+        expectRefused(await rejection(call, `${kind.name}: cron ${JSON.stringify(bad.slice(0, 20))}`), "cron")
+    }
+    expect(await stored()).toEqual(before)
+    expect((await durably.schedules.get("adv-schedule"))?.cron).toBe(cron)
+  })
+
+  it("resume never reaches another workflow through a lone surrogate", async () => {
+    // Postgres would look up "victim-\ufffd" for "victim-\ud800" and move that CANCELLED workflow back to PENDING.
+    const victim = await durably.start(waiter, undefined, { id: "victim-\ufffd" })
+    await durably.workflows.cancel(victim.id)
+    for (const id of ["victim-\ud800", "victim-\u0000"]) {
+      const e = await rejection(() => durably.workflows.resume(id), `${kind.name}: resume ${JSON.stringify(id)}`)
+      expectRefused(e, "workflows.resume: id")
+    }
+    expect((await victim.status())?.status).toBe("CANCELLED")
+  })
+
   it("still works afterwards, and ids of 200 characters and any well-formed Unicode round-trip", async () => {
     for (const id of [
       "z".repeat(200),
@@ -194,6 +287,25 @@ describe.each(storeKinds)("names, keys, ids and topics on the $name store", (kin
       const h = await durably.start(noop, 1, { id })
       expect(await within(h.result(), `result of ${JSON.stringify(id.slice(0, 20))}`)).toBe(2)
       expect((await durably.handle(id).status())?.id).toBe(id)
+    }
+  })
+
+  it("the logs hold no secret and only short, escaped echoes of what was refused", () => {
+    expect(logs.entries.length).toBeGreaterThan(0)
+    expect(logProblems(logs.entries, secret === undefined ? [] : [secret])).toEqual([])
+  })
+})
+
+describe("errors that name a workflow id", () => {
+  it("echo a short escaped prefix of it, however long or hostile", () => {
+    const id = `line\nforged ${"y".repeat(1_000_000)}`
+    for (const e of [
+      new WorkflowNotFound({ workflowId: id }),
+      new ConflictingWorkflowError({ workflowId: id, existingName: "a", requestedName: "b" }),
+    ]) {
+      expect(echoesSafely(e.message), e.message.slice(0, 300)).toBe(true)
+      expect(e.message.length).toBeLessThan(300)
+      expect(e.message).toContain("line\\nforged")
     }
   })
 })

@@ -1,9 +1,14 @@
 // Store options are checked when the store is made: a bad one fails there with InvalidArgument naming it,
 // instead of hanging at launch, flooding the server or failing every completion later; a URL is never echoed.
+import { existsSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { describe, expect, it } from "vitest"
+import { Effect } from "effect"
+import { defineWorkflow, Durably } from "@durably/core"
 import { postgresStore, migrate } from "@durably/postgres"
 import { embeddedStore } from "@durably/postgres/embedded"
-import { rejection, tagOf } from "./support.ts"
+import { captureLogs, echoesSafely, logProblems, rejection, tagOf } from "./support.ts"
 
 const secret = "hunter2-s3cret"
 
@@ -55,5 +60,40 @@ describe("store options", () => {
   it("embeddedStore refuses a bad schema and a bad directory", async () => {
     for (const options of [{ schema: "s".repeat(56) }, { dir: "" }, { dir: "a\u0000b" }])
       expect(tagOf(await rejection(() => embeddedStore(options), JSON.stringify(options)))).toBe("InvalidArgument")
+  })
+
+  it.each([
+    ["a path of 5,000 characters", join(tmpdir(), "d".repeat(5_000))],
+    ["a name of 256 bytes", join(tmpdir(), "é".repeat(128))],
+    [
+      "a path past the bound, in names the file system takes",
+      join(tmpdir(), ...Array<string>(20).fill("n".repeat(200))),
+    ],
+  ])("embeddedStore refuses %s with InvalidArgument naming dir (not a raw ENAMETOOLONG)", async (label, dir) => {
+    const e = await rejection(() => embeddedStore({ dir }), label)
+    expect(tagOf(e), String(e).slice(0, 300)).toBe("InvalidArgument")
+    expect((e as Error).message).toContain("embeddedStore: dir")
+    expect(echoesSafely((e as Error).message)).toBe(true)
+    expect(existsSync(join(tmpdir(), "n".repeat(200)))).toBe(false)
+  })
+})
+
+describe("secrets in logs", () => {
+  it("an engine that cannot reach its database logs neither the password nor its URL's secret parts", async () => {
+    const logs = captureLogs()
+    const store = postgresStore({ url: `postgres://someone:${secret}@127.0.0.1:1/nowhere` })
+    const e = await rejection(
+      Durably.launch({ store, workflows: [defineWorkflow("adv-s-noop", async () => 1)], logger: logs.logger }),
+      "launch on an unreachable server",
+    ).finally(() => Effect.runPromise(store.close()))
+    expect(everything(e)).not.toContain(secret)
+    expect(logProblems(logs.entries, [secret])).toEqual([])
+  })
+
+  it("logProblems finds a secret or a hostile value deep in an entry (the check can fail)", () => {
+    const leak = new Error("connect failed", { cause: { options: { password: secret } } })
+    expect(logProblems([{ level: "error", message: "store error", fields: { error: leak } }], [secret])).toHaveLength(1)
+    expect(logProblems([{ level: "warn", message: "x", workflowId: "y".repeat(1_000_000) }], [])).toHaveLength(1)
+    expect(logProblems([{ level: "warn", message: "a\u0000b" }], [])).toHaveLength(2)
   })
 })

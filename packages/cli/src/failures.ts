@@ -9,6 +9,8 @@ const byTag: Record<string, ExitCode> = {
   InvalidArgument: ExitCode.usage,
   InvalidCursor: ExitCode.usage,
   InvalidFilter: ExitCode.usage,
+  // A message or input the serializer cannot take is the caller's, as an InvalidArgument is.
+  SerializationError: ExitCode.usage,
   WorkflowNotFound: ExitCode.notFound,
   ScheduleNotFound: ExitCode.notFound,
   ScheduleExists: ExitCode.refused,

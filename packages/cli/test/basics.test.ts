@@ -139,4 +139,21 @@ describe("durably", { timeout: 180_000 }, () => {
     expect((await durably(["migrate", "--url", url, "--schema", never, "--json"])).stdout).toContain('"from":0')
     await dropSchema(url, never)
   })
+
+  it.each([
+    ["an unclosed IPv6 host", "postgres://someone:hunter2-Sup3r-secret@[::1/db"],
+    ["a bad percent escape", "postgres://someone:%E0%A4%Ahunter2-Sup3r-secret@localhost/db"],
+    ["a port that is not a number", "postgres://someone:hunter2-Sup3r-secret@localhost:port/db"],
+  ])("refuses a malformed --url (%s) with one usage line that never shows the password", async (_label, bad) => {
+    for (const args of [
+      ["migrate", "--url", bad],
+      ["workflows", "list", "--url", bad],
+    ]) {
+      const ran = await durably(args, noDb)
+      expect(ran.code).toBe(2)
+      expect(ran.stdout + ran.stderr).not.toContain("hunter2-Sup3r-secret")
+      expect(ran.stderr).toMatch(/^durably: .*url/)
+      expect(ran.stderr.trimEnd().split("\n")).toHaveLength(1)
+    }
+  })
 })

@@ -4,6 +4,7 @@
  * reading a log: they name the workflow, the step and what to do next.
  */
 import { Data } from "effect"
+import { describeValue } from "./echo.ts"
 
 /**
  * A cause in words, for a message. Never throws: a revived cause can be anything a workflow threw, and
@@ -64,7 +65,8 @@ export class WorkflowDead extends Data.TaggedError("WorkflowDead")<{
 /** No workflow has this id in the store. */
 export class WorkflowNotFound extends Data.TaggedError("WorkflowNotFound")<{ readonly workflowId: string }> {
   override get message() {
-    return `no workflow with id ${JSON.stringify(this.workflowId)}`
+    // The id is the caller's: a short escaped prefix, so a huge or hostile one cannot flood or forge a log.
+    return `no workflow with id ${describeValue(this.workflowId)}`
   }
 }
 
@@ -75,7 +77,7 @@ export class ConflictingWorkflowError extends Data.TaggedError("ConflictingWorkf
   readonly requestedName: string
 }> {
   override get message() {
-    return `workflow id ${JSON.stringify(this.workflowId)} already belongs to workflow ${this.existingName}; it cannot be started as ${this.requestedName}`
+    return `workflow id ${describeValue(this.workflowId)} already belongs to workflow ${this.existingName}; it cannot be started as ${this.requestedName}`
   }
 }
 

@@ -100,9 +100,13 @@ describe("events", () => {
       return "unreachable"
     })
     const t = await testEngine({ workflows: [wf] })
-    for (const which of ["undefined", "key", "function"]) {
+    for (const [which, tag] of [
+      ["undefined", "InvalidArgument"],
+      ["key", "InvalidArgument"],
+      ["function", "SerializationError"],
+    ] as const) {
       const o = await t.run(wf, which).catch((e: { cause?: { _tag?: string; message: string } }) => e.cause)
-      expect(o).toMatchObject({ _tag: "InvalidArgument" })
+      expect(o).toMatchObject({ _tag: tag })
     }
     const h = await t.start(wf, "undefined")
     await h.outcome()

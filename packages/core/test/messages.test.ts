@@ -10,6 +10,7 @@ import {
   InvalidArgument,
   PayloadTooLargeError,
   SchemaMismatchError,
+  SerializationError,
   WorkflowNotFound,
   defineTopic,
   defineWorkflow,
@@ -247,7 +248,7 @@ describe("messages: send and recv", () => {
     expect(undef._tag).toBe("InvalidArgument")
     expect(undef.message).toMatch(/undefined is not a valid message/)
     const fn = await failure("function")
-    expect(fn._tag).toBe("InvalidArgument")
+    expect(fn._tag).toBe("SerializationError")
     expect(fn.message).toMatch(/\$\.f/)
     expect((await failure("topic")).message).toMatch(/topic must be a non-empty string/)
     expect((await failure("timeout")).message).toMatch(/timeout must be a finite, non-negative duration/)
@@ -255,7 +256,7 @@ describe("messages: send and recv", () => {
     const h = await t.start(wf, "topic")
     await h.outcome()
     await expect(t.send(h.id, "m", undefined)).rejects.toBeInstanceOf(InvalidArgument)
-    await expect(t.send(h.id, "m", Symbol("x"))).rejects.toBeInstanceOf(InvalidArgument)
+    await expect(t.send(h.id, "m", Symbol("x"))).rejects.toBeInstanceOf(SerializationError)
     await expect(t.send(h.id, "", 1)).rejects.toBeInstanceOf(InvalidArgument)
     await expect(t.send(h.id, "m", "x".repeat(2000))).rejects.toBeInstanceOf(PayloadTooLargeError)
     await expect(t.send(h.id, "m", 1, { idempotencyKey: "" })).rejects.toBeInstanceOf(InvalidArgument)

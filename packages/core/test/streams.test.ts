@@ -165,9 +165,12 @@ describe("streams", () => {
       return "ok"
     })
     const t = await testEngine({ workflows: [wf] })
-    for (const which of ["key", "function"]) {
+    for (const [which, tag] of [
+      ["key", "InvalidArgument"],
+      ["function", "SerializationError"],
+    ] as const) {
       const o = await t.run(wf, which).catch((e: { cause?: unknown }) => e.cause)
-      expect(o).toMatchObject({ _tag: "InvalidArgument" })
+      expect(o).toMatchObject({ _tag: tag })
     }
     const h = await t.start(wf, "fine")
     await h.result()

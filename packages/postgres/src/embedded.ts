@@ -15,13 +15,13 @@
  *
  * Needs `@electric-sql/pglite` (an optional peer dependency), which is loaded only when this store opens.
  */
-import { join, resolve } from "node:path"
+import { join } from "node:path"
 import { InvalidArgument, type Store } from "@durably/core"
 import type { SqlClient } from "./client.ts"
 import { lockDirectory } from "./dirLock.ts"
 import { migrateWith } from "./migrate.ts"
 import { EmbeddedStoreError, pgliteClient } from "./pgliteClient.ts"
-import { optionsObject, validateSchema } from "./options.ts"
+import { optionsObject, validateDir, validateSchema } from "./options.ts"
 import { makeSqlStore } from "./sqlStore.ts"
 
 export { DirectoryLocked } from "./dirLock.ts"
@@ -57,6 +57,19 @@ const loadPGlite = async () => {
   }
 }
 
+/** The directory's lock; a path this platform finds too long (macOS allows 1,024 bytes) is the caller's option. */
+const lockedDirectory = (dir: string) => {
+  try {
+    return lockDirectory(dir)
+  } catch (e) {
+    if ((e as { code?: unknown }).code === "ENAMETOOLONG")
+      throw new InvalidArgument({
+        reason: `embeddedStore: dir is too long a path for this file system (${dir.length} characters)`,
+      })
+    throw e
+  }
+}
+
 /**
  * `embeddedStore({ dir: ".durably" })`: takes the directory's lock at once (throws `DirectoryLocked` if a
  * live process has it), then opens PGlite and applies the migrations before the first statement. Closing
@@ -65,14 +78,9 @@ const loadPGlite = async () => {
 export const embeddedStore = (given?: EmbeddedStoreOptions): Store => {
   const options = optionsObject(given, "embeddedStore")
   const schema = validateSchema(options.schema ?? "durably")
-  if (
-    options.dir !== undefined &&
-    (typeof options.dir !== "string" || options.dir === "" || options.dir.includes("\0"))
-  )
-    throw new InvalidArgument({ reason: "embeddedStore: dir must be a non-empty path without NUL characters" })
-  const dir = resolve(options.dir ?? ".durably")
+  const dir = validateDir(options.dir)
   const describe = `embedded Postgres (PGlite) in ${dir}`
-  const lock = lockDirectory(dir)
+  const lock = lockedDirectory(dir)
   // A process that exits without closing the store still leaves no lock behind.
   process.on("exit", lock.release)
 

@@ -5,7 +5,9 @@
  * postgres.js parses them, so a malformed one is refused before the driver sees it, and never echoed: it
  * may hold a password.
  */
+import { resolve, sep } from "node:path"
 import { InvalidArgument } from "@durably/core"
+import { describeValue } from "@durably/core/internal"
 
 /**
  * Longest schema name. Postgres cuts identifiers at 63 bytes, and the NOTIFY channel is `durably_<schema>`
@@ -60,4 +62,30 @@ export const optionsObject = <O extends object>(options: O | undefined, what: st
   if (typeof options !== "object" || options === null)
     throw new InvalidArgument({ reason: `${what} takes an options object` })
   return options
+}
+
+/** Longest file or directory name most file systems take, in bytes (NAME_MAX). */
+const maxNameBytes = 255
+
+/**
+ * Longest embedded directory, in bytes once resolved: Linux refuses paths of 4,096 bytes and more (PATH_MAX),
+ * and PGlite's own files go up to about 60 bytes below the directory (`pgdata/pg_wal/archive_status/…`).
+ */
+export const maxDirBytes = 3_800
+
+/**
+ * The embedded store's directory, resolved and checked: a path the file system would refuse (NUL, a name past
+ * 255 bytes, a path past `maxDirBytes`) fails here naming the option, not as a raw ENAMETOOLONG from the lock.
+ */
+export const validateDir = (dir: unknown): string => {
+  const bad = (why: string) => new InvalidArgument({ reason: `embeddedStore: dir ${why}; got ${describeValue(dir)}` })
+  if (dir === undefined) return resolve(".durably")
+  if (typeof dir !== "string" || dir === "" || dir.includes("\0"))
+    throw bad("must be a non-empty path without NUL characters")
+  const resolved = resolve(dir)
+  if (resolved.split(sep).some((name) => Buffer.byteLength(name) > maxNameBytes))
+    throw bad(`must not have a file or directory name longer than ${maxNameBytes} bytes`)
+  if (Buffer.byteLength(resolved) > maxDirBytes)
+    throw bad(`must be at most ${maxDirBytes} bytes long once resolved (PGlite's files below it must fit in a path)`)
+  return resolved
 }

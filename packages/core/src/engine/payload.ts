@@ -73,9 +73,10 @@ export const encodeValue = (
 }
 
 /**
- * Encode a value a caller hands over (a message, an event value, a stream value): a value that cannot be
- * serialized is an InvalidArgument naming `what` and the bad part; `undefined`, when `undefinedReason` is
- * given, is one too. Oversized values fail with PayloadTooLargeError, schema mismatches with SchemaMismatchError.
+ * Encode a value a caller hands over (a message, an event value, a stream value, a fork's input). `undefined`,
+ * when `undefinedReason` is given, is an InvalidArgument; otherwise as encodeValue: a value the serializer
+ * cannot take (a function, a cycle, nesting past its limit) is a SerializationError naming `what` and the
+ * path, as it is for a workflow's input, so one kind of value fails the same way at every call.
  */
 export const encodeArgument = (
   value: unknown,
@@ -85,12 +86,7 @@ export const encodeArgument = (
   undefinedReason?: string,
 ): string => {
   if (value === undefined && undefinedReason !== undefined) throw new InvalidArgument({ reason: undefinedReason })
-  try {
-    return encodeValue(value, codec, what, p)
-  } catch (e) {
-    if (e instanceof SerializationError) throw new InvalidArgument({ reason: `${what} cannot be stored: ${e.message}` })
-    throw e
-  }
+  return encodeValue(value, codec, what, p)
 }
 
 export const decodeValue = (

@@ -8,7 +8,7 @@ import type { Effect } from "effect"
 import { DuplicateEnqueue, InvalidArgument, WorkflowNotFound, type StoreError } from "../errors.ts"
 import { uuidv7 } from "../ids.ts"
 import { validateUserId } from "../engine/ids.ts"
-import { maxInt32, validateName } from "../validation.ts"
+import { describeValue, maxInt32, validateName } from "../validation.ts"
 import { decodeError, decodeValue, encodeArgument, type PayloadContext } from "../engine/payload.ts"
 import type { Serializer } from "../serialization/Serializer.ts"
 import type { Management, StoredHistory, StoredWorkflow } from "../store/Management.ts"
@@ -263,8 +263,10 @@ export const makeManagementApi = (host: ManagementHost): ManagementApi => {
       return { ids }
     },
     resume: async (id, options) => {
+      // Checked before the store sees it: Postgres would read a lone surrogate as U+FFFD and resume another workflow.
+      validateName(id, "workflows.resume: id")
       const appVersion = versionOption("workflows.resume", options)
-      await resumeOne("workflows.resume", String(id), appVersion, true)
+      await resumeOne("workflows.resume", id, appVersion, true)
     },
     resumeMany: async (filter, options) => {
       const appVersion = versionOption("workflows.resumeMany", options)
@@ -289,14 +291,14 @@ export const makeManagementApi = (host: ManagementHost): ManagementApi => {
         const step = history.checkpoints.find((cp) => cp.name === options.fromStep)
         if (!step)
           throw new InvalidArgument({
-            reason: `${api}: fromStep ${JSON.stringify(options.fromStep)}: workflow ${source.id} has no step of that name (see workflows.steps)`,
+            reason: `${api}: fromStep ${describeValue(options.fromStep)}: workflow ${source.id} has no step of that name (see workflows.steps)`,
           })
         fromStep = step.stepId
       } else if (Number.isInteger(options.fromStep) && options.fromStep >= 0 && options.fromStep <= maxInt32)
         fromStep = options.fromStep
       else
         throw new InvalidArgument({
-          reason: `${api}: fromStep must be a step id (a whole number ≥ 0) or a step name; got ${String(options.fromStep)}`,
+          reason: `${api}: fromStep must be a step id (a whole number ≥ 0) or a step name; got ${describeValue(options.fromStep)}`,
         })
       const input =
         options.input === undefined

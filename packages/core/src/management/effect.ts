@@ -9,6 +9,7 @@ import {
   InvalidArgument,
   PayloadTooLargeError,
   SchemaMismatchError,
+  SerializationError,
   StoreError,
   WorkflowNotFound,
 } from "../errors.ts"
@@ -23,6 +24,7 @@ export type ManagementError =
   | WorkflowNotFound
   | InvalidArgument
   | SchemaMismatchError
+  | SerializationError
   | PayloadTooLargeError
   | DuplicateEnqueue
   | StoreError
@@ -32,6 +34,7 @@ export const isManagementError = instanceOf(
   WorkflowNotFound,
   InvalidArgument,
   SchemaMismatchError,
+  SerializationError,
   PayloadTooLargeError,
   DuplicateEnqueue,
   StoreError,

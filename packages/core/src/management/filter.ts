@@ -52,7 +52,7 @@ const list = <T extends string>(
   for (const item of items) {
     text(api, key, item)
     if (allowed && !allowed.includes(item))
-      throw bad(api, `${key} ${JSON.stringify(item)} is not one of ${allowed.join(", ")}`)
+      throw bad(api, `${key} ${describeValue(item)} is not one of ${allowed.join(", ")}`)
   }
   return items
 }
@@ -61,7 +61,7 @@ const list = <T extends string>(
 export const storedFilter = (api: string, f: WorkflowFilter | undefined, keys = filterKeys): StoredFilter => {
   if (f === undefined) return {}
   if (typeof f !== "object" || f === null) throw bad(api, "the filter must be an object")
-  for (const k of Object.keys(f)) if (!keys.has(k)) throw bad(api, `unknown option ${JSON.stringify(k)}`)
+  for (const k of Object.keys(f)) if (!keys.has(k)) throw bad(api, `unknown option ${describeValue(k)}`)
   const status = list(api, "status", f.status, workflowStatuses)
   const names = list(api, "name", f.name)
   const idPrefix = text(api, "idPrefix", f.idPrefix)
@@ -134,7 +134,7 @@ export const listRequest = (api: string, o: ListOptions | undefined): ListReques
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
     throw bad(api, `limit must be a whole number from 1 to 1000; got ${String(options.limit)}`)
   const order = options.order ?? "desc"
-  if (order !== "asc" && order !== "desc") throw bad(api, `order must be "asc" or "desc"; got ${JSON.stringify(order)}`)
+  if (order !== "asc" && order !== "desc") throw bad(api, `order must be "asc" or "desc"; got ${describeValue(order)}`)
   const key = listingKey(filter, order)
   const cursor = options.cursor === undefined ? undefined : text(api, "cursor", options.cursor)
   const after = cursor === undefined ? undefined : decodeCursor(api, cursor, key)

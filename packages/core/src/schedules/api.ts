@@ -12,6 +12,7 @@ import type { WorkflowHandle } from "../engine/handle.ts"
 import { queueName } from "../queues.ts"
 import type { Serializer } from "../serialization/Serializer.ts"
 import type { CatchUp, ScheduleOrigin, SchedulePatch, ScheduleRecord, ScheduleSpec, Store } from "../store/Store.ts"
+import { describeValue } from "../validation.ts"
 import { validateName } from "../workflow.ts"
 import { nextTick, parseCron, ticksBetween } from "./cron.ts"
 import {
@@ -128,7 +129,8 @@ const knownUpdates = new Set(["cron", "timezone", "workflow", "catchUp", "maxCat
 
 const dateOf = (d: unknown, what: string): number => {
   const t = d instanceof Date ? d.getTime() : NaN
-  if (!Number.isFinite(t)) throw new InvalidArgument({ reason: `${what} must be a valid Date; got ${String(d)}` })
+  if (!Number.isFinite(t))
+    throw new InvalidArgument({ reason: `${what} must be a valid Date; got ${describeValue(d)}` })
   return t
 }
 
@@ -160,19 +162,25 @@ export const makeSchedules = (host: SchedulesHost): Schedules => {
       return r && info(r)
     },
     update: async (name, changes) => {
-      const where = `schedule ${JSON.stringify(name)}`
+      validateName(name, "schedule name")
+      const where = `schedule ${describeValue(name)}`
       if (typeof changes !== "object" || changes === null)
         throw new InvalidArgument({ reason: `${where}: changes must be an object` })
       for (const key of Object.keys(changes))
         if (!knownUpdates.has(key))
           throw new InvalidArgument({
-            reason: `${where}: cannot update ${JSON.stringify(key)} (known: ${[...knownUpdates].join(", ")})`,
+            reason: `${where}: cannot update ${describeValue(key)} (known: ${[...knownUpdates].join(", ")})`,
           })
       const current = await existing(name)
       const cron =
         changes.cron === undefined && changes.timezone === undefined
           ? undefined
-          : parseCron(changes.cron ?? current.cron, changes.timezone ?? current.timezone, where)
+          : // Only a missing field keeps its value: null is not a cron or a zone (only queue and input take null).
+            parseCron(
+              changes.cron === undefined ? current.cron : changes.cron,
+              changes.timezone === undefined ? current.timezone : changes.timezone,
+              where,
+            )
       return patch(name, {
         ...(cron ? { cron: cron.cron, timezone: cron.timezone } : {}),
         ...(changes.workflow === undefined ? {} : { workflowName: workflowNameOf(changes.workflow, where) }),
@@ -208,7 +216,7 @@ export const makeSchedules = (host: SchedulesHost): Schedules => {
       const ticks = ticksBetween(s, start - 1, end, maxBackfill + 1)
       if (ticks.length > maxBackfill)
         throw new InvalidArgument({
-          reason: `backfill: ${JSON.stringify(name)} has more than ${maxBackfill} ticks between ${new Date(start).toISOString()} and ${new Date(end).toISOString()}; backfill a shorter range at a time`,
+          reason: `backfill: ${describeValue(name)} has more than ${maxBackfill} ticks between ${new Date(start).toISOString()} and ${new Date(end).toISOString()}; backfill a shorter range at a time`,
         })
       const handles: WorkflowHandle[] = []
       for (const t of ticks) handles.push(await host.run(s, t, host.tickId(s, t)))

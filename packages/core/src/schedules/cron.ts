@@ -6,6 +6,7 @@
  */
 import { CronExpressionParser, type CronExpression } from "cron-parser"
 import { InvalidArgument } from "../errors.ts"
+import { describeValue, escapeText } from "../validation.ts"
 
 /** A validated cron expression and its zone. */
 export interface Cron {
@@ -29,15 +30,17 @@ const expression = (c: Cron, currentDate: number): CronExpression =>
 export const parseCron = (cron: unknown, timezone: unknown, where: string): Cron => {
   if (typeof timezone !== "string" || !knownZone(timezone))
     throw new InvalidArgument({
-      reason: `${where}: timezone ${JSON.stringify(timezone)} is not a known IANA time zone (e.g. "Europe/Paris", "UTC")`,
+      reason: `${where}: timezone ${describeValue(timezone)} is not a known IANA time zone (e.g. "Europe/Paris", "UTC")`,
     })
   if (typeof cron !== "string")
-    throw new InvalidArgument({ reason: `${where}: cron must be a string such as "0 2 * * *"; got ${String(cron)}` })
+    throw new InvalidArgument({
+      reason: `${where}: cron must be a string such as "0 2 * * *"; got ${describeValue(cron)}`,
+    })
   const text = cron.trim()
   const fields = text.split(/\s+/).length
   if (!(text.startsWith("@") ? fields === 1 : fields === 5 || fields === 6))
     throw new InvalidArgument({
-      reason: `${where}: cron ${JSON.stringify(cron)} must have 5 fields (minute hour day-of-month month day-of-week), 6 with seconds first, or be a macro such as "@hourly"`,
+      reason: `${where}: cron ${describeValue(cron)} must have 5 fields (minute hour day-of-month month day-of-week), 6 with seconds first, or be a macro such as "@hourly"`,
     })
   try {
     const c = { cron: text, timezone }
@@ -45,7 +48,8 @@ export const parseCron = (cron: unknown, timezone: unknown, where: string): Cron
     return c
   } catch (e) {
     throw new InvalidArgument({
-      reason: `${where}: cron ${JSON.stringify(cron)} is not valid: ${e instanceof Error ? e.message : String(e)}`,
+      // The parser's words may quote the bad field whole: cut and escaped like any echo of caller input.
+      reason: `${where}: cron ${describeValue(cron)} is not valid: ${escapeText((e instanceof Error ? e.message : String(e)).slice(0, 200))}`,
     })
   }
 }

@@ -5,6 +5,7 @@
 import { InvalidArgument } from "../errors.ts"
 import { queueName, type QueueRef } from "../queues.ts"
 import type { CatchUp } from "../store/scheduleTypes.ts"
+import { describeValue } from "../validation.ts"
 import { isWorkflowDefinition, validateName, type AnyWorkflow } from "../workflow.ts"
 import { parseCron, type Cron } from "./cron.ts"
 
@@ -52,7 +53,7 @@ const catchUps: ReadonlySet<unknown> = new Set(["none", "latest", "all"])
 export const validateCatchUp = (catchUp: unknown, where: string): CatchUp => {
   if (!catchUps.has(catchUp))
     throw new InvalidArgument({
-      reason: `${where}: catchUp must be "none", "latest" or "all"; got ${JSON.stringify(catchUp)}`,
+      reason: `${where}: catchUp must be "none", "latest" or "all"; got ${describeValue(catchUp)}`,
     })
   return catchUp as CatchUp
 }
@@ -60,7 +61,7 @@ export const validateCatchUp = (catchUp: unknown, where: string): CatchUp => {
 export const validateMaxCatchUp = (max: unknown, where: string): number => {
   if (typeof max !== "number" || !Number.isInteger(max) || max < 1 || max > 100_000)
     throw new InvalidArgument({
-      reason: `${where}: maxCatchUp must be a whole number from 1 to 100000; got ${String(max)}`,
+      reason: `${where}: maxCatchUp must be a whole number from 1 to 100000; got ${describeValue(max)}`,
     })
   return max
 }
@@ -82,18 +83,19 @@ export const scheduleDefinition = <W extends AnyWorkflow>(
   options: ScheduleOptions<W>,
 ): ScheduleDefinition => {
   validateName(name, "schedule name")
-  const where = `schedule ${JSON.stringify(name)}`
+  const where = `schedule ${describeValue(name)}`
   if (typeof options !== "object" || options === null)
     throw new InvalidArgument({ reason: `${where}: options must be an object with at least cron and workflow` })
   for (const key of Object.keys(options))
     if (!known.has(key))
       throw new InvalidArgument({
-        reason: `${where}: unknown option ${JSON.stringify(key)} (known: ${[...known].join(", ")})`,
+        reason: `${where}: unknown option ${describeValue(key)} (known: ${[...known].join(", ")})`,
       })
   return Object.freeze({
     _tag: "ScheduleDefinition" as const,
     name,
-    cron: parseCron(options.cron, options.timezone ?? "UTC", where),
+    // null is refused, as for any option of the wrong type: only a missing timezone means UTC.
+    cron: parseCron(options.cron, options.timezone === undefined ? "UTC" : options.timezone, where),
     workflowName: workflowNameOf(options.workflow, where),
     catchUp: validateCatchUp(options.catchUp ?? "none", where),
     maxCatchUp: validateMaxCatchUp(options.maxCatchUp ?? 100, where),
