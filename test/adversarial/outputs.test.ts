@@ -121,6 +121,9 @@ describe.each(storeKinds)("outputs on the $name store", (kind) => {
       expect(tagOf(e)).toBe("WorkflowFailed")
       expect(tagOf((e as { cause?: unknown }).cause)).toBe("StoreError")
       expect((await h.status())?.status).toBe("ERROR")
+      // The failure's log line names what refused it.
+      const failed = logs.entries.find((l) => l.workflowId === h.id && l.message.startsWith("workflow failed"))
+      expect(failed?.message).toMatch(/^workflow failed: StoreError: store operation completeWorkflow failed: /)
     },
   )
 

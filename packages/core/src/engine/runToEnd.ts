@@ -69,7 +69,7 @@ export const runToEnd = async (host: Host, exec: Execution): Promise<ExecutionEn
         // The store refuses the outcome itself: record that refusal as the workflow's error instead of
         // leaving it PENDING for a recovery that would be refused the same way.
         if (!(e instanceof StoreError && e.kind === "invalid-data")) throw e
-        const refused = { status: "ERROR" as const, text: encodeError(e, undefined, "error", exec.payload) }
+        const refused = { status: "ERROR" as const, text: encodeError(e, undefined, "error", exec.payload), error: e }
         return { ...refused, record: await complete(refused) }
       }
     } catch (e) {
