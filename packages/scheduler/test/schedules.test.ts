@@ -158,6 +158,24 @@ describe("schedules on the virtual clock", () => {
 })
 
 describe("runtime schedules (durably.schedules)", () => {
+  it("a schedule's input is held to maxPayloadBytes like any input: at create, update and launch", async () => {
+    const big = { team: "x".repeat(2_000) }
+    const t = await testEngine({ workflows: [report], maxPayloadBytes: 1_000 })
+    const options = { cron: "@hourly", workflow: report, input: big }
+    await expect(t.schedules.create("big", options)).rejects.toMatchObject({
+      _tag: "PayloadTooLargeError",
+      maxBytes: 1_000,
+      what: 'input of schedule "big"',
+    })
+    expect(await t.schedules.list()).toEqual([])
+    await t.schedules.create("small", { ...options, input: { team: "ops" } })
+    await expect(t.schedules.update("small", { input: big })).rejects.toMatchObject({ _tag: "PayloadTooLargeError" })
+    expect((await t.schedules.get("small"))?.input).toEqual({ team: "ops" })
+    await expect(
+      testEngine({ workflows: [report], schedules: [defineSchedule("big", options)], maxPayloadBytes: 1_000 }),
+    ).rejects.toMatchObject({ _tag: "PayloadTooLargeError" })
+  })
+
   it("create, list, get: the workflow receives scheduledAt, startedAt and the input", async () => {
     const t = await testEngine({ workflows: [report], startAt: new Date("2026-01-01T00:00:00Z") })
     const info = await t.schedules.create("daily-team", {

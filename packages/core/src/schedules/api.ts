@@ -83,6 +83,7 @@ export interface SchedulesHost {
   readonly store: Store
   readonly call: <A>(effect: Effect.Effect<A, unknown>) => Promise<A>
   readonly serializer: Serializer
+  readonly encodeInput: EncodeScheduleInput
   readonly now: () => number
   /** Start (or attach to) a run of the schedule with this id and tick instant; its handle. */
   readonly run: (schedule: ScheduleRecord, scheduledAt: number, id: string) => Promise<WorkflowHandle>
@@ -93,8 +94,11 @@ export interface SchedulesHost {
 
 const maxBackfill = 10_000
 
-/** What the store keeps of a definition; the input through the engine's serializer. */
-export const specOf = (d: ScheduleDefinition, serializer: Serializer): ScheduleSpec => ({
+/** A schedule's input as stored: through the engine's serializer, under the payload limit like any input. */
+export type EncodeScheduleInput = (input: unknown, schedule: string, workflowName: string) => string
+
+/** What the store keeps of a definition. */
+export const specOf = (d: ScheduleDefinition, encodeInput: EncodeScheduleInput): ScheduleSpec => ({
   name: d.name,
   workflowName: d.workflowName,
   cron: d.cron.cron,
@@ -102,7 +106,7 @@ export const specOf = (d: ScheduleDefinition, serializer: Serializer): ScheduleS
   catchUp: d.catchUp,
   maxCatchUp: d.maxCatchUp,
   ...(d.queue === undefined ? {} : { queue: d.queue }),
-  ...(d.hasInput ? { input: serializer.encode(d.input) } : {}),
+  ...(d.hasInput ? { input: encodeInput(d.input, d.name, d.workflowName) } : {}),
 })
 
 export const scheduleInfo = (r: ScheduleRecord, serializer: Serializer): ScheduleInfo => {
@@ -150,7 +154,7 @@ export const makeSchedules = (host: SchedulesHost): Schedules => {
   }
   return {
     create: async (name, options) => {
-      const spec = specOf(scheduleDefinition(name, options), host.serializer)
+      const spec = specOf(scheduleDefinition(name, options), host.encodeInput)
       const put = await host.call(host.store.putSchedule(spec, "runtime"))
       if (put._tag === "Exists") throw new ScheduleExists({ name, origin: put.existing.origin })
       return info(put.record)
@@ -193,7 +197,9 @@ export const makeSchedules = (host: SchedulesHost): Schedules => {
           ? {}
           : {
               input:
-                changes.input === undefined || changes.input === null ? null : host.serializer.encode(changes.input),
+                changes.input === undefined || changes.input === null
+                  ? null
+                  : host.encodeInput(changes.input, name, current.workflowName),
             }),
       })
     },

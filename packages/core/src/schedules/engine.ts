@@ -9,11 +9,13 @@ import type { Engine } from "../engine/Engine.ts"
 import { enqueueWorkflows } from "../engine/enqueue.ts"
 import { makeHandle, type WorkflowHandle } from "../engine/handle.ts"
 import { scheduleTickId, scheduleTriggerId } from "../engine/ids.ts"
+import { describeValue } from "../echo.ts"
+import { encodeValue } from "../engine/payload.ts"
 import { InvalidArgument } from "../errors.ts"
 import { uuidv7 } from "../ids.ts"
 import type { ScheduleRecord } from "../store/Store.ts"
 import { defineWorkflow, type AnyWorkflow } from "../workflow.ts"
-import { makeSchedules, specOf, type Schedules, type SchedulesHost } from "./api.ts"
+import { makeSchedules, specOf, type EncodeScheduleInput, type Schedules, type SchedulesHost } from "./api.ts"
 import type { ScheduleDefinition } from "./define.ts"
 import { startScheduleRunner, type ScheduleRunner } from "./runner.ts"
 
@@ -61,10 +63,18 @@ export const engineSchedules = (engine: Engine, definitions: ReadonlyArray<Sched
     return makeHandle(engine.handles, id)
   }
 
+  const encodeInput: EncodeScheduleInput = (input, schedule, workflowName) =>
+    encodeValue(input, undefined, `input of schedule ${describeValue(schedule)}`, {
+      serializer: host.serializer,
+      maxPayloadBytes: engine.config.maxPayloadBytes,
+      workflowId: `(the schedule's runs)`,
+      workflowName,
+    })
   const apiHost: SchedulesHost = {
     store: engine.store,
     call,
     serializer: host.serializer,
+    encodeInput,
     now,
     run,
     triggerId: (s) => scheduleTriggerId(s.name, uuidv7(now())),
@@ -76,7 +86,7 @@ export const engineSchedules = (engine: Engine, definitions: ReadonlyArray<Sched
     api: makeSchedules(apiHost),
     launch: async () => {
       for (const d of definitions) {
-        const put = await call(engine.store.putSchedule(specOf(d, host.serializer), "code"))
+        const put = await call(engine.store.putSchedule(specOf(d, encodeInput), "code"))
         if (put._tag === "Replaced" && put.previous.origin === "runtime")
           host.log({
             level: "warn",
