@@ -39,12 +39,15 @@ export const dashboardCommand: Command = {
       throw e
     })
     ctx.onExit(served.close)
-    ctx.out.done(`Dashboard for ${where} at ${served.url}${token ? " (open it with ?token=…)" : ""}`, {
-      url: served.url,
-    })
-    await new Promise<void>((resolve) => {
+    // Listening for the signals before the banner: whoever reads the banner may stop us at once, and a signal
+    // that finds no listener kills the process instead of letting it close the server and exit 0.
+    const stopped = new Promise<void>((resolve) => {
       process.once("SIGINT", resolve)
       process.once("SIGTERM", resolve)
     })
+    ctx.out.done(`Dashboard for ${where} at ${served.url}${token ? " (open it with ?token=…)" : ""}`, {
+      url: served.url,
+    })
+    await stopped
   },
 }
