@@ -205,6 +205,19 @@ export const racesScenarios: Record<string, ContractTest> = {
           return away === undefined ? startedAt.get(k) : startedOn.get(k)?.find((s) => s.tag !== away)?.at
         }
         const pokes: Promise<unknown>[] = []
+        /** Starts workflow `k` on a second-process executor `tag` (poked meanwhile); resolves once it runs there. */
+        const startAway = async (k: string, tag: string, store: Store) => {
+          const { engine, def } = await launchOther(tag, store)
+          const h = await engine.start(def, k, { id: k })
+          pokes.push(poke(h.id))
+          await until(
+            () => ranOn(k, tag),
+            () => `${k} to start on ${tag} (seed ${seed})`,
+            boundMs + slackMs,
+          )
+          await jitter()
+          return engine
+        }
         const enqueue = async (q: QueueDefinition, k: string, delayMs?: number, partitionKey?: string) => {
           const at = Date.now()
           const h = await durably.enqueue(q, wf, k, {
@@ -280,21 +293,13 @@ export const racesScenarios: Record<string, ContractTest> = {
             const k = key("taken-over")
             const tag = `silent-${round}`
             let silent = false
-            const { engine, def } = await launchOther(tag, {
+            await startAway(k, tag, {
               ...second,
               heartbeat: (beat) =>
                 silent
                   ? Effect.fail(new StoreError({ operation: "heartbeat", cause: new Error("silent"), retryable: true }))
                   : second.heartbeat(beat),
             })
-            const h = await engine.start(def, k, { id: k })
-            pokes.push(poke(h.id))
-            await until(
-              () => ranOn(k, tag),
-              () => `${k} to start on ${tag} (seed ${seed})`,
-              boundMs + slackMs,
-            )
-            await jitter()
             // Its last heartbeat was no later than now: its lease runs out within one lease from here.
             runnable.set(k, {
               at: Math.max(Date.now(), takerReadyAt),
@@ -309,15 +314,7 @@ export const racesScenarios: Record<string, ContractTest> = {
           async () => {
             const k = key("released")
             const tag = `leaver-${round}`
-            const { engine, def } = await launchOther(tag, second)
-            const h = await engine.start(def, k, { id: k })
-            pokes.push(poke(h.id))
-            await until(
-              () => ranOn(k, tag),
-              () => `${k} to start on ${tag} (seed ${seed})`,
-              boundMs + slackMs,
-            )
-            await jitter()
+            const engine = await startAway(k, tag, second)
             await engine.shutdown({ timeout: 0 })
             runnable.set(k, { at: Math.max(Date.now(), takerReadyAt), boundMs: takerBeat.interval, awayFrom: tag })
           },
