@@ -217,4 +217,58 @@ describe("a lapse of the lease", () => {
       await engine.shutdown()
     }
   })
+  it("a check after a lapse that never answers does not stop the heartbeats: the next beat checks again and the workflow goes on", async () => {
+    const shared = memoryStore()
+    let frozen = false
+    let failedBeats = 0
+    let hangNextList = false
+    let hung = 0
+    // A cut-off process: its heartbeats fail while frozen; after it, the first read of its workflows never
+    // answers (a statement lost on a connection the outage broke).
+    const store: Store = {
+      ...shared,
+      heartbeat: (beat) =>
+        frozen
+          ? Effect.fail(new StoreError({ operation: "heartbeat", cause: new Error("cut off"), retryable: true })).pipe(
+              Effect.tapError(() => Effect.sync(() => void failedBeats++)),
+            )
+          : shared.heartbeat(beat),
+      listWorkflows: (filter) => {
+        if (!hangNextList) return shared.listWorkflows(filter)
+        hangNextList = false
+        hung++
+        return Effect.never
+      },
+      close: () => Effect.void,
+    }
+    const attempts: number[] = []
+    const wf = defineWorkflow("lapse-unanswered-check", async (ctx) => {
+      // The first attempt fails; the retry is due after the outage, so it must pass the gate after the lapse.
+      await ctx.step(
+        "side effect",
+        (info) => {
+          attempts.push(info.attempt)
+          if (info.attempt === 1) throw new Error("first attempt fails")
+        },
+        { retry: { maxAttempts: 2, initialDelay: heartbeat.lease * 2 } },
+      )
+      return "done"
+    })
+    const engine = await Durably.launch({ store, workflows: [wf], executorId: "unanswered", heartbeat, logger: false })
+    try {
+      const h = await engine.start(wf, undefined)
+      await until(() => attempts.length === 1, "the first attempt")
+      frozen = true
+      hangNextList = true
+      // Silent for longer than the lease: the next successful beat is a lapse.
+      await until(() => failedBeats * heartbeat.interval > heartbeat.lease * 1.5, "the lease to lapse")
+      frozen = false
+      // Before the fix the heartbeat loop waited on the unanswered check forever, so the gate never reopened.
+      expect(await h.result()).toBe("done")
+      expect(hung).toBe(1)
+      expect(attempts).toEqual([1, 2])
+    } finally {
+      await engine.shutdown()
+    }
+  })
 })

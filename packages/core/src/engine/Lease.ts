@@ -101,8 +101,19 @@ export class Lease {
       // Judged by when the answer arrived: a beat in flight across a pause (sent before it, answered after)
       // does not hide the silence.
       const lapsed = this.lastOk !== undefined && now() - this.lastOk > leaseMs
-      // Others may have taken our workflows while we were silent: find out before any step starts again.
-      if (lapsed) await this.config.onLapse(++this.lapses)
+      // Others may have taken our workflows while we were silent: find out before any step starts again. The
+      // check is bounded like the beat itself: a read that never answers must not stop the heartbeats, which
+      // alone reopen the gate. Unanswered, the beat counts as failed and the next one checks again.
+      if (lapsed) {
+        const generation = ++this.lapses
+        await runEffect(
+          Effect.timeoutOrElse(Effect.tryPromise({ try: () => this.config.onLapse(generation), catch: (e) => e }), {
+            duration: leaseMs,
+            orElse: () =>
+              Effect.fail(new Error(`the check after a lapse did not answer within the lease (${leaseMs} ms)`)),
+          }),
+        )
+      }
       const at = sentAt
       this.lastOk = at
       this.healthySince ??= at
