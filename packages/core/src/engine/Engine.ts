@@ -142,7 +142,13 @@ export class Engine {
       stopSignal: this.halt.signal,
       stepGate: (exec) => stepGate(this.host, this.lease, exec),
       stepMayStart: (exec) => stepMayStart(this.lease, exec),
-      storeCall: makeStoreCall(runEffect, config.observer?.storeCall, () => this.state === "stopped"),
+      storeCall: makeStoreCall(
+        runEffect,
+        config.observer?.storeCall,
+        () => this.state === "stopped",
+        (e) => config.observer?.event?.({ ...e, executorId: config.executorId, appVersion: this.appVersion }),
+        () => Context.get(config.services, Clock.Clock).currentTimeMillisUnsafe(),
+      ),
       parkUntil: (exec, until) => this.parked.parkUntil(exec, until),
       parkWaiting: (exec, wakes, deadline) =>
         this.parkWatch.watch(() => {

@@ -23,15 +23,56 @@ export const retainStore = (store: Store): void => {
   storeUsers.set(store, (storeUsers.get(store) ?? 0) + 1)
 }
 
+/** How long a store call fails before it is reported, and how often such reports may repeat. */
+const reportAfterMs = 10_000
+const reportEveryMs = 30_000
+
+/** What a store outage is reported as (EngineEvent "storeFailing" and "storeRecovered"), without the executor. */
+export type OutageEvent =
+  | {
+      readonly type: "storeFailing"
+      readonly operation: string
+      readonly failingForMs: number
+      readonly error: unknown
+    }
+  | { readonly type: "storeRecovered"; readonly operation: string; readonly failedForMs: number }
+
+/**
+ * Store calls that keep failing are retried without end (an outage must not lose work), so they would be
+ * invisible: one event when calls have failed for a while (at most one per `reportEveryMs`), and one when they
+ * succeed again. One per engine: two engines report apart.
+ */
+const outageReporter = (report: (e: OutageEvent) => void, now: () => number) => {
+  let lastReported = -Infinity
+  let reported = false
+  return {
+    failing: (operation: string, since: number, error: unknown): boolean => {
+      const at = now()
+      if (at - since < reportAfterMs || at - lastReported < reportEveryMs) return false
+      lastReported = at
+      reported = true
+      report({ type: "storeFailing", operation, failingForMs: at - since, error })
+      return true
+    },
+    succeeded: (operation: string, since: number) => {
+      if (!reported) return
+      reported = false
+      report({ type: "storeRecovered", operation, failedForMs: now() - since })
+    },
+  }
+}
+
 /** Run a store operation; a transient failure is retried with backoff until it succeeds or `signal` aborts. */
-export const makeStoreCall =
-  (
-    runEffect: <A, E>(effect: Effect.Effect<A, E>, signal?: AbortSignal) => Promise<A>,
-    /** Observer.storeCall, when an observer watches store calls. */
-    observe: (() => (() => void) | undefined) | undefined,
-    stopped: () => boolean,
-  ) =>
-  async <A>(effect: Effect.Effect<A, StoreError | FencedError>, signal?: AbortSignal): Promise<A> => {
+export const makeStoreCall = (
+  runEffect: <A, E>(effect: Effect.Effect<A, E>, signal?: AbortSignal) => Promise<A>,
+  /** Observer.storeCall, when an observer watches store calls. */
+  observe: (() => (() => void) | undefined) | undefined,
+  stopped: () => boolean,
+  report: (e: OutageEvent) => void,
+  now: () => number,
+) => {
+  const outage = outageReporter(report, now)
+  return async <A>(effect: Effect.Effect<A, StoreError | FencedError>, signal?: AbortSignal): Promise<A> => {
     if (stopped()) throw new EngineStopped({ reason: "the engine was shut down" })
     const end = observe?.()
     try {
@@ -40,9 +81,19 @@ export const makeStoreCall =
       } catch (e) {
         // Only a transient failure pays for the retry machinery.
         if (!(e instanceof StoreError && e.retryable) || signal?.aborted) throw e
-        return await runEffect(Effect.retry(effect, transientRetry), signal)
+        const since = now()
+        let reported = false
+        const noted = Effect.tapError(effect, (error) =>
+          Effect.sync(() => {
+            reported = outage.failing(e.operation, since, error) || reported
+          }),
+        )
+        const result = await runEffect(Effect.retry(noted, transientRetry), signal)
+        if (reported) outage.succeeded(e.operation, since)
+        return result
       }
     } finally {
       end?.()
     }
   }
+}

@@ -133,6 +133,25 @@ export type EngineEvent =
       readonly executorId: string
       readonly appVersion: string
     }
+  /**
+   * Store calls have failed for a while (at least 10 s; reported at most every 30 s) and are still retried:
+   * nothing is lost, but no workflow progresses meanwhile. `storeRecovered` follows when they succeed again.
+   */
+  | {
+      readonly type: "storeFailing"
+      readonly operation: string
+      readonly failingForMs: number
+      readonly error: unknown
+      readonly executorId: string
+      readonly appVersion: string
+    }
+  | {
+      readonly type: "storeRecovered"
+      readonly operation: string
+      readonly failedForMs: number
+      readonly executorId: string
+      readonly appVersion: string
+    }
   /** A workflow recovered too often without progress: DEAD, until someone resumes it. */
   | {
       readonly type: "dead"

@@ -18,6 +18,8 @@ export type LifecycleEventName =
   | "step.retrying"
   | "executor.recovered"
   | "executor.tookOver"
+  | "store.failing"
+  | "store.recovered"
 
 export interface LifecycleLogOptions {
   /** Log workflow inputs and outputs too (they may hold personal data). Default false. */
@@ -126,6 +128,22 @@ export const lifecycleLog = (sink: LogSink, options: LifecycleLogOptions = {}): 
           `took over ${e.count} workflows from executors whose lease expired`,
           {},
           { ...exec, count: e.count },
+        )
+      case "storeFailing":
+        return emit(
+          "warn",
+          "store.failing",
+          `store calls have failed for ${Math.round(e.failingForMs / 1000)} s and are retried until they succeed; nothing is lost, but nothing progresses meanwhile`,
+          {},
+          { ...exec, operation: e.operation, failingForMs: e.failingForMs, ...describeError(e.error) },
+        )
+      case "storeRecovered":
+        return emit(
+          "info",
+          "store.recovered",
+          `store calls succeed again after ${Math.round(e.failedForMs / 1000)} s`,
+          {},
+          { ...exec, operation: e.operation, failedForMs: e.failedForMs },
         )
       case "dead":
         return emit(

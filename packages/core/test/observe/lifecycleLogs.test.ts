@@ -1,6 +1,14 @@
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { defineWorkflow, Durably, memoryStore, structuredLogger, type LogEntry } from "../../src/index.ts"
+import {
+  defineWorkflow,
+  Durably,
+  memoryStore,
+  StoreError,
+  structuredLogger,
+  type LogEntry,
+  type Store,
+} from "../../src/index.ts"
 import { testEngine } from "../../src/testing.ts"
 
 const SECRET_IN = "card-4242-4242"
@@ -221,6 +229,68 @@ describe("lifecycle logs", () => {
         fields: { executorId: "a" },
       })
     await durably.shutdown()
+  })
+
+  it("store calls that keep failing: one warning after 10 s of retries, and one line when they succeed again", async () => {
+    const shared = memoryStore()
+    let down = false
+    let failed = 0
+    const store: Store = {
+      ...shared,
+      // Decided at each run of the call, as a store's own calls are: a retry runs it again.
+      writeCheckpoint: (id, epoch, checkpoint) =>
+        Effect.suspend(() =>
+          down
+            ? Effect.fail(
+                new StoreError({
+                  operation: "writeCheckpoint",
+                  cause: new Error("connection refused"),
+                  retryable: true,
+                }),
+              ).pipe(Effect.tapError(() => Effect.sync(() => void failed++)))
+            : shared.writeCheckpoint(id, epoch, checkpoint),
+        ),
+    }
+    const wf = defineWorkflow("through-an-outage", async (ctx) => ctx.step("s", () => "kept"))
+    const { entries, logger } = capture()
+    const t = await testEngine({ workflows: [wf], logger, store, appVersion: "7.1.0" })
+    // Virtual time moved by hand: the test kit's advance() settles first, and a write being retried is engine
+    // work in flight, so it would never settle.
+    const pass = async (ms: number) => {
+      const end = t.clock.currentTimeMillisUnsafe() + ms
+      for (;;) {
+        for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r))
+        const next = t.clock.nextTimer()
+        if (next === undefined || next > end) break
+        t.clock.fireDue(next)
+      }
+      t.clock.fireDue(end)
+    }
+    down = true
+    const h = await t.start(wf, undefined)
+    await pass(5_000)
+    expect(failed).toBeGreaterThan(1)
+    // Retried, but not yet long enough to be worth a line: a blip says nothing.
+    expect(entries.filter((e) => e.event?.startsWith("store."))).toEqual([])
+    await pass(10_000)
+    const failing = entries.filter((e) => e.event === "store.failing")
+    expect(failing).toHaveLength(1)
+    expect(failing[0]).toMatchObject({
+      level: "warn",
+      fields: { ...base, operation: "writeCheckpoint", errorName: "StoreError" },
+    })
+    expect(failing[0]!.fields!["failingForMs"]).toBeGreaterThanOrEqual(10_000)
+    // Still failing: no second warning within 30 s of the first.
+    const failedBefore = failed
+    await pass(20_000)
+    expect(failed).toBeGreaterThan(failedBefore)
+    expect(entries.filter((e) => e.event === "store.failing")).toHaveLength(1)
+    down = false
+    await pass(6_000)
+    expect(await h.result()).toBe("kept")
+    const recovered = entries.filter((e) => e.event === "store.recovered")
+    expect(recovered).toHaveLength(1)
+    expect(recovered[0]).toMatchObject({ level: "info", fields: { ...base, operation: "writeCheckpoint" } })
   })
 
   it("the redaction hook sees every entry, engine's and ctx.log's, and may rewrite or drop it", async () => {
