@@ -44,7 +44,7 @@ export interface EmbeddedStoreOptions {
 
 const loadPGlite = async () => {
   try {
-    return (await import("@electric-sql/pglite")).PGlite
+    return await import("@electric-sql/pglite")
   } catch (cause) {
     const code = (cause as { code?: unknown } | null)?.code
     const missing = code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND"
@@ -89,9 +89,9 @@ export const embeddedStore = (given?: EmbeddedStoreOptions): Store => {
   const open = (): Promise<SqlClient> => {
     if (closed) return Promise.reject(new EmbeddedStoreError({ reason: `the embedded store (${describe}) is closed` }))
     return (opened ??= (async () => {
-      const PGlite = await loadPGlite()
+      const pglite = await loadPGlite()
       try {
-        return pgliteClient(await PGlite.create(join(dir, "pgdata")), describe)
+        return pgliteClient(await pglite.PGlite.create(join(dir, "pgdata")), describe, pglite)
       } catch (cause) {
         throw new EmbeddedStoreError({
           reason: `cannot open ${describe}: ${cause instanceof Error ? cause.message : String(cause)}`,

@@ -15,6 +15,7 @@
 import { AsyncLocalStorage } from "node:async_hooks"
 import { Data } from "effect"
 import type { Row, SqlClient } from "./client.ts"
+import { preparedStatements, type PGliteModuleLike, type PGliteProtocolLike } from "./pglitePrepared.ts"
 
 /** The embedded store cannot do what was asked (PGlite missing, store closed, misuse of its one connection). */
 export class EmbeddedStoreError extends Data.TaggedError("EmbeddedStoreError")<{
@@ -55,8 +56,20 @@ interface OpenTransaction {
   open: boolean
 }
 
-export const pgliteClient = (pg: PGliteLike, describe: string): SqlClient => {
+/**
+ * `module`: the PGlite module, for prepared statements on the root client (pglitePrepared.ts); without it every
+ * statement takes PGlite's own `query`. Statements inside a transaction always do.
+ */
+export const pgliteClient = (
+  pg: PGliteLike & Partial<PGliteProtocolLike>,
+  describe: string,
+  module?: PGliteModuleLike,
+): SqlClient => {
   const queue = serialQueue()
+  const prepared =
+    module && pg.execProtocol && pg.serializers && pg.parsers
+      ? preparedStatements(pg as PGliteProtocolLike, module)
+      : undefined
   const inside = new AsyncLocalStorage<OpenTransaction>()
   let closing: Promise<void> | undefined
 
@@ -97,7 +110,9 @@ export const pgliteClient = (pg: PGliteLike, describe: string): SqlClient => {
     describe,
     query: async <R extends Row>(text: string, params: ReadonlyArray<unknown> = []) => {
       guard("query")
-      return queue(async () => (await pg.query<R>(text, [...params])).rows)
+      return queue(async () =>
+        prepared?.handles(text) ? prepared.query<R>(text, params) : (await pg.query<R>(text, [...params])).rows,
+      )
     },
     exec: async (text) => {
       guard("exec")

@@ -8,7 +8,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { PGlite } from "@electric-sql/pglite"
+import { PGlite, protocol } from "@electric-sql/pglite"
 import { uuidv7 } from "@durably/core"
 import { embeddedStore } from "@durably/postgres/embedded"
 import { interleaved, type BenchEnv, type Row } from "../../harness.ts"
@@ -90,6 +90,16 @@ export const embeddedRow = async (env: BenchEnv): Promise<Row> => {
         run: () => withCpu(cpu.reference, () => inserts(opsPerRound)),
       },
     })
+    // The store sends prepared statements (PGlite plans a plain query afresh each time): the same INSERT
+    // prepared, against the plain one, says how far the plain reference flatters the store.
+    const preparedInserts = await preparedInsert(db, insertText)
+    const preparedRef = await interleaved({
+      rounds: size.rounds,
+      warmup: () => preparedInserts(size.warmupWorkflows * STEPS),
+      subject: { label: "INSERT (PGlite, prepared)", opsPerRound, run: () => preparedInserts(opsPerRound) },
+      reference: { label: "INSERT (PGlite)", opsPerRound, run: () => inserts(opsPerRound) },
+    })
+    const againstPrepared = result.ratio / preparedRef.ratio
     await durably.shutdown()
     durably = undefined
 
@@ -121,10 +131,12 @@ export const embeddedRow = async (env: BenchEnv): Promise<Row> => {
         checkpointRows,
         expectedCheckpointRows,
         clientCpuMsPerOp: cpuPerOp,
+        preparedInsert: { perOpMs: preparedRef.measured.perOpMs, ratioToPlain: preparedRef.ratio, againstPrepared },
       },
       notes: [
         `per workflow: ${(result.measured.totalMs / measuredWorkflows).toFixed(2)} ms; ${STEPS} INSERTs take ${(result.reference.perOpMs * STEPS).toFixed(2)} ms`,
         `CPU per op (PGlite runs in this process): ${cpuPerOp.measured.toFixed(3)} ms per step, ${cpuPerOp.reference.toFixed(3)} ms per INSERT`,
+        `against the same INSERT prepared (${preparedRef.measured.perOpMs.toFixed(3)} ms, ${preparedRef.ratio.toFixed(2)}× the plain one, rounds ${preparedRef.roundRatios.min.toFixed(2)}–${preparedRef.roundRatios.median.toFixed(2)}–${preparedRef.roundRatios.max.toFixed(2)}): a step costs ${againstPrepared.toFixed(2)}×`,
         `checkpoint rows after reopening: ${checkpointRows} (expected ${expectedCheckpointRows})${checkpointRows === expectedCheckpointRows ? "" : " MISMATCH"}`,
       ],
     }
@@ -132,5 +144,21 @@ export const embeddedRow = async (env: BenchEnv): Promise<Row> => {
     await durably?.shutdown().catch((e: unknown) => env.log(`  shutdown failed: ${String(e)}`))
     await reference?.close().catch(() => undefined)
     rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** The reference INSERT as a named prepared statement, through PGlite's wire protocol: parsed once, then bound. */
+const preparedInsert = async (db: PGlite, text: string) => {
+  const { serialize } = protocol
+  const concat = (parts: Uint8Array[]) => {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+    parts.reduce((at, p) => (out.set(p, at), at + p.length), 0)
+    return out
+  }
+  await db.execProtocol(concat([serialize.parse({ name: "bench_ref", text }), serialize.sync()]))
+  const run = concat([serialize.describe({ type: "P" }), serialize.execute({}), serialize.sync()])
+  return async (n: number) => {
+    for (let i = 0; i < n; i++)
+      await db.execProtocol(concat([serialize.bind({ statement: "bench_ref", values: [uuidv7(), payload] }), run]))
   }
 }
