@@ -51,15 +51,17 @@ interface Prepared {
 }
 
 /**
- * A runner of statements through prepared statements, or undefined for a text it will not prepare (the cache
- * is full). Calls must not overlap: the caller's queue runs them one at a time.
+ * Runs statements as prepared statements; `handles` says whether a text is one (once `maxStatements` texts are
+ * prepared, new texts are not). Calls must not overlap: the caller's queue runs them one at a time.
  */
 export const preparedStatements = (pg: PGliteProtocolLike, module: PGliteModuleLike) => {
   const { serialize } = module.protocol
   const statements = new Map<string, Prepared>()
+  // Names are never reused: a statement whose preparation failed after the server created it cannot clash.
+  let named = 0
 
   const prepare = async (text: string): Promise<Prepared> => {
-    const name = `durably_${statements.size}`
+    const name = `durably_${named++}`
     // Parse and describe in one call; the Sync ends it whether or not the parse succeeded.
     const { messages } = await pg.execProtocol(
       concat([serialize.parse({ name, text }), serialize.describe({ type: "S", name }), serialize.sync()]),
