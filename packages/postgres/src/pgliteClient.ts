@@ -66,8 +66,13 @@ export const pgliteClient = (
   module?: PGliteModuleLike,
 ): SqlClient => {
   const queue = serialQueue()
+  // Checked at run time too: the peer range admits PGlite versions that may lack a piece (the plain path serves).
   const prepared =
-    module && pg.execProtocol && pg.serializers && pg.parsers
+    typeof module?.protocol?.serialize?.execute === "function" &&
+    typeof module.parse?.parseResults === "function" &&
+    pg.execProtocol &&
+    pg.serializers &&
+    pg.parsers
       ? preparedStatements(pg as PGliteProtocolLike, module)
       : undefined
   const inside = new AsyncLocalStorage<OpenTransaction>()

@@ -68,4 +68,12 @@ describe("prepared statements on PGlite", () => {
     ).rejects.toThrow("roll back")
     expect(await client.query(`SELECT id FROM t WHERE id = $1`, ["in-tx"])).toEqual([])
   })
+  it("a PGlite module without the protocol pieces falls back to PGlite's own query", async () => {
+    const older = { ...pglite, protocol: undefined } as unknown as typeof pglite
+    const plain = pgliteClient(pg, "in-memory PGlite, plain", older)
+    const text = `SELECT count(*)::int AS n FROM t WHERE note = $1`
+    expect(await plain.query(text, ["c"])).toEqual([{ n: 1 }])
+    const prepared = (await pg.query<{ statement: string }>(`SELECT statement FROM pg_prepared_statements`)).rows
+    expect(prepared.filter((p) => p.statement === text)).toEqual([])
+  })
 })

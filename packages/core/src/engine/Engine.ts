@@ -147,7 +147,7 @@ export class Engine {
         config.observer?.storeCall,
         () => this.state === "stopped",
         (e) => config.observer?.event?.({ ...e, executorId: config.executorId, appVersion: this.appVersion }),
-        () => Context.get(config.services, Clock.Clock).currentTimeMillisUnsafe(),
+        () => this.host.clock.currentTimeMillisUnsafe(),
       ),
       parkUntil: (exec, until) => this.parked.parkUntil(exec, until),
       parkWaiting: (exec, wakes, deadline) =>

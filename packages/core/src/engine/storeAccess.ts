@@ -1,6 +1,7 @@
 /** How engines use their store: shared ownership, and calls that ride out transient failures. */
 import { Effect, Schedule } from "effect"
 import { EngineStopped, StoreError, type FencedError } from "../errors.ts"
+import type { EngineEvent } from "../observe/Observer.ts"
 import type { Store } from "../store/Store.ts"
 
 /**
@@ -27,15 +28,12 @@ export const retainStore = (store: Store): void => {
 const reportAfterMs = 10_000
 const reportEveryMs = 30_000
 
-/** What a store outage is reported as (EngineEvent "storeFailing" and "storeRecovered"), without the executor. */
-export type OutageEvent =
-  | {
-      readonly type: "storeFailing"
-      readonly operation: string
-      readonly failingForMs: number
-      readonly error: unknown
-    }
-  | { readonly type: "storeRecovered"; readonly operation: string; readonly failedForMs: number }
+/**
+ * What a store outage is reported as: the EngineEvents "storeFailing" and "storeRecovered", less the executor's
+ * fields, which the engine adds (the events are defined once, in Observer.ts).
+ */
+export type OutageEvent = WithoutExecutor<Extract<EngineEvent, { readonly type: "storeFailing" | "storeRecovered" }>>
+type WithoutExecutor<E> = E extends unknown ? Omit<E, "executorId" | "appVersion"> : never
 
 /**
  * Store calls that keep failing are retried without end (an outage must not lose work), so they would be
