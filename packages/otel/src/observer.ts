@@ -23,8 +23,10 @@ import {
   type ExecutionInfo,
   type ExecutionObserver,
   type Observer,
+  type OperationEndInfo,
   type OperationInfo,
   type OperationObserver,
+  type TraceParent,
 } from "@durably/core"
 import { captureActive, contextOf, parseCarried } from "./carrier.ts"
 import { instruments, observeQueueDepth, type Instruments } from "./metrics.ts"
@@ -195,39 +197,76 @@ const operation = (
   op: OperationInfo,
   info: ExecutionInfo,
   m: Instruments | undefined,
-): OperationObserver => {
-  const startedAt = performance.now()
-  const active: Context | undefined = span && trace.setSpan(context.active(), span)
-  return {
-    ...(active ? { run: <A>(fn: () => A): A => context.with(active, fn) } : {}),
-    // Read only by the Effect flavour's step bodies, so built only then.
-    get traceParent() {
-      if (!span) return undefined
-      const sc = span.spanContext()
-      return { traceId: sc.traceId, spanId: sc.spanId, sampled: (sc.traceFlags & 1) === 1 }
-    },
-    end: (end) => {
-      const halted = end.error === undefined ? undefined : stopped(end.error)
-      const outcome = end.error === undefined || halted ? "ok" : end.retryInMs === undefined ? "error" : "retry"
-      if (span) {
-        if (halted) span.setAttribute(attr.stopReason, halted)
-        else if (end.error !== undefined) failSpan(span, end.error)
-        // A recv links to where its message was sent (OpenTelemetry's messaging convention: the consumer has
-        // its own parent, and a link to the producer), in whichever process or trace that was.
-        const sent = parseCarried(end.carried)
-        if (sent) span.addLink({ context: sent, attributes: { [attr.linkKind]: "message" } })
-        if (end.retryInMs !== undefined) {
-          span.setAttribute(attr.retryInMs, end.retryInMs)
-          span.addEvent("retry scheduled", { [attr.retryInMs]: end.retryInMs })
-        }
-        span.end()
-      }
-      if (m && op.attempt !== undefined && !halted) {
-        const labels = { [attr.workflowName]: info.workflowName, [attr.stepName]: op.name }
-        m.stepDuration.record((performance.now() - startedAt) / 1000, { ...labels, [attr.outcome]: outcome })
-        if (outcome === "retry") m.stepRetries.add(1, labels)
-      }
-    },
+): OperationObserver =>
+  span ? new AttemptSpan(span, trace.setSpan(context.active(), span), op, info, m) : new AttemptMetrics(op, info, m)
+
+/**
+ * An operation's metrics, and its span when traced. Classes rather than object literals of closures: one of
+ * these is made per step attempt, on the hot path, and a prototype's methods cost nothing per instance.
+ */
+class AttemptMetrics implements OperationObserver {
+  readonly startedAt = performance.now()
+  readonly op: OperationInfo
+  readonly info: ExecutionInfo
+  readonly m: Instruments | undefined
+  constructor(op: OperationInfo, info: ExecutionInfo, m: Instruments | undefined) {
+    this.op = op
+    this.info = info
+    this.m = m
+  }
+  get traceParent(): TraceParent | undefined {
+    return undefined
+  }
+  end(end: OperationEndInfo): void {
+    const halted = end.error === undefined ? undefined : stopped(end.error)
+    this.endSpan(end, halted)
+    const m = this.m
+    if (m === undefined || this.op.attempt === undefined || halted) return
+    const outcome = end.error === undefined ? "ok" : end.retryInMs === undefined ? "error" : "retry"
+    const seconds = (performance.now() - this.startedAt) / 1000
+    // Measured in the attempt's context (its span, when traced), which the API lets a measurement carry.
+    const labels = { [attr.workflowName]: this.info.workflowName, [attr.stepName]: this.op.name }
+    m.stepDuration.record(seconds, { ...labels, [attr.outcome]: outcome }, this.measuredIn())
+    if (outcome === "retry") m.stepRetries.add(1, labels, this.measuredIn())
+  }
+  protected endSpan(_end: OperationEndInfo, _halted: string | undefined): void {}
+  protected measuredIn(): Context {
+    return context.active()
+  }
+}
+
+class AttemptSpan extends AttemptMetrics {
+  readonly span: Span
+  readonly active: Context
+  constructor(span: Span, active: Context, op: OperationInfo, info: ExecutionInfo, m: Instruments | undefined) {
+    super(op, info, m)
+    this.span = span
+    this.active = active
+  }
+  run<A>(fn: () => A): A {
+    return context.with(this.active, fn)
+  }
+  // Read only by the Effect flavour's step bodies.
+  override get traceParent(): TraceParent {
+    const sc = this.span.spanContext()
+    return { traceId: sc.traceId, spanId: sc.spanId, sampled: (sc.traceFlags & 1) === 1 }
+  }
+  protected override endSpan(end: OperationEndInfo, halted: string | undefined): void {
+    const span = this.span
+    if (halted) span.setAttribute(attr.stopReason, halted)
+    else if (end.error !== undefined) failSpan(span, end.error)
+    // A recv links to where its message was sent (OpenTelemetry's messaging convention: the consumer has its
+    // own parent, and a link to the producer), in whichever process or trace that was.
+    const sent = parseCarried(end.carried)
+    if (sent) span.addLink({ context: sent, attributes: { [attr.linkKind]: "message" } })
+    if (end.retryInMs !== undefined) {
+      span.setAttribute(attr.retryInMs, end.retryInMs)
+      span.addEvent("retry scheduled", { [attr.retryInMs]: end.retryInMs })
+    }
+    span.end()
+  }
+  protected override measuredIn(): Context {
+    return this.active
   }
 }
 

@@ -5,12 +5,18 @@
  * - lifecycle logs: the default logger path (the lifecycle observer, entries filtered to warnings by the sink);
  * - OpenTelemetry with no SDK: `openTelemetry()` with nothing registered (the API's no-op tracer and meter);
  * - OpenTelemetry with an SDK: a real tracer provider (batch processor, an exporter that drops the spans), a
- *   real meter provider, and the async-hooks context manager an application's SDK registers.
+ *   real meter provider, and the async-hooks context manager an application's SDK registers; and the same
+ *   with traces only;
+ * - an A/A control: an engine with no observer against another one, which shows how far the harness alone
+ *   reads from 1.00× on this machine, in this run.
  *
- * On the memory store a step is engine work only, so this is the worst case; on the Postgres server a step
- * is a round trip, as in production. The SDK is registered only for its own rows, and unregistered after.
+ * On the memory store a step is engine work only, so this is the worst case; on the embedded store (PGlite
+ * in this process) a step is a commit in this process; on the Postgres server a step is a round trip, as in
+ * production. The SDK is registered only for its own rows, and unregistered after.
  */
-import { availableParallelism, loadavg } from "node:os"
+import { mkdtempSync, rmSync } from "node:fs"
+import { availableParallelism, loadavg, tmpdir } from "node:os"
+import { join } from "node:path"
 import { context, metrics, trace } from "@opentelemetry/api"
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks"
 import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics"
@@ -19,6 +25,7 @@ import { Effect } from "effect"
 import { Durably, memoryStore, uuidv7, type LaunchOptions, type Store } from "@durably/core"
 import { openTelemetry } from "@durably/otel"
 import { postgresStore } from "@durably/postgres"
+import { embeddedStore } from "@durably/postgres/embedded"
 import { benchSchema, guarded, interleaved, type BenchEnv, type Row, type Scenario } from "../harness.ts"
 import { quietLogger, STEPS, tenSteps, withCpu } from "./perStep/common.ts"
 
@@ -39,8 +46,15 @@ const dropping: SpanExporter = {
   shutdown: () => Promise.resolve(),
 }
 
-const sizes = (quick: boolean) =>
-  quick ? { rounds: 2, workflowsPerRound: 5, warmup: 5 } : { rounds: 20, workflowsPerRound: 20, warmup: 20 }
+// Many rounds: a cost of a few percent is read against rounds that spread by tens of percent on a shared
+// machine, and 20 rounds of 20 moved the SDK's ratio by several points from run to run. On the memory store
+// a workflow takes a tenth of a millisecond, so its rounds are larger, or a single GC pause decides one.
+const sizes = (quick: boolean, storeLabel: string) =>
+  quick
+    ? { rounds: 2, workflowsPerRound: 5, warmup: 5 }
+    : storeLabel === "memory"
+      ? { rounds: 40, workflowsPerRound: 200, warmup: 200 }
+      : { rounds: 60, workflowsPerRound: 20, warmup: 40 }
 
 type Variant = { readonly label: string; readonly options: Pick<LaunchOptions, "logger" | "observers"> }
 
@@ -56,7 +70,7 @@ const launch = (store: Store, options: Pick<LaunchOptions, "logger" | "observers
   })
 
 const compare = async (env: BenchEnv, storeLabel: string, makeStore: () => Store, variant: Variant): Promise<Row> => {
-  const size = sizes(env.quick)
+  const size = sizes(env.quick, storeLabel)
   const store = makeStore()
   const base = await launch(store, {})
   const subject = await launch(store, variant.options)
@@ -134,15 +148,22 @@ const compare = async (env: BenchEnv, storeLabel: string, makeStore: () => Store
   } finally {
     await subject.shutdown()
     await base.shutdown()
+    await Effect.runPromise(store.close())
   }
 }
 
 export const tracing: Scenario = {
   name,
-  description: `sequential ${STEPS}-step workflows / ${STEPS} with lifecycle logs, and OpenTelemetry without and with an SDK, each against an engine with no observer on the same store`,
+  description: `sequential ${STEPS}-step workflows / ${STEPS} with lifecycle logs, and OpenTelemetry without and with an SDK (traces only, and traces with metrics), each against an engine with no observer on the same store; and an A/A control`,
   run: async (env) => {
+    const dir = mkdtempSync(join(tmpdir(), "durably-bench-"))
     const stores: Array<{ label: string; make: () => Store; cleanup?: () => Promise<void> }> = [
       { label: "memory", make: () => memoryStore() },
+      {
+        label: "embedded",
+        make: () => embeddedStore({ dir: join(dir, uuidv7()) }),
+        cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+      },
     ]
     if (env.serverUrl) {
       const schema = benchSchema()
@@ -165,6 +186,8 @@ export const tracing: Scenario = {
     const rows: Row[] = []
     for (const s of stores) {
       const variants: Variant[] = [
+        // The same engine twice: how far the harness alone reads from 1.00× here.
+        { label: "no observer (A/A control)", options: {} },
         { label: "lifecycle logs", options: { logger: quietLogger } },
         { label: "OpenTelemetry, no SDK", options: { observers: [openTelemetry()] } },
       ]
@@ -175,15 +198,19 @@ export const tracing: Scenario = {
       context.setGlobalContextManager(contextManager)
       const tracerProvider = new TracerProvider({ spanProcessors: [new BatchSpanProcessor({ exporter: dropping })] })
       const meterProvider = new MeterProvider({ readers: [new IdleReader()] })
+      const withSdk: Variant[] = [
+        {
+          label: "OpenTelemetry with an SDK, traces only",
+          options: { observers: [openTelemetry({ tracerProvider, metrics: false })] },
+        },
+        {
+          label: "OpenTelemetry with an SDK",
+          options: { observers: [openTelemetry({ tracerProvider, meterProvider })] },
+        },
+      ]
       try {
-        rows.push(
-          await guarded(name, `${s.label}: OpenTelemetry with an SDK`, env, () =>
-            compare(env, s.label, s.make, {
-              label: "OpenTelemetry with an SDK",
-              options: { observers: [openTelemetry({ tracerProvider, meterProvider })] },
-            }),
-          ),
-        )
+        for (const v of withSdk)
+          rows.push(await guarded(name, `${s.label}: ${v.label}`, env, () => compare(env, s.label, s.make, v)))
       } finally {
         await tracerProvider.shutdown()
         await meterProvider.shutdown()

@@ -165,8 +165,9 @@ const runAttempt = async <A>(
       }
       const info: StepInfo = { signal: controller.signal, attempt: opts.attempt, idempotencyKey: opts.idempotencyKey }
       const body = async () => fn(info)
-      const within = watch?.run
-      stepScope.run({ workflowId: exec.id, step, stream, observed: watch }, within ? () => within(body) : body).then(
+      // Called as a method: an observer may be a class instance.
+      const scoped = watch?.run ? () => watch.run!(body) : body
+      stepScope.run({ workflowId: exec.id, step, stream, observed: watch }, scoped).then(
         (value) => resolve({ ok: true, value }),
         (error: unknown) => resolve({ ok: false, error }),
       )

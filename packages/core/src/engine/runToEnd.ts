@@ -39,8 +39,8 @@ export const runToEnd = async (host: Host, exec: Execution): Promise<ExecutionEn
         input,
       )
     }
-    const run = exec.observed?.run
-    const outcome = await exec.runBody(run ? () => run(body) : body)
+    const observed = exec.observed
+    const outcome = await exec.runBody(observed?.run ? () => observed.run!(body) : body)
     if (!outcome) return undefined
     let completion: ExecutionEnd
     try {

@@ -15,9 +15,16 @@ const nest = (runs: ReadonlyArray<Run>): Run | undefined =>
 
 const present = <A>(xs: ReadonlyArray<A | undefined>): A[] => xs.filter((x): x is A => x !== undefined)
 
+/** The scopes of those that have one, each called as its observer's method (an observer may be a class). */
+const runsOf = (observers: ReadonlyArray<{ readonly run?: Run }>): Run[] => {
+  const runs: Run[] = []
+  for (const o of observers) if (o.run) runs.push((fn) => o.run!(fn))
+  return runs
+}
+
 const combineOperations = (ops: ReadonlyArray<OperationObserver>): OperationObserver | undefined => {
   if (ops.length <= 1) return ops[0]
-  const run = nest(present(ops.map((o) => o.run)))
+  const run = nest(runsOf(ops))
   return {
     ...(run ? { run } : {}),
     // Read when asked (the Effect flavour's step bodies only): the first observer that has a span gives it.
@@ -30,7 +37,7 @@ const combineOperations = (ops: ReadonlyArray<OperationObserver>): OperationObse
 
 const combineExecutions = (execs: ReadonlyArray<ExecutionObserver>): ExecutionObserver | undefined => {
   if (execs.length <= 1) return execs[0]
-  const run = nest(present(execs.map((e) => e.run)))
+  const run = nest(runsOf(execs))
   const traceParent = execs.find((e) => e.traceParent !== undefined)?.traceParent
   return {
     ...(run ? { run } : {}),
