@@ -136,7 +136,7 @@ export class Engine {
       executorId: config.executorId,
       maxPayloadBytes: config.maxPayloadBytes,
       log: config.log,
-      carry: config.observer?.carry,
+      carry: config.observer?.carry?.bind(config.observer),
       services: config.services,
       runEffect,
       stopSignal: this.halt.signal,
@@ -144,7 +144,7 @@ export class Engine {
       stepMayStart: (exec) => stepMayStart(this.lease, exec),
       storeCall: makeStoreCall(
         runEffect,
-        config.observer?.storeCall,
+        config.observer?.storeCall?.bind(config.observer),
         () => this.state === "stopped",
         (e) => config.observer?.event?.({ ...e, executorId: config.executorId, appVersion: this.appVersion }),
         () => this.host.clock.currentTimeMillisUnsafe(),

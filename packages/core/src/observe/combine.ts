@@ -15,7 +15,17 @@ const nest = (runs: ReadonlyArray<Run>): Run | undefined =>
 
 const present = <A>(xs: ReadonlyArray<A | undefined>): A[] => xs.filter((x): x is A => x !== undefined)
 
-/** The scopes of those that have one, each called as its observer's method (an observer may be a class). */
+/** Each observer's `key` member, bound to it: an observer may be a class instance, its members methods. */
+const membersOf = <K extends keyof Observer>(
+  observers: ReadonlyArray<Observer>,
+  key: K,
+): Array<NonNullable<Observer[K]>> =>
+  observers.flatMap((o) => {
+    const member = o[key] as ((...args: never[]) => unknown) | undefined
+    return member === undefined ? [] : [member.bind(o) as NonNullable<Observer[K]>]
+  })
+
+/** The scopes of those that have one, each called as its observer's method. */
 const runsOf = (observers: ReadonlyArray<{ readonly run?: Run }>): Run[] => {
   const runs: Run[] = []
   for (const o of observers) if (o.run) runs.push((fn) => o.run!(fn))
@@ -53,11 +63,11 @@ const combineExecutions = (execs: ReadonlyArray<ExecutionObserver>): ExecutionOb
 
 export const combineObservers = (observers: ReadonlyArray<Observer>): Observer | undefined => {
   if (observers.length <= 1) return observers[0]
-  const carriers = present(observers.map((o) => o.carry))
-  const executions = present(observers.map((o) => o.execution))
-  const events = present(observers.map((o) => o.event))
-  const storeCalls = present(observers.map((o) => o.storeCall))
-  const launches = present(observers.map((o) => o.launched))
+  const carriers = membersOf(observers, "carry")
+  const executions = membersOf(observers, "execution")
+  const events = membersOf(observers, "event")
+  const storeCalls = membersOf(observers, "storeCall")
+  const launches = membersOf(observers, "launched")
   return {
     // Only one carrier is stored: the first observer that carries anything wins.
     ...(carriers.length === 0

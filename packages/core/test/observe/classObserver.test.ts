@@ -1,6 +1,6 @@
 /**
- * Observers written as classes: the engine calls their `run` as methods, so `this` is the observer, whether
- * it is the only observer or one of several.
+ * Observers written as classes: the engine calls every member as a method (`carry`, `execution`, `storeCall`,
+ * the scopes' `run` …), so `this` is the observer, whether it is the only observer or one of several.
  */
 import { AsyncLocalStorage } from "node:async_hooks"
 import { describe, expect, it } from "vitest"
@@ -8,6 +8,7 @@ import {
   defineWorkflow,
   Durably,
   memoryStore,
+  type ExecutionInfo,
   type ExecutionObserver,
   type Observer,
   type OperationInfo,
@@ -43,7 +44,25 @@ class WorkflowScope implements ExecutionObserver {
   end(): void {}
 }
 
-const scoped = (prefix: string): Observer => ({ execution: (info) => new WorkflowScope(info.workflowName, prefix) })
+class ScopeObserver implements Observer {
+  readonly prefix: string
+  storeCalls = 0
+  carried: Array<string | undefined> = []
+  constructor(prefix: string) {
+    this.prefix = prefix
+  }
+  carry(): string {
+    return `carried by ${this.prefix}`
+  }
+  execution(info: ExecutionInfo): ExecutionObserver {
+    this.carried.push(info.carried)
+    return new WorkflowScope(info.workflowName, this.prefix)
+  }
+  storeCall(): () => void {
+    this.storeCalls++
+    return () => undefined
+  }
+}
 
 const seen = defineWorkflow("scopes", async (ctx) => {
   const inWorkflow = scope.getStore()
@@ -51,7 +70,7 @@ const seen = defineWorkflow("scopes", async (ctx) => {
   return { inWorkflow, inStep }
 })
 
-const runWith = async (observers: ReadonlyArray<Observer>) => {
+const runWith = async (observers: ReadonlyArray<ScopeObserver>) => {
   const durably = await Durably.launch({ store: memoryStore(), workflows: [seen], observers, logger: false })
   try {
     return await durably.run(seen, undefined)
@@ -61,12 +80,21 @@ const runWith = async (observers: ReadonlyArray<Observer>) => {
 }
 
 describe("an observer written as a class", () => {
-  it("alone: the workflow and each step attempt run in its scopes", async () => {
-    expect(await runWith([scoped("step")])).toEqual({ inWorkflow: "scopes", inStep: "step look" })
+  it("alone: the workflow and each step attempt run in its scopes; it carries context and sees store calls", async () => {
+    const o = new ScopeObserver("step")
+    expect(await runWith([o])).toEqual({ inWorkflow: "scopes", inStep: "step look" })
+    expect(o.carried).toEqual(["carried by step"])
+    expect(o.storeCalls).toBeGreaterThan(0)
   })
 
-  it("with another observer: both scopes are entered, in the order given", async () => {
+  it("with another observer: both scopes are entered, in the order given; the first carrier wins", async () => {
+    const outer = new ScopeObserver("outer")
+    const inner = new ScopeObserver("inner")
     // The second observer's scopes are inside the first's, so they are what the code sees.
-    expect(await runWith([scoped("outer"), scoped("inner")])).toEqual({ inWorkflow: "scopes", inStep: "inner look" })
+    expect(await runWith([outer, inner])).toEqual({ inWorkflow: "scopes", inStep: "inner look" })
+    expect(outer.carried).toEqual(["carried by outer"])
+    expect(inner.carried).toEqual(["carried by outer"])
+    expect(outer.storeCalls).toBe(inner.storeCalls)
+    expect(inner.storeCalls).toBeGreaterThan(0)
   })
 })
