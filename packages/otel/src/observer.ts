@@ -111,6 +111,9 @@ export const openTelemetry = (options: OpenTelemetryOptions = {}): Observer => {
       // here carry the caller's trace on to processes that do record it.
       const recording = span.isRecording()
       const sc = span.spanContext()
+      // No SDK and no trace to carry on (whoever created the workflow had none): nothing to record and nothing
+      // to propagate, so the execution is not watched at all.
+      if (!recording && m === undefined && !trace.isSpanContextValid(sc)) return undefined
       return {
         run: (fn) => context.with(active, fn),
         ...(recording
