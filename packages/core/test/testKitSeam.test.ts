@@ -5,10 +5,74 @@
  */
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { defineWorkflow, NonDeterminismError, type Observer, type OperationInfo } from "../src/index.ts"
+import {
+  defineWorkflow,
+  memoryStore,
+  NonDeterminismError,
+  StoreError,
+  type Observer,
+  type OperationInfo,
+  type Store,
+} from "../src/index.ts"
 import { testEngine } from "../src/testing.ts"
 
+/** A memory store whose writes of checkpoints, messages received and completions fail while refused. */
+const flaky = () => {
+  const shared = memoryStore()
+  const refused = new Set<string>()
+  const failed = new Map<string, number>()
+  // Decided at each run of the call, as a store's own calls are: a retry runs it again.
+  const unless = <A, E>(operation: string, call: () => Effect.Effect<A, E>): Effect.Effect<A, E | StoreError> =>
+    Effect.suspend((): Effect.Effect<A, E | StoreError> => {
+      if (!refused.has(operation)) return call()
+      failed.set(operation, (failed.get(operation) ?? 0) + 1)
+      return Effect.fail(new StoreError({ operation, cause: new Error("connection refused"), retryable: true }))
+    })
+  const store: Store = {
+    ...shared,
+    writeCheckpoint: (id, epoch, c) => unless("writeCheckpoint", () => shared.writeCheckpoint(id, epoch, c)),
+    receiveMessage: (id, epoch, topic, c) => unless("receiveMessage", () => shared.receiveMessage(id, epoch, topic, c)),
+    completeWorkflow: (id, epoch, outcome) =>
+      unless("completeWorkflow", () => shared.completeWorkflow(id, epoch, outcome)),
+  }
+  return { store, refused, failed: (operation: string) => failed.get(operation) ?? 0 }
+}
+
 describe("the test kit on the observer seam", () => {
+  it("advance() moves time through a store outage: calls waiting to retry wait on time, like a sleep", async () => {
+    const wf = defineWorkflow("through-outages", async (ctx) => {
+      const a = await ctx.step("a", () => "a")
+      const msg = await ctx.recv<string>("go")
+      return `${a}-${msg}`
+    })
+    const { store, refused, failed } = flaky()
+    const t = await testEngine({ workflows: [wf], store })
+    const status = async (id: string) => (await t.workflows.get(id))?.status
+    // The step's checkpoint is refused: it is retried, with backoff, at virtual times.
+    refused.add("writeCheckpoint")
+    const h = await t.start(wf, undefined)
+    await t.advance("20 seconds")
+    expect(failed("writeCheckpoint")).toBeGreaterThan(3)
+    expect(await t.workflows.steps(h.id)).toEqual([])
+    refused.delete("writeCheckpoint")
+    await t.advance("10 seconds")
+    expect((await t.workflows.steps(h.id)).map((s) => s.name)).toEqual(["a"])
+    // The message is there, but taking it is refused (a read during a wait), and then so is the completion.
+    refused.add("receiveMessage")
+    refused.add("completeWorkflow")
+    await t.send(h.id, "go", "now")
+    await t.advance("20 seconds")
+    expect(failed("receiveMessage")).toBeGreaterThan(3)
+    refused.delete("receiveMessage")
+    await t.advance("20 seconds")
+    expect(failed("completeWorkflow")).toBeGreaterThan(3)
+    expect(await status(h.id)).toBe("PENDING")
+    refused.delete("completeWorkflow")
+    await t.advance("10 seconds")
+    expect(await status(h.id)).toBe("SUCCESS")
+    expect(await h.result()).toBe("a-now")
+  })
+
   it("settle() after a restart waits for a long replay to reach the live sleep", async () => {
     const steps = 60
     const wf = defineWorkflow("long-history", async (ctx) => {

@@ -347,7 +347,7 @@ export class Execution {
   async commit<A>(call: (epoch: number) => Effect.Effect<A, FencedError | StoreError>): Promise<A> {
     this.checkWritable()
     try {
-      return await this.host.storeCall(call(this.epoch))
+      return await this.host.storeCall(call(this.epoch), undefined, this.waitingOnTime)
     } catch (e) {
       throw this.onWriteFailure(e)
     }
@@ -420,6 +420,9 @@ export class Execution {
   waiting(on: WaitKind): (() => void) | undefined {
     return this.observed?.waiting?.(on)
   }
+
+  /** A store call of this execution's live operation waits to retry. */
+  readonly waitingOnTime = (): (() => void) | undefined => this.waiting("time")
 
   encode(value: unknown, codec: Codec<unknown> | undefined, what: string): string {
     return encodeValue(value, codec, what, this.payload)

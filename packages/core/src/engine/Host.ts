@@ -8,6 +8,7 @@ import type { DurationInput } from "../duration.ts"
 import type { EnqueueRequestOf } from "./enqueue.ts"
 import type { HandleHost } from "./handle.ts"
 import type { LogSink } from "./log.ts"
+import type { WaitingOnTime } from "./storeAccess.ts"
 import type { Execution } from "./Execution.ts"
 
 export interface Host {
@@ -23,8 +24,16 @@ export interface Host {
   readonly services: Context.Context<never>
   /** Run an Effect with the engine's services; `signal` interrupts it. */
   readonly runEffect: <A, E>(effect: Effect.Effect<A, E, any>, signal?: AbortSignal) => Promise<A>
-  /** Run a store operation, retrying transient failures; rejects with FencedError or a final StoreError. */
-  readonly storeCall: <A>(effect: Effect.Effect<A, StoreError | FencedError>, signal?: AbortSignal) => Promise<A>
+  /**
+   * Run a store operation, retrying transient failures; rejects with FencedError or a final StoreError.
+   * `waiting`: for a call an operation makes (it is not waiting already), tells observers that the execution
+   * waits on time between two attempts.
+   */
+  readonly storeCall: <A>(
+    effect: Effect.Effect<A, StoreError | FencedError>,
+    signal?: AbortSignal,
+    waiting?: WaitingOnTime,
+  ) => Promise<A>
   /**
    * Resolves when step bodies may start on this executor (it still holds its lease) and, for `exec`, when its
    * ownership was confirmed since the last lapse (else the execution is stopped: check it is alive after).

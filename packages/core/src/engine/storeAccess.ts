@@ -60,7 +60,14 @@ const outageReporter = (report: (e: OutageEvent) => void, now: () => number) => 
   }
 }
 
-/** Run a store operation; a transient failure is retried with backoff until it succeeds or `signal` aborts. */
+/** Tells observers the caller waits on time (a retry's backoff); the function returned ends the wait. */
+export type WaitingOnTime = () => (() => void) | undefined
+
+/**
+ * Run a store operation; a transient failure is retried with backoff until it succeeds or `signal` aborts.
+ * Observers see each attempt, and not the backoff between two: a call waiting to retry waits on time, like a
+ * sleep (`waiting` says so for the execution it belongs to), so the test kit's clock can move through an outage.
+ */
 export const makeStoreCall = (
   runEffect: <A, E>(effect: Effect.Effect<A, E>, signal?: AbortSignal) => Promise<A>,
   /** Observer.storeCall, when an observer watches store calls. */
@@ -70,28 +77,56 @@ export const makeStoreCall = (
   now: () => number,
 ) => {
   const outage = outageReporter(report, now)
-  return async <A>(effect: Effect.Effect<A, StoreError | FencedError>, signal?: AbortSignal): Promise<A> => {
+  const observed = <A, E>(attempt: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+    observe === undefined
+      ? attempt
+      : Effect.suspend(() => {
+          const end = observe()
+          return end === undefined ? attempt : Effect.ensuring(attempt, Effect.sync(end))
+        })
+  return async <A>(
+    effect: Effect.Effect<A, StoreError | FencedError>,
+    signal?: AbortSignal,
+    waiting?: WaitingOnTime,
+  ): Promise<A> => {
     if (stopped()) throw new EngineStopped({ reason: "the engine was shut down" })
+    let failure: unknown
     const end = observe?.()
     try {
-      try {
-        return await runEffect(effect, signal)
-      } catch (e) {
-        // Only a transient failure pays for the retry machinery.
-        if (!(e instanceof StoreError && e.retryable) || signal?.aborted) throw e
-        const since = now()
-        let reported = false
-        const noted = Effect.tapError(effect, (error) =>
-          Effect.sync(() => {
-            reported = outage.failing(e.operation, since, error) || reported
-          }),
-        )
-        const result = await runEffect(Effect.retry(noted, transientRetry), signal)
-        if (reported) outage.succeeded(e.operation, since)
-        return result
-      }
+      return await runEffect(effect, signal)
+    } catch (e) {
+      failure = e
     } finally {
       end?.()
+    }
+    // Only a transient failure pays for the retry machinery.
+    if (!(failure instanceof StoreError && failure.retryable) || signal?.aborted) throw failure
+    const operation = failure.operation
+    const since = now()
+    let reported = false
+    // From an attempt's failure to the next attempt (or the end), the caller waits on time.
+    let resume: (() => void) | undefined
+    const wake = () => {
+      resume?.()
+      resume = undefined
+    }
+    const attempt = Effect.suspend(() => {
+      wake()
+      return observed(effect)
+    }).pipe(
+      Effect.tapError((error) =>
+        Effect.sync(() => {
+          reported = outage.failing(operation, since, error) || reported
+          resume = waiting?.()
+        }),
+      ),
+    )
+    try {
+      const result = await runEffect(Effect.retry(attempt, transientRetry), signal)
+      if (reported) outage.succeeded(operation, since)
+      return result
+    } finally {
+      wake()
     }
   }
 }

@@ -25,7 +25,11 @@ export interface Observer {
    * The function returned is called when the engine stops.
    */
   readonly launched?: (engine: LaunchedEngine) => (() => void) | undefined
-  /** A store call begins (a claim, a checkpoint, a read …, retries included); the function returned ends it. */
+  /**
+   * An attempt of a store call begins (a claim, a checkpoint, a read …); the function returned ends it. A call
+   * that fails transiently is retried after a backoff: each retry is an attempt, and the backoff is not one (an
+   * execution whose operation waits for it is reported `waiting` on time meanwhile).
+   */
   readonly storeCall?: () => (() => void) | undefined
 }
 
@@ -88,8 +92,9 @@ export interface ExecutionObserver {
    */
   readonly operation?: (operation: OperationInfo) => OperationObserver | undefined
   /**
-   * The execution waits on time (a sleep, a step's retry delay) or on the outside world (a message, an event,
-   * a child's end) until the function returned is called. Concurrent branches may wait at once.
+   * The execution waits on time (a sleep, a step's retry delay, a store call's backoff) or on the outside world
+   * (a message, an event, a child's end) until the function returned is called. Concurrent branches may wait at
+   * once.
    */
   readonly waiting?: (on: WaitKind) => (() => void) | undefined
   readonly end: (end: ExecutionEndInfo) => void

@@ -1,9 +1,10 @@
 /**
  * When a test engine is quiet: nothing can move on except by (virtual) time or by the outside world. Told by
- * the observer seam alone, so the engine carries no test-only path: engine work is a store call in flight, an
- * operation from its call until its result has been handed over (and the workflow code it released has run to
- * its next `ctx` call), or a workflow function's first moments. An execution waiting on time or on the
- * outside world is not engine work; a step body is user work, counted apart.
+ * the observer seam alone, so the engine carries no test-only path: engine work is an attempt of a store call
+ * in flight, an operation from its call until its result has been handed over (and the workflow code it
+ * released has run to its next `ctx` call), or a workflow function's first moments. An execution waiting on
+ * time (a store call's backoff too) or on the outside world is not engine work; a step body is user work,
+ * counted apart.
  */
 import { afterContinuations } from "../engine/Sequencer.ts"
 import type { Observer, OperationObserver } from "../observe/Observer.ts"

@@ -254,25 +254,13 @@ describe("lifecycle logs", () => {
     const wf = defineWorkflow("through-an-outage", async (ctx) => ctx.step("s", () => "kept"))
     const { entries, logger } = capture()
     const t = await testEngine({ workflows: [wf], logger, store, appVersion: "7.1.0" })
-    // Virtual time moved by hand: the test kit's advance() settles first, and a write being retried is engine
-    // work in flight, so it would never settle.
-    const pass = async (ms: number) => {
-      const end = t.clock.currentTimeMillisUnsafe() + ms
-      for (;;) {
-        for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r))
-        const next = t.clock.nextTimer()
-        if (next === undefined || next > end) break
-        t.clock.fireDue(next)
-      }
-      t.clock.fireDue(end)
-    }
     down = true
     const h = await t.start(wf, undefined)
-    await pass(5_000)
+    await t.advance(5_000)
     expect(failed).toBeGreaterThan(1)
     // Retried, but not yet long enough to be worth a line: a blip says nothing.
     expect(entries.filter((e) => e.event?.startsWith("store."))).toEqual([])
-    await pass(10_000)
+    await t.advance(10_000)
     const failing = entries.filter((e) => e.event === "store.failing")
     expect(failing).toHaveLength(1)
     expect(failing[0]).toMatchObject({
@@ -282,11 +270,11 @@ describe("lifecycle logs", () => {
     expect(failing[0]!.fields!["failingForMs"]).toBeGreaterThanOrEqual(10_000)
     // Still failing: no second warning within 30 s of the first.
     const failedBefore = failed
-    await pass(20_000)
+    await t.advance(20_000)
     expect(failed).toBeGreaterThan(failedBefore)
     expect(entries.filter((e) => e.event === "store.failing")).toHaveLength(1)
     down = false
-    await pass(6_000)
+    await t.advance(6_000)
     expect(await h.result()).toBe("kept")
     const recovered = entries.filter((e) => e.event === "store.recovered")
     expect(recovered).toHaveLength(1)
