@@ -217,9 +217,6 @@ class AttemptMetrics implements OperationObserver {
     this.info = info
     this.m = m
   }
-  get traceParent(): TraceParent | undefined {
-    return undefined
-  }
   end(end: OperationEndInfo): void {
     const halted = end.error === undefined ? undefined : stopped(end.error)
     this.endSpan(end, halted)
@@ -250,7 +247,7 @@ class AttemptSpan extends AttemptMetrics {
     return context.with(this.active, fn)
   }
   // Read only by the Effect flavour's step bodies.
-  override get traceParent(): TraceParent {
+  get traceParent(): TraceParent {
     const sc = this.span.spanContext()
     return { traceId: sc.traceId, spanId: sc.spanId, sampled: (sc.traceFlags & 1) === 1 }
   }

@@ -55,6 +55,8 @@ describe("prepared statements on PGlite", () => {
     const bad = await client.query(`SELEC nothing`, []).catch((e: unknown) => e)
     expect((bad as { code?: string }).code).toBe("42601")
     // The failed parse prepared nothing, and later statements (prepared or new) still run.
+    const named = (await pg.query<{ statement: string }>(`SELECT statement FROM pg_prepared_statements`)).rows
+    expect(named.filter((p) => p.statement.includes("SELEC nothing"))).toEqual([])
     expect(await client.query(`SELECT count(*)::int AS n FROM t WHERE id = $1`, ["a"])).toEqual([{ n: 1 }])
     expect(await client.query(insert, ["c", 3, 3, null, null, null, null, "c"])).toHaveLength(1)
   })

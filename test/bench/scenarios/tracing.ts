@@ -173,8 +173,6 @@ export const tracing: Scenario = {
         label: "postgres (server)",
         make: () => postgresStore({ url, schema, max: 10 }),
         cleanup: async () => {
-          const s = postgresStore({ url, schema, max: 1, migrate: false })
-          await Effect.runPromise(s.close())
           const { default: postgres } = await import("postgres")
           const sql = postgres(url, { max: 1, onnotice: () => undefined })
           await sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined)

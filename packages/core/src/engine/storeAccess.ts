@@ -91,13 +91,10 @@ export const makeStoreCall = (
   ): Promise<A> => {
     if (stopped()) throw new EngineStopped({ reason: "the engine was shut down" })
     let failure: unknown
-    const end = observe?.()
     try {
-      return await runEffect(effect, signal)
+      return await runEffect(observed(effect), signal)
     } catch (e) {
       failure = e
-    } finally {
-      end?.()
     }
     // Only a transient failure pays for the retry machinery.
     if (!(failure instanceof StoreError && failure.retryable) || signal?.aborted) throw failure

@@ -16,25 +16,18 @@ const nest = (runs: ReadonlyArray<Run>): Run | undefined =>
 const present = <A>(xs: ReadonlyArray<A | undefined>): A[] => xs.filter((x): x is A => x !== undefined)
 
 /** Each observer's `key` member, bound to it: an observer may be a class instance, its members methods. */
-const membersOf = <K extends keyof Observer>(
-  observers: ReadonlyArray<Observer>,
+const membersOf = <T extends object, K extends keyof T>(
+  observers: ReadonlyArray<T>,
   key: K,
-): Array<NonNullable<Observer[K]>> =>
+): Array<NonNullable<T[K]>> =>
   observers.flatMap((o) => {
     const member = o[key] as ((...args: never[]) => unknown) | undefined
-    return member === undefined ? [] : [member.bind(o) as NonNullable<Observer[K]>]
+    return member === undefined ? [] : [member.bind(o) as NonNullable<T[K]>]
   })
-
-/** The scopes of those that have one, each called as its observer's method. */
-const runsOf = (observers: ReadonlyArray<{ readonly run?: Run }>): Run[] => {
-  const runs: Run[] = []
-  for (const o of observers) if (o.run) runs.push((fn) => o.run!(fn))
-  return runs
-}
 
 const combineOperations = (ops: ReadonlyArray<OperationObserver>): OperationObserver | undefined => {
   if (ops.length <= 1) return ops[0]
-  const run = nest(runsOf(ops))
+  const run = nest(membersOf(ops, "run"))
   return {
     ...(run ? { run } : {}),
     // Read when asked (the Effect flavour's step bodies only): the first observer that has a span gives it.
@@ -47,7 +40,7 @@ const combineOperations = (ops: ReadonlyArray<OperationObserver>): OperationObse
 
 const combineExecutions = (execs: ReadonlyArray<ExecutionObserver>): ExecutionObserver | undefined => {
   if (execs.length <= 1) return execs[0]
-  const run = nest(runsOf(execs))
+  const run = nest(membersOf(execs, "run"))
   const traceParent = execs.find((e) => e.traceParent !== undefined)?.traceParent
   return {
     ...(run ? { run } : {}),

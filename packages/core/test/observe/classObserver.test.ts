@@ -10,6 +10,7 @@ import {
   memoryStore,
   type ExecutionInfo,
   type ExecutionObserver,
+  type LaunchedEngine,
   type Observer,
   type OperationInfo,
   type OperationObserver,
@@ -47,6 +48,7 @@ class WorkflowScope implements ExecutionObserver {
 class ScopeObserver implements Observer {
   readonly prefix: string
   storeCalls = 0
+  launchedBy: string[] = []
   carried: Array<string | undefined> = []
   constructor(prefix: string) {
     this.prefix = prefix
@@ -57,6 +59,10 @@ class ScopeObserver implements Observer {
   execution(info: ExecutionInfo): ExecutionObserver {
     this.carried.push(info.carried)
     return new WorkflowScope(info.workflowName, this.prefix)
+  }
+  launched(engine: LaunchedEngine): undefined {
+    this.launchedBy.push(engine.executorId)
+    return undefined
   }
   storeCall(): () => void {
     this.storeCalls++
@@ -71,7 +77,13 @@ const seen = defineWorkflow("scopes", async (ctx) => {
 })
 
 const runWith = async (observers: ReadonlyArray<ScopeObserver>) => {
-  const durably = await Durably.launch({ store: memoryStore(), workflows: [seen], observers, logger: false })
+  const durably = await Durably.launch({
+    store: memoryStore(),
+    workflows: [seen],
+    observers,
+    logger: false,
+    executorId: "classy",
+  })
   try {
     return await durably.run(seen, undefined)
   } finally {
@@ -85,6 +97,7 @@ describe("an observer written as a class", () => {
     expect(await runWith([o])).toEqual({ inWorkflow: "scopes", inStep: "step look" })
     expect(o.carried).toEqual(["carried by step"])
     expect(o.storeCalls).toBeGreaterThan(0)
+    expect(o.launchedBy).toEqual(["classy"])
   })
 
   it("with another observer: both scopes are entered, in the order given; the first carrier wins", async () => {
@@ -96,5 +109,6 @@ describe("an observer written as a class", () => {
     expect(inner.carried).toEqual(["carried by outer"])
     expect(outer.storeCalls).toBe(inner.storeCalls)
     expect(inner.storeCalls).toBeGreaterThan(0)
+    expect([outer.launchedBy, inner.launchedBy]).toEqual([["classy"], ["classy"]])
   })
 })
